@@ -1,0 +1,352 @@
+// The encrypted backup object format, "TERRBK01": streaming, memory-flat, chunked AEAD.
+//
+// It follows the STREAM construction used by age (Hoang, Reyhanitabar, Rogaway, Vizár 2015):
+// the plaintext is cut into fixed-size chunks, each sealed with AES-256-GCM under a nonce made
+// of the chunk counter and a "last chunk" flag. Reordering or dropping chunks changes a nonce,
+// truncating the object turns a non-final chunk into the last one, and both make
+// authentication fail. Memory stays at about one chunk whatever the object size.
+//
+// Layout (all integers big-endian):
+//   0      8  magic "TERRBK01"
+//   8      1  format version (1)
+//   9      1  suite (1 = HKDF-SHA256 + AES-256-GCM STREAM)
+//   10     4  plaintext chunk size in bytes
+//   14     1  key id length L (1..64)
+//   15     L  key id (ASCII): which keyring version encrypted this object
+//   15+L  32  salt (random)
+//   47+L  32  header MAC: HMAC-SHA256(macKey, bytes 0 .. 47+L)
+//   79+L      chunks: ciphertext (chunkSize bytes, or fewer for the last) + 16-byte GCM tag
+//
+// Keys: HKDF-SHA256(dataKey, salt, "territory-backup/v1") gives 64 bytes: an AES key for the
+// chunks and an HMAC key for the header. Each object thus has its own key, so the data key
+// never encrypts two objects directly and the counter nonce never repeats under one key
+// (the 256-bit random salt plays the part of a random nonce prefix, with more margin). The
+// header MAC is a key commitment: a wrong key is recognised as such before any chunk is
+// touched, and GCM's lack of key commitment cannot be exploited. Every chunk also takes the
+// whole header as associated data, binding key id, chunk size and salt to each chunk.
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+export const MAGIC = Buffer.from('TERRBK01', 'ascii');
+export const FORMAT_VERSION = 1;
+const SUITE_HKDF_AES256GCM_STREAM = 1;
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
+// Bounds a decryptor accepts, so a forged header cannot make it buffer gigabytes.
+const MIN_CHUNK_SIZE = 1024;
+const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+const TAG_BYTES = 16;
+const SALT_BYTES = 32;
+const MAC_BYTES = 32;
+const FIXED_HEADER_BYTES = 15;
+const MAX_KEY_ID_BYTES = 64;
+const HKDF_INFO = Buffer.from('territory-backup/v1', 'ascii');
+
+export type BackupFormatErrorCode = 'not-a-backup' | 'unsupported-version' | 'wrong-key' | 'corrupted';
+
+export class BackupFormatError extends Error {
+  override name = 'BackupFormatError';
+  readonly code: BackupFormatErrorCode;
+  constructor(code: BackupFormatErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export interface BackupHeader {
+  version: number;
+  chunkSize: number;
+  keyId: string;
+  salt: Buffer;
+  /** The header bytes exactly as stored (used as associated data for every chunk). */
+  bytes: Buffer;
+}
+
+function deriveKeys(dataKey: Uint8Array, salt: Uint8Array): { aeadKey: Buffer; macKey: Buffer } {
+  if (dataKey.length !== 32) throw new Error(`a backup data key must be 32 bytes, got ${dataKey.length}`);
+  const okm = Buffer.from(hkdfSync('sha256', dataKey, salt, HKDF_INFO, 64));
+  return { aeadKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64) };
+}
+
+function nonce(counter: number, last: boolean): Buffer {
+  // 11-byte counter (the low 6 bytes used: 2^48 chunks is far beyond any dump) + 1-byte flag.
+  const n = Buffer.alloc(12);
+  n.writeUIntBE(counter, 5, 6);
+  n[11] = last ? 1 : 0;
+  return n;
+}
+
+export function encodeHeader(opts: {
+  keyId: string;
+  chunkSize: number;
+  salt: Uint8Array;
+  macKey: Uint8Array;
+}): Buffer {
+  const id = Buffer.from(opts.keyId, 'ascii');
+  if (id.length < 1 || id.length > MAX_KEY_ID_BYTES || !/^[\x21-\x7e]+$/.test(opts.keyId)) {
+    throw new Error(`key id must be 1-${MAX_KEY_ID_BYTES} printable ASCII characters`);
+  }
+  if (opts.chunkSize < MIN_CHUNK_SIZE || opts.chunkSize > MAX_CHUNK_SIZE) {
+    throw new Error(`chunk size must be between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE} bytes`);
+  }
+  if (opts.salt.length !== SALT_BYTES) throw new Error(`salt must be ${SALT_BYTES} bytes`);
+  const fixed = Buffer.alloc(FIXED_HEADER_BYTES);
+  MAGIC.copy(fixed, 0);
+  fixed[8] = FORMAT_VERSION;
+  fixed[9] = SUITE_HKDF_AES256GCM_STREAM;
+  fixed.writeUInt32BE(opts.chunkSize, 10);
+  fixed[14] = id.length;
+  const unsigned = Buffer.concat([fixed, id, opts.salt]);
+  const mac = createHmac('sha256', opts.macKey).update(unsigned).digest();
+  return Buffer.concat([unsigned, mac]);
+}
+
+/**
+ * Parse the header at the start of `buf`. Returns undefined when more bytes are needed.
+ * Checks structure only; the MAC is checked once the key is known (see openHeader).
+ */
+export function parseHeader(buf: Buffer): BackupHeader | undefined {
+  const probe = Math.min(buf.length, MAGIC.length);
+  if (!buf.subarray(0, probe).equals(MAGIC.subarray(0, probe))) {
+    throw new BackupFormatError(
+      'not-a-backup',
+      'not a territory backup object (its first bytes are not "TERRBK01")',
+    );
+  }
+  if (buf.length < FIXED_HEADER_BYTES) return undefined;
+  const version = buf[8] ?? 0;
+  if (version !== FORMAT_VERSION || buf[9] !== SUITE_HKDF_AES256GCM_STREAM) {
+    throw new BackupFormatError(
+      'unsupported-version',
+      `unsupported backup format version ${version} (suite ${buf[9]}); this tool reads version ${FORMAT_VERSION}`,
+    );
+  }
+  const chunkSize = buf.readUInt32BE(10);
+  const idLength = buf[14] ?? 0;
+  if (
+    chunkSize < MIN_CHUNK_SIZE ||
+    chunkSize > MAX_CHUNK_SIZE ||
+    idLength < 1 ||
+    idLength > MAX_KEY_ID_BYTES
+  ) {
+    throw new BackupFormatError('corrupted', 'backup object is corrupted or was tampered with at the header');
+  }
+  const total = FIXED_HEADER_BYTES + idLength + SALT_BYTES + MAC_BYTES;
+  if (buf.length < total) return undefined;
+  const keyId = buf.subarray(FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + idLength).toString('latin1');
+  if (!/^[\x21-\x7e]+$/.test(keyId)) {
+    throw new BackupFormatError('corrupted', 'backup object is corrupted or was tampered with at the header');
+  }
+  const saltStart = FIXED_HEADER_BYTES + idLength;
+  return {
+    version,
+    chunkSize,
+    keyId,
+    salt: Buffer.from(buf.subarray(saltStart, saltStart + SALT_BYTES)),
+    bytes: Buffer.from(buf.subarray(0, total)),
+  };
+}
+
+/** Check the header MAC with a data key; returns the chunk key, or throws "wrong key". */
+function openHeader(header: BackupHeader, dataKey: Uint8Array): Buffer {
+  const { aeadKey, macKey } = deriveKeys(dataKey, header.salt);
+  const unsigned = header.bytes.subarray(0, header.bytes.length - MAC_BYTES);
+  const stored = header.bytes.subarray(header.bytes.length - MAC_BYTES);
+  const expected = createHmac('sha256', macKey).update(unsigned).digest();
+  if (!timingSafeEqual(stored, expected)) {
+    throw new BackupFormatError(
+      'wrong-key',
+      `wrong key: key version "${header.keyId}" from this keyring does not open this object (a different keyring or customer key was used, or the header was altered)`,
+    );
+  }
+  return aeadKey;
+}
+
+/** A FIFO of buffers that hands out exact-size slices without re-copying everything each time. */
+class ByteQueue {
+  private parts: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.parts.push(b);
+    this.length += b.length;
+  }
+  peekAll(): Buffer {
+    if (this.parts.length > 1) this.parts = [Buffer.concat(this.parts, this.length)];
+    return this.parts[0] ?? Buffer.alloc(0);
+  }
+  take(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    while (filled < n) {
+      const head = this.parts[0];
+      if (head === undefined) throw new Error('ByteQueue underflow');
+      const used = Math.min(head.length, n - filled);
+      head.copy(out, filled, 0, used);
+      filled += used;
+      if (used === head.length) this.parts.shift();
+      else this.parts[0] = head.subarray(used);
+    }
+    this.length -= n;
+    return out;
+  }
+}
+
+export interface EncryptOptions {
+  keyId: string;
+  dataKey: Uint8Array;
+  randomBytes: (size: number) => Uint8Array;
+  chunkSize?: number;
+}
+
+/** Transform: plaintext in, TERRBK01 object out. Counts plaintext bytes in `plaintextBytes`. */
+export class EncryptStream extends Transform {
+  plaintextBytes = 0;
+  private readonly header: Buffer;
+  private readonly aeadKey: Buffer;
+  private readonly chunkSize: number;
+  private readonly queue = new ByteQueue();
+  private counter = 0;
+  private headerSent = false;
+
+  constructor(opts: EncryptOptions) {
+    super();
+    this.chunkSize = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    const salt = Buffer.from(opts.randomBytes(SALT_BYTES));
+    const { aeadKey, macKey } = deriveKeys(opts.dataKey, salt);
+    this.aeadKey = aeadKey;
+    this.header = encodeHeader({ keyId: opts.keyId, chunkSize: this.chunkSize, salt, macKey });
+  }
+
+  private seal(plain: Buffer, last: boolean): void {
+    if (!this.headerSent) {
+      this.push(this.header);
+      this.headerSent = true;
+    }
+    const cipher = createCipheriv('aes-256-gcm', this.aeadKey, nonce(this.counter, last));
+    cipher.setAAD(this.header);
+    const body = cipher.update(plain);
+    cipher.final();
+    this.push(Buffer.concat([body, cipher.getAuthTag()]));
+    this.counter += 1;
+  }
+
+  override _transform(data: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.plaintextBytes += data.length;
+    this.queue.push(data);
+    // Keep at least one byte back: only flush() knows which chunk is the last one.
+    while (this.queue.length > this.chunkSize) this.seal(this.queue.take(this.chunkSize), false);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    // Always ends with a final chunk, even an empty one, so an object cut right after its
+    // header or after a full chunk is detected as truncated.
+    this.seal(this.queue.take(this.queue.length), true);
+    done();
+  }
+}
+
+export interface DecryptOptions {
+  /** Returns the raw data key for a key id (e.g. keyring unwrapKey); may throw. */
+  resolveKey: (keyId: string) => Uint8Array;
+}
+
+/**
+ * Transform: TERRBK01 object in, plaintext out. A chunk's plaintext is released only after its
+ * tag verified, but earlier chunks have already gone downstream when a later one fails: to be
+ * sure nothing of a bad object is used, verify the whole object first (see verifyStream).
+ */
+export class DecryptStream extends Transform {
+  plaintextBytes = 0;
+  header: BackupHeader | undefined;
+  private aeadKey: Buffer | undefined;
+  private readonly queue = new ByteQueue();
+  private counter = 0;
+  private readonly resolveKey: (keyId: string) => Uint8Array;
+
+  constructor(opts: DecryptOptions) {
+    super();
+    this.resolveKey = opts.resolveKey;
+  }
+
+  private open(sealed: Buffer, last: boolean): void {
+    const header = this.header as BackupHeader;
+    const key = this.aeadKey as Buffer;
+    const body = sealed.subarray(0, sealed.length - TAG_BYTES);
+    const tag = sealed.subarray(sealed.length - TAG_BYTES);
+    let plain: Buffer;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, nonce(this.counter, last));
+      decipher.setAAD(header.bytes);
+      decipher.setAuthTag(tag);
+      plain = Buffer.concat([decipher.update(body), decipher.final()]);
+    } catch {
+      throw new BackupFormatError(
+        'corrupted',
+        `backup object is corrupted or was tampered with at chunk ${this.counter}${last ? ' (it may be truncated)' : ''}`,
+      );
+    }
+    this.counter += 1;
+    this.plaintextBytes += plain.length;
+    if (plain.length > 0) this.push(plain);
+  }
+
+  private drain(): void {
+    if (this.header === undefined) {
+      const header = parseHeader(this.queue.peekAll());
+      if (header === undefined) return;
+      this.queue.take(header.bytes.length);
+      this.aeadKey = openHeader(header, this.resolveKey(header.keyId));
+      this.header = header;
+    }
+    const sealedChunk = this.header.chunkSize + TAG_BYTES;
+    while (this.queue.length > sealedChunk) this.open(this.queue.take(sealedChunk), false);
+  }
+
+  override _transform(data: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.queue.push(data);
+      this.drain();
+      done();
+    } catch (e) {
+      done(e as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.drain();
+      if (this.header === undefined) {
+        throw new BackupFormatError(
+          this.queue.length === 0 ? 'not-a-backup' : 'corrupted',
+          this.queue.length === 0
+            ? 'not a territory backup object (it is empty)'
+            : 'backup object is corrupted or was tampered with at the header (it is truncated)',
+        );
+      }
+      if (this.queue.length < TAG_BYTES) {
+        throw new BackupFormatError(
+          'corrupted',
+          `backup object is corrupted or was tampered with at chunk ${this.counter} (it is truncated)`,
+        );
+      }
+      this.open(this.queue.take(this.queue.length), true);
+      done();
+    } catch (e) {
+      done(e as Error);
+    }
+  }
+}
+
+/** Size of the encrypted object for a given plaintext size (for tests and progress estimates). */
+export function encryptedSize(plaintextBytes: number, keyId: string, chunkSize = DEFAULT_CHUNK_SIZE): number {
+  const chunks = Math.max(1, Math.ceil(plaintextBytes / chunkSize));
+  return (
+    FIXED_HEADER_BYTES +
+    Buffer.byteLength(keyId, 'ascii') +
+    SALT_BYTES +
+    MAC_BYTES +
+    plaintextBytes +
+    chunks * TAG_BYTES
+  );
+}
