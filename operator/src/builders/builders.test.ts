@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest';
+import { toCnpgSchedule } from './backup.ts';
+import { LABELS, type Owned } from './context.ts';
+import { context, territory } from './fixtures.test-helpers.ts';
+import { buildDesiredState } from './index.ts';
+import { parseQuantity } from './quantity.ts';
+import { chooseProfile, effectiveQuota } from './quota.ts';
+
+const all = (s: ReturnType<typeof buildDesiredState>): Owned[] => [
+  s.namespace,
+  ...s.tenancy,
+  ...s.database,
+  ...s.backup,
+];
+const spec = (o: Owned) => o.spec as Record<string, unknown>;
+
+describe('buildDesiredState', () => {
+  it('labels every object with the territory and authority, and makes the Territory its controller owner', () => {
+    for (const o of all(buildDesiredState(context()))) {
+      expect(o.metadata?.labels?.[LABELS.managedBy], `${o.kind}/${o.metadata?.name}`).toBe(
+        'territory-operator',
+      );
+      expect(o.metadata?.labels?.[LABELS.territory]).toBe('rennes-metropole');
+      expect(o.metadata?.labels?.[LABELS.authorityCode]).toBe('243500139');
+      expect(o.metadata?.labels?.[LABELS.departement]).toBe('35');
+      expect(o.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({ kind: 'Territory', name: 'rennes-metropole', controller: true }),
+      ]);
+      if (o.kind !== 'Namespace') expect(o.metadata?.namespace).toBe('rennes-metropole');
+    }
+  });
+
+  it('builds objects without owner references in orphan mode (deletionPolicy Retain)', () => {
+    for (const o of all(buildDesiredState(context(territory(), { orphan: true })))) {
+      expect(o.metadata?.ownerReferences).toBeUndefined();
+    }
+  });
+
+  it('is deterministic: the same inputs give the same objects', () => {
+    expect(buildDesiredState(context())).toEqual(buildDesiredState(context()));
+  });
+
+  it('enforces the restricted Pod Security level on the namespace', () => {
+    const ns = buildDesiredState(context()).namespace;
+    expect(ns.metadata?.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/enforce-version': 'latest',
+    });
+  });
+
+  it('uses spec.namespace when set', () => {
+    const s = buildDesiredState(context(territory({ spec: { namespace: 'tenant-rennes' } })));
+    expect(s.namespace.metadata?.name).toBe('tenant-rennes');
+    expect(s.tenancy.every((o) => o.metadata?.namespace === 'tenant-rennes')).toBe(true);
+  });
+});
+
+describe('quota', () => {
+  it('chooses the profile from kind and official population', () => {
+    expect(chooseProfile(territory(), 470_000)).toBe('large');
+    expect(chooseProfile(territory(), 800)).toBe('small');
+    expect(chooseProfile(territory({ spec: { authority: { kind: 'region', code: '53' } } }), 3_000_000)).toBe(
+      'xlarge',
+    );
+    expect(chooseProfile(territory({ spec: { quota: { profile: 'medium' } } }), 470_000)).toBe('medium');
+  });
+
+  it('always leaves room for the database volumes, and applies overrides last', () => {
+    const big = territory({ spec: { database: { instances: 3, storage: { size: '400Gi' } } } });
+    const q = effectiveQuota(context(big, { authority: { officialName: 'x', population: 100 } }));
+    expect(parseQuantity(q.requestsStorage)).toBeGreaterThanOrEqual(3 * 400 * 2 ** 30);
+    const over = territory({ spec: { quota: { profile: 'small', overrides: { pods: 7, limitsCpu: '3' } } } });
+    expect(effectiveQuota(context(over))).toMatchObject({ pods: 7, limitsCpu: '3', profile: 'small' });
+  });
+
+  it('sends LimitRange defaults under the wire name `default`', () => {
+    const lr = buildDesiredState(context()).tenancy.find((o) => o.kind === 'LimitRange');
+    expect((spec(lr as Owned).limits as Record<string, unknown>[])[0]).toHaveProperty('default');
+  });
+});
+
+describe('network policies', () => {
+  const policies = () => buildDesiredState(context()).tenancy.filter((o) => o.kind === 'NetworkPolicy');
+
+  it('denies all traffic by default and opens DNS and same-namespace traffic', () => {
+    const byName = Object.fromEntries(policies().map((p) => [p.metadata?.name, spec(p)]));
+    expect(byName['default-deny']).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    expect(byName['allow-dns']).toBeDefined();
+    expect(byName['allow-same-namespace']).toBeDefined();
+  });
+
+  it('allows HTTPS egress to the backup destination only when its CIDRs are configured', () => {
+    const allow = policies().find((p) => p.metadata?.name === 'allow-backup-destination');
+    expect(JSON.stringify(allow)).toContain('171.33.64.0/20');
+    const other = territory({
+      spec: {
+        backup: {
+          destination: {
+            endpoint: 'https://s3.fr-par.scw.cloud',
+            bucket: 'backups',
+            credentialsSecret: { name: 'creds' },
+          },
+        },
+      },
+    });
+    const names = buildDesiredState(context(other)).tenancy.map((o) => o.metadata?.name);
+    expect(names).not.toContain('allow-backup-destination');
+  });
+});
+
+describe('rbac', () => {
+  const rbac = (t = territory()) =>
+    buildDesiredState(context(t)).tenancy.filter((o) => o.apiVersion === 'rbac.authorization.k8s.io/v1');
+
+  it('binds the authority groups to namespace Roles only', () => {
+    const objects = rbac();
+    expect(objects.map((o) => o.kind).sort()).toEqual(['Role', 'Role', 'RoleBinding', 'RoleBinding']);
+    const admin = objects.find((o) => o.kind === 'RoleBinding' && o.metadata?.name === 'territory-admin');
+    expect(admin?.subjects).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'rennes:admins' },
+    ]);
+  });
+
+  it('never lets the authority edit its quota, network policies or roles, and hides Secrets from readers', () => {
+    for (const role of rbac().filter((o) => o.kind === 'Role')) {
+      for (const rule of role.rules as { resources: string[]; verbs: string[] }[]) {
+        const guarded = rule.resources.some((r) =>
+          ['resourcequotas', 'limitranges', 'networkpolicies', 'roles', 'rolebindings', 'clusters'].includes(
+            r,
+          ),
+        );
+        if (guarded)
+          expect(rule.verbs, `${role.metadata?.name} ${rule.resources}`).toEqual(['get', 'list', 'watch']);
+        if (role.metadata?.name === 'territory-reader') expect(rule.resources).not.toContain('secrets');
+      }
+    }
+  });
+
+  it('binds nobody when no group is given', () => {
+    const t = territory({ spec: { access: { adminGroups: [], readerGroups: [] } } });
+    expect(rbac(t).filter((o) => o.kind === 'RoleBinding')).toEqual([]);
+  });
+});
+
+describe('database and backups', () => {
+  it('builds a CloudNativePG Cluster in the allowed regions with one role per purpose', () => {
+    const cluster = buildDesiredState(context()).database[0] as Owned;
+    const s = spec(cluster);
+    expect(cluster).toMatchObject({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster' });
+    expect(s.bootstrap).toMatchObject({
+      initdb: { database: 'rennes_metropole', owner: 'rennes_metropole_owner' },
+    });
+    const roles = (s.managed as { roles: { name: string; passwordSecret: { name: string } }[] }).roles;
+    expect(roles.map((r) => r.name)).toEqual(['rennes_metropole_owner', 'purpose_mobility', 'purpose_waste']);
+    expect(roles[1]?.passwordSecret.name).toBe('db-purpose-mobility');
+    expect(JSON.stringify(s.affinity)).toContain('"values":["cloudgouv-eu-west-1"]');
+    expect(s.enableSuperuserAccess).toBe(false);
+    expect(s.backup).toMatchObject({ retentionPolicy: '35d' });
+  });
+
+  it('adding a purpose adds a role and leaves the others as they were', () => {
+    const before = territory();
+    const purposes = [
+      ...before.spec.controller.purposes,
+      { name: 'water', dataCategories: ['meters'], dataSubjects: ['subscribers'], retentionDays: 90 },
+    ];
+    const after = territory({ spec: { controller: { ...before.spec.controller, purposes } } });
+    const roles = (t: typeof before) =>
+      (spec(buildDesiredState(context(t)).database[0] as Owned).managed as { roles: unknown[] }).roles;
+    expect(roles(after).slice(0, 3)).toEqual(roles(before));
+    expect(roles(after)).toHaveLength(4);
+  });
+
+  it('schedules physical backups with CloudNativePG’s six-field cron and the logical backup CronJob', () => {
+    const backup = buildDesiredState(context()).backup;
+    expect(backup.map((o) => o.kind)).toEqual(['ScheduledBackup', 'CronJob']);
+    expect(spec(backup[0] as Owned).schedule).toBe('0 0 2 * * *');
+    expect(toCnpgSchedule('30 3 * * 0')).toBe('0 30 3 * * 0');
+  });
+
+  it('runs the logical backup as a restricted pod, keys mounted read-only, no secret in plain env', () => {
+    const cron = buildDesiredState(context()).backup.find((o) => o.kind === 'CronJob') as Owned;
+    const text = JSON.stringify(cron);
+    expect(text).toContain('"runAsNonRoot":true');
+    expect(text).toContain('"readOnlyRootFilesystem":true');
+    expect(text).toContain('"allowPrivilegeEscalation":false');
+    const env =
+      (
+        cron.spec as {
+          jobTemplate: {
+            spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+          };
+        }
+      ).jobTemplate.spec.template.spec.containers[0]?.env ?? [];
+    for (const name of ['PGPASSWORD', 'AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID']) {
+      const e = env.find((x) => x.name === name);
+      expect(e?.value, name).toBeUndefined();
+    }
+  });
+
+  it('mounts the customer key only when the authority holds one', () => {
+    const plain = JSON.stringify(buildDesiredState(context()).backup);
+    expect(plain).not.toContain('KEK_FILE');
+    const held = territory({ spec: { encryption: { customerKey: { secretName: 'rennes-kek' } } } });
+    expect(JSON.stringify(buildDesiredState(context(held)).backup)).toContain('rennes-kek');
+  });
+
+  it('leaves the physical backup out when disabled', () => {
+    const t = territory({
+      spec: {
+        backup: {
+          physical: false,
+          destination: {
+            endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
+            bucket: 'backups',
+            credentialsSecret: { name: 'creds' },
+          },
+        },
+      },
+    });
+    const s = buildDesiredState(context(t));
+    expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
+    expect(spec(s.database[0] as Owned).backup).toBeUndefined();
+  });
+});

@@ -1,0 +1,104 @@
+// What every builder receives, and the metadata every owned object carries. Builders are pure:
+// everything they need (the Territory, official facts, configuration, the sovereignty verdict) is
+// in the context, so `territoryctl render` and the reconciler produce the same objects.
+import type { KubernetesObject, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import type { Territory } from '../api/territory.ts';
+import { API_VERSION, KIND, territoryNamespace } from '../api/territory.ts';
+import type { OperatorConfig } from '../config/operator-config.ts';
+
+export const MANAGED_BY = 'territory-operator';
+
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  partOf: 'app.kubernetes.io/part-of',
+  component: 'app.kubernetes.io/component',
+  territory: 'sovereign.dev/territory',
+  authorityKind: 'sovereign.dev/authority-kind',
+  authorityCode: 'sovereign.dev/authority-code',
+  departement: 'sovereign.dev/departement',
+  region: 'sovereign.dev/region',
+} as const;
+
+/** Official facts derived from the authority's code (geography), never from free text in the spec. */
+export interface AuthorityFacts {
+  officialName: string;
+  departement?: string | undefined;
+  region?: string | undefined;
+  population?: number | undefined;
+  siren?: string | undefined;
+}
+
+export interface BuildContext {
+  territory: Territory;
+  authority: AuthorityFacts;
+  config: OperatorConfig;
+  /** Regions workloads may be scheduled in: the sovereignty verdict's allowed regions. */
+  allowedRegions: string[];
+  /**
+   * When true, objects are built without owner references: used when a Territory with
+   * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.
+   */
+  orphan?: boolean;
+}
+
+/** The namespace a Territory lives in (spec.namespace, or its name). */
+export const namespaceOf = territoryNamespace;
+
+export function ownerReference(t: Territory): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: t.metadata.name,
+    uid: t.metadata.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function territoryLabels(ctx: BuildContext): Record<string, string> {
+  const { territory: t, authority } = ctx;
+  const labels: Record<string, string> = {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.partOf]: 'territory',
+    [LABELS.territory]: t.metadata.name,
+    [LABELS.authorityKind]: t.spec.authority.kind,
+    [LABELS.authorityCode]: t.spec.authority.code,
+  };
+  if (authority.departement) labels[LABELS.departement] = authority.departement;
+  if (authority.region) labels[LABELS.region] = authority.region;
+  return labels;
+}
+
+/** Metadata for an object the Territory owns, in its namespace unless `namespaced` is false. */
+export function ownedMeta(
+  ctx: BuildContext,
+  name: string,
+  component: string,
+  opts: { namespaced?: boolean; labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+): V1ObjectMeta {
+  const meta: V1ObjectMeta = {
+    name,
+    labels: { ...territoryLabels(ctx), [LABELS.component]: component, ...opts.labels },
+  };
+  if (opts.namespaced !== false) meta.namespace = namespaceOf(ctx.territory);
+  if (opts.annotations) meta.annotations = opts.annotations;
+  if (!ctx.orphan && ctx.territory.metadata.uid) meta.ownerReferences = [ownerReference(ctx.territory)];
+  return meta;
+}
+
+/** Node affinity that keeps a workload in the regions the sovereignty gate allowed. */
+export function regionAffinity(ctx: BuildContext) {
+  return {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [
+        {
+          matchExpressions: [
+            { key: 'topology.kubernetes.io/region', operator: 'In', values: [...ctx.allowedRegions] },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+export type Owned = KubernetesObject & Record<string, unknown>;

@@ -1,0 +1,110 @@
+// PostgreSQL through CloudNativePG: one Cluster per Territory, in its namespace and its regions, with
+// an owner role and database named for the territory and one login role per GDPR purpose, so adding
+// a purpose later adds a role without touching the others ("start small, grow").
+import type { BuildContext, Owned } from './context.ts';
+import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
+
+export const CLUSTER_NAME = 'db';
+export const OWNER_SECRET = 'db-owner';
+/** CloudNativePG's CA for the cluster's server certificates (created by CNPG as `<cluster>-ca`). */
+export const CA_SECRET = `${CLUSTER_NAME}-ca`;
+export const RW_SERVICE = `${CLUSTER_NAME}-rw`;
+
+/** PostgreSQL identifiers: the territory name with dashes turned into underscores. */
+export function databaseName(ctx: BuildContext): string {
+  return ctx.territory.metadata.name.replace(/-/g, '_').slice(0, 63);
+}
+
+export function ownerRole(ctx: BuildContext): string {
+  return `${databaseName(ctx)}_owner`.slice(0, 63);
+}
+
+export function purposeRole(purpose: string): string {
+  return `purpose_${purpose.replace(/-/g, '_')}`;
+}
+
+export function purposeSecret(purpose: string): string {
+  return `db-purpose-${purpose}`;
+}
+
+export function databaseEndpoint(ctx: BuildContext): string {
+  return `${RW_SERVICE}.${namespaceOf(ctx.territory)}.svc:5432`;
+}
+
+export function physicalBackupPath(ctx: BuildContext): string {
+  const d = ctx.territory.spec.backup.destination;
+  const prefix = d.pathPrefix ? `${d.pathPrefix.replace(/^\/+|\/+$/g, '')}/` : '';
+  return `s3://${d.bucket}/${prefix}${ctx.territory.metadata.name}/physical`;
+}
+
+function physicalBackup(ctx: BuildContext) {
+  const b = ctx.territory.spec.backup;
+  const creds = b.destination.credentialsSecret;
+  return {
+    retentionPolicy: `${b.retentionDays}d`,
+    barmanObjectStore: {
+      destinationPath: physicalBackupPath(ctx),
+      endpointURL: b.destination.endpoint,
+      s3Credentials: {
+        accessKeyId: { name: creds.name, key: creds.accessKeyIdKey },
+        secretAccessKey: { name: creds.name, key: creds.secretAccessKeyKey },
+      },
+      wal: { compression: 'gzip', encryption: 'AES256' },
+      data: { compression: 'gzip', encryption: 'AES256' },
+    },
+  };
+}
+
+export function buildDatabaseCluster(ctx: BuildContext): Owned {
+  const t = ctx.territory;
+  const db = t.spec.database;
+  const purposes = t.spec.controller.purposes;
+  const spec: Record<string, unknown> = {
+    instances: db.instances,
+    imageName: `${ctx.config.postgresImage}:${db.postgresVersion}`,
+    enableSuperuserAccess: false,
+    storage: {
+      size: db.storage.size,
+      ...(db.storage.storageClass ? { storageClass: db.storage.storageClass } : {}),
+    },
+    affinity: {
+      nodeAffinity: regionAffinity(ctx),
+      enablePodAntiAffinity: true,
+      topologyKey: 'topology.kubernetes.io/zone',
+    },
+    bootstrap: {
+      initdb: {
+        database: databaseName(ctx),
+        owner: ownerRole(ctx),
+        secret: { name: OWNER_SECRET },
+        dataChecksums: true,
+      },
+    },
+    postgresql: {
+      // TLS only, modern protocol, SCRAM passwords: no clear-text connection to an authority's data.
+      parameters: { ssl_min_protocol_version: 'TLSv1.3', password_encryption: 'scram-sha-256' },
+      pg_hba: ['hostssl all all all scram-sha-256'],
+    },
+    managed: {
+      roles: [
+        { name: ownerRole(ctx), ensure: 'present', login: true, passwordSecret: { name: OWNER_SECRET } },
+        ...purposes.map((p) => ({
+          name: purposeRole(p.name),
+          ensure: 'present',
+          login: true,
+          inherit: true,
+          comment: `GDPR purpose: ${p.name}`,
+          passwordSecret: { name: purposeSecret(p.name) },
+        })),
+      ],
+    },
+  };
+  if (db.resources) spec.resources = db.resources;
+  if (t.spec.backup.physical) spec.backup = physicalBackup(ctx);
+  return {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Cluster',
+    metadata: ownedMeta(ctx, CLUSTER_NAME, 'database'),
+    spec,
+  };
+}

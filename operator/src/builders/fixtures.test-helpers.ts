@@ -1,0 +1,52 @@
+// Shared fixtures for builder unit tests: a parsed Territory (defaults applied) and a build context.
+import { parseTerritory, type Territory } from '../api/territory.ts';
+import { parseOperatorConfig } from '../config/operator-config.ts';
+import type { BuildContext } from './context.ts';
+
+export function territory(overrides: { spec?: Record<string, unknown>; name?: string } = {}): Territory {
+  const raw = {
+    apiVersion: 'sovereign.dev/v1alpha1',
+    kind: 'Territory',
+    metadata: {
+      name: overrides.name ?? 'rennes-metropole',
+      uid: '7c3e1d2a-0000-4000-8000-000000000001',
+      generation: 1,
+    },
+    spec: {
+      authority: { kind: 'epci', code: '243500139' },
+      controller: {
+        contactEmail: 'contact@rennesmetropole.fr',
+        dpo: { email: 'dpo@rennesmetropole.fr' },
+        purposes: [
+          { name: 'mobility', dataCategories: ['trips'], dataSubjects: ['residents'], retentionDays: 365 },
+          { name: 'waste', dataCategories: ['collection'], dataSubjects: ['households'], retentionDays: 730 },
+        ],
+      },
+      hosting: { level: 'secnumcloud', regions: ['cloudgouv-eu-west-1'] },
+      access: { adminGroups: ['rennes:admins'], readerGroups: ['rennes:auditors'] },
+      backup: {
+        destination: {
+          endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
+          bucket: 'rennes-backups',
+          credentialsSecret: { name: 'backup-credentials' },
+        },
+      },
+      ...overrides.spec,
+    },
+  };
+  const parsed = parseTerritory(raw);
+  if (!parsed.ok) throw new Error(`fixture does not parse: ${parsed.errors.join('; ')}`);
+  return parsed.territory;
+}
+
+export function context(t: Territory = territory(), over: Partial<BuildContext> = {}): BuildContext {
+  return {
+    territory: t,
+    authority: { officialName: 'Rennes Métropole', departement: '35', region: '53', population: 470_000 },
+    config: parseOperatorConfig({
+      backupEgress: [{ host: 'oos.cloudgouv-eu-west-1.outscale.com', cidrs: ['171.33.64.0/20'] }],
+    }),
+    allowedRegions: ['cloudgouv-eu-west-1'],
+    ...over,
+  };
+}

@@ -1,0 +1,33 @@
+// Territory spec + facts -> every Kubernetes object it should own, grouped by part so the reconciler
+// can apply them in order and report each part's health. Pure: no I/O, no clock, no randomness.
+import { buildLogicalBackupCronJob, buildScheduledBackup } from './backup.ts';
+import type { BuildContext, Owned } from './context.ts';
+import { buildDatabaseCluster } from './database.ts';
+import { buildNamespace } from './namespace.ts';
+import { buildNetworkPolicies } from './network.ts';
+import { buildLimitRange, buildResourceQuota } from './quota.ts';
+import { buildRbac } from './rbac.ts';
+
+export interface DesiredState {
+  /** The isolation boundary, created first. */
+  namespace: Owned;
+  /** Quota, limits, network policies and roles: no data, safe before the sovereignty gate opens. */
+  tenancy: Owned[];
+  /** The CloudNativePG Cluster (after its Secrets exist). Data-bearing: only when sovereignty is met. */
+  database: Owned[];
+  /** Physical and logical backups. Data-bearing, and only toward a sovereign destination. */
+  backup: Owned[];
+}
+
+export function buildDesiredState(ctx: BuildContext): DesiredState {
+  const backup: Owned[] = [buildLogicalBackupCronJob(ctx)];
+  if (ctx.territory.spec.backup.physical) backup.unshift(buildScheduledBackup(ctx));
+  return {
+    namespace: buildNamespace(ctx),
+    tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],
+    database: [buildDatabaseCluster(ctx)],
+    backup,
+  };
+}
+
+export type { BuildContext, Owned } from './context.ts';

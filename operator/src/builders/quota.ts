@@ -1,0 +1,146 @@
+// Resource limits of a Territory: a ResourceQuota and a LimitRange from a size profile. The profile is
+// chosen from the authority's kind and its official population (a village and a métropole do not need
+// the same share of the cluster), and every value can be overridden in spec.quota.overrides.
+import type { Territory } from '../api/territory.ts';
+import { type BuildContext, type Owned, ownedMeta } from './context.ts';
+import { formatGi, maxQuantity, parseQuantity } from './quantity.ts';
+
+export type QuotaProfileName = 'small' | 'medium' | 'large' | 'xlarge';
+
+export interface QuotaProfile {
+  requestsCpu: string;
+  requestsMemory: string;
+  limitsCpu: string;
+  limitsMemory: string;
+  requestsStorage: string;
+  persistentVolumeClaims: number;
+  pods: number;
+  services: number;
+}
+
+export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
+  small: {
+    requestsCpu: '2',
+    requestsMemory: '4Gi',
+    limitsCpu: '4',
+    limitsMemory: '8Gi',
+    requestsStorage: '50Gi',
+    persistentVolumeClaims: 10,
+    pods: 20,
+    services: 10,
+  },
+  medium: {
+    requestsCpu: '4',
+    requestsMemory: '8Gi',
+    limitsCpu: '8',
+    limitsMemory: '16Gi',
+    requestsStorage: '200Gi',
+    persistentVolumeClaims: 20,
+    pods: 40,
+    services: 20,
+  },
+  large: {
+    requestsCpu: '8',
+    requestsMemory: '16Gi',
+    limitsCpu: '16',
+    limitsMemory: '32Gi',
+    requestsStorage: '500Gi',
+    persistentVolumeClaims: 40,
+    pods: 80,
+    services: 30,
+  },
+  xlarge: {
+    requestsCpu: '16',
+    requestsMemory: '32Gi',
+    limitsCpu: '32',
+    limitsMemory: '64Gi',
+    requestsStorage: '1Ti',
+    persistentVolumeClaims: 80,
+    pods: 150,
+    services: 50,
+  },
+};
+
+/**
+ * `auto`: by population for communes and EPCIs (thresholds follow INSEE's usual size bands),
+ * départements are large (xlarge past a million inhabitants), régions xlarge, other bodies small.
+ */
+export function chooseProfile(t: Territory, population: number | undefined): QuotaProfileName {
+  const asked = t.spec.quota.profile;
+  if (asked !== 'auto') return asked;
+  const pop = population ?? 0;
+  switch (t.spec.authority.kind) {
+    case 'region':
+      return 'xlarge';
+    case 'departement':
+      return pop >= 1_000_000 ? 'xlarge' : 'large';
+    case 'commune':
+    case 'epci':
+      if (pop >= 500_000) return 'xlarge';
+      if (pop >= 100_000) return 'large';
+      if (pop >= 10_000) return 'medium';
+      return 'small';
+    default:
+      return 'small';
+  }
+}
+
+/** The profile, then the database's own volume needs, then the authority's explicit overrides. */
+export function effectiveQuota(ctx: BuildContext): QuotaProfile & { profile: QuotaProfileName } {
+  const t = ctx.territory;
+  const profile = chooseProfile(t, ctx.authority.population);
+  const base = { ...QUOTA_PROFILES[profile] };
+  // Never create a database the quota would refuse: one volume per instance.
+  const dbBytes = parseQuantity(t.spec.database.storage.size) * t.spec.database.instances;
+  base.requestsStorage = maxQuantity(base.requestsStorage, formatGi(dbBytes));
+  base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, t.spec.database.instances + 2);
+  const overrides = t.spec.quota.overrides ?? {};
+  const merged = { ...base };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v !== undefined && v !== null) (merged as Record<string, unknown>)[k] = v;
+  }
+  return { ...merged, profile };
+}
+
+export function buildResourceQuota(ctx: BuildContext): Owned {
+  const q = effectiveQuota(ctx);
+  return {
+    apiVersion: 'v1',
+    kind: 'ResourceQuota',
+    metadata: ownedMeta(ctx, 'territory-quota', 'quota', {
+      annotations: { 'sovereign.dev/quota-profile': q.profile },
+    }),
+    spec: {
+      hard: {
+        'requests.cpu': q.requestsCpu,
+        'requests.memory': q.requestsMemory,
+        'limits.cpu': q.limitsCpu,
+        'limits.memory': q.limitsMemory,
+        'requests.storage': q.requestsStorage,
+        persistentvolumeclaims: String(q.persistentVolumeClaims),
+        pods: String(q.pods),
+        services: String(q.services),
+        'services.loadbalancers': '0',
+        'services.nodeports': '0',
+      },
+    },
+  };
+}
+
+/** Defaults so that pods without explicit resources still count against the quota. */
+export function buildLimitRange(ctx: BuildContext): Owned {
+  return {
+    apiVersion: 'v1',
+    kind: 'LimitRange',
+    metadata: ownedMeta(ctx, 'territory-limits', 'quota'),
+    spec: {
+      limits: [
+        {
+          type: 'Container',
+          defaultRequest: { cpu: '100m', memory: '128Mi' },
+          default: { cpu: '500m', memory: '512Mi' },
+        },
+      ],
+    },
+  };
+}
