@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { AUTHORITY_CODE_PATTERNS, type AuthorityKind } from './territory.ts';
+import { AUTHORITY_CODE_PATTERNS, type AuthorityKind } from './patterns.ts';
 
 export type AuthorityFound = {
   found: true;

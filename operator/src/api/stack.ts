@@ -1,0 +1,392 @@
+// The parts of the data stack: hosting, database, encryption keys, backups, access and quota.
+
+import * as z from 'zod';
+import {
+  BUCKET,
+  type CelRule,
+  CRON_5_FIELDS,
+  DNS_SUBDOMAIN,
+  isHttpsUrl,
+  label,
+  PROVIDER_REGION,
+  quantity,
+  rejectDuplicates,
+  SECRET_KEY,
+  schedulePeriodDays,
+} from './patterns.ts';
+import { compareQuantities } from './quantity.ts';
+
+// ---------------------------------------------------------------------------------------------
+// spec.hosting
+
+export const HOSTING_LEVELS = ['standard', 'secnumcloud'] as const;
+
+export const HostingSchema = z
+  .strictObject({
+    level: z
+      .enum(HOSTING_LEVELS)
+      .default('standard')
+      .meta({
+        description:
+          'Required hosting level: standard (hosted in France) or secnumcloud (only on cluster regions and ' +
+          "backup endpoints qualified SecNumCloud by ANSSI in the operator's provider table). With " +
+          'secnumcloud, backups must run at least daily and be encrypted client-side.',
+      }),
+    regions: z
+      .array(z.string().min(1).max(63).regex(PROVIDER_REGION, { message: 'must be a provider region name' }))
+      .max(20)
+      .superRefine(rejectDuplicates)
+      .optional()
+      .meta({
+        description:
+          "Provider regions the data may live in, as the nodes' topology.kubernetes.io/region label shows " +
+          'them (e.g. cloudgouv-eu-west-1, fr-par, GRA7). Empty: any French region known to the ' +
+          "operator's provider table.",
+        'x-kubernetes-list-type': 'set',
+      }),
+  })
+  .meta({
+    description: 'Where the data may be hosted (hébergement). Nothing data-bearing is created elsewhere.',
+  });
+
+// ---------------------------------------------------------------------------------------------
+// spec.database
+
+export const POSTGRES_VERSIONS = ['15', '16', '17', '18'] as const;
+
+const cpuMemory = (what: string) =>
+  z
+    .strictObject({
+      cpu: quantity()
+        .optional()
+        .meta({ description: `CPU ${what}, e.g. 500m or 2.` }),
+      memory: quantity()
+        .optional()
+        .meta({ description: `Memory ${what}, e.g. 1Gi.` }),
+    })
+    .meta({ description: `Resource ${what} for each PostgreSQL instance.` });
+
+const MIN_STORAGE = '1Gi';
+
+export const DatabaseSchema = z
+  .strictObject({
+    postgresVersion: z.enum(POSTGRES_VERSIONS).default('17').meta({
+      description: 'PostgreSQL major version: "15", "16", "17" or "18" (quoted in YAML).',
+    }),
+    instances: z.int().min(1).max(9).default(2).meta({
+      description:
+        'Number of PostgreSQL instances (1 primary + replicas), 1 to 9. Use 2 or more for high availability.',
+    }),
+    storage: z
+      .strictObject({
+        size: quantity()
+          .refine((size) => (compareQuantities(size, MIN_STORAGE) ?? 0) >= 0, {
+            message: `must be at least ${MIN_STORAGE}`,
+          })
+          .default('10Gi')
+          .meta({
+            description:
+              'Volume size of each PostgreSQL instance, e.g. 10Gi. At least 1Gi. It can grow but never ' +
+              'shrink (volumes cannot shrink).',
+            'x-kubernetes-validations': [
+              {
+                rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${MIN_STORAGE}')) >= 0`,
+                message: `spec.database.storage.size must be at least ${MIN_STORAGE}`,
+              },
+              {
+                rule: '!isQuantity(self) || !isQuantity(oldSelf) || quantity(self).compareTo(quantity(oldSelf)) >= 0',
+                message: 'spec.database.storage.size cannot shrink: volumes can only grow',
+              },
+            ] satisfies CelRule[],
+          }),
+        storageClass: z
+          .string()
+          .max(253)
+          .regex(DNS_SUBDOMAIN, { message: 'must be a StorageClass name' })
+          .optional()
+          .meta({ description: "StorageClass of the volumes; the cluster's default class when absent." }),
+      })
+      .prefault({})
+      .meta({ description: 'Persistent storage of each PostgreSQL instance.' }),
+    resources: z
+      .strictObject({
+        requests: cpuMemory('requests').optional(),
+        limits: cpuMemory('limits').optional(),
+      })
+      .superRefine((resources, ctx) => {
+        for (const name of ['cpu', 'memory'] as const) {
+          const request = resources.requests?.[name];
+          const limit = resources.limits?.[name];
+          if (request !== undefined && limit !== undefined && (compareQuantities(request, limit) ?? 0) > 0) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['requests', name],
+              message: `must not exceed spec.database.resources.limits.${name}`,
+            });
+          }
+        }
+      })
+      .optional()
+      .meta({
+        description:
+          'CPU and memory of each PostgreSQL instance; defaults come from the quota profile when absent.',
+        'x-kubernetes-validations': ['cpu', 'memory'].map((name) => ({
+          rule:
+            `!has(self.requests) || !has(self.limits) || !has(self.requests.${name}) || !has(self.limits.${name}) ` +
+            `|| !isQuantity(self.requests.${name}) || !isQuantity(self.limits.${name}) ` +
+            `|| quantity(self.requests.${name}).compareTo(quantity(self.limits.${name})) <= 0`,
+          message: `spec.database.resources.requests.${name} must not exceed spec.database.resources.limits.${name}`,
+          fieldPath: `.requests.${name}`,
+        })) satisfies CelRule[],
+      }),
+  })
+  .meta({ description: 'The PostgreSQL cluster (run by CloudNativePG) that holds the authority data.' });
+
+// ---------------------------------------------------------------------------------------------
+// spec.encryption
+
+export const EncryptionSchema = z
+  .strictObject({
+    rotationDays: z
+      .int()
+      .min(1)
+      .max(3650)
+      .default(90)
+      .meta({
+        description:
+          'Days between two data-key rotations, 1 to 3650. Old key versions are kept to read older data ' +
+          'and backups (ANSSI: planned renewal of keys).',
+      }),
+    customerKey: z
+      .strictObject({
+        secretName: z.string().max(253).regex(DNS_SUBDOMAIN, { message: 'must be a Secret name' }).meta({
+          description: "Name of the Secret, in the territory's namespace, that holds the customer key.",
+        }),
+        key: z
+          .string()
+          .max(253)
+          .regex(SECRET_KEY, { message: 'must be a Secret data key' })
+          .default('kek')
+          .meta({ description: 'Key inside the Secret whose value is the 32-byte AES-256 key.' }),
+      })
+      .optional()
+      .meta({
+        description:
+          "Key-encryption key the authority controls (clé maîtrisée par la collectivité): a Secret in the territory's " +
+          'namespace holding a 32-byte AES-256 key, used to wrap the data keys so keys at rest are unreadable ' +
+          'without it (SecNumCloud 3.3.2). Absent: the operator generates and keeps the key-encryption key.',
+      }),
+  })
+  .meta({
+    description: 'Encryption keys of the territory. Key material never appears in status, events or logs.',
+  });
+
+// ---------------------------------------------------------------------------------------------
+// spec.backup
+
+const BACKUP_PERIOD_RULES: CelRule[] = [
+  {
+    rule: String.raw`self.schedule.matches(r'^\S+ \S+ \S+ \* ') || self.retentionDays >= 366`,
+    message:
+      'spec.backup.retentionDays must be at least 366 when spec.backup.schedule restricts the month: ' +
+      'retention must cover at least one backup period',
+    fieldPath: '.retentionDays',
+  },
+  {
+    rule: String.raw`self.schedule.matches(r'^\S+ \S+ \* ') || self.retentionDays >= 31`,
+    message:
+      'spec.backup.retentionDays must be at least 31 when spec.backup.schedule restricts the day of month: ' +
+      'retention must cover at least one backup period',
+    fieldPath: '.retentionDays',
+  },
+  {
+    rule: String.raw`self.schedule.matches(r' \*$') || self.retentionDays >= 7`,
+    message:
+      'spec.backup.retentionDays must be at least 7 when spec.backup.schedule restricts the day of week: ' +
+      'retention must cover at least one backup period',
+    fieldPath: '.retentionDays',
+  },
+];
+
+export const BackupDestinationSchema = z
+  .strictObject({
+    endpoint: z
+      .string()
+      .max(2048)
+      .refine(isHttpsUrl, { message: 'must be an https:// URL' })
+      .meta({
+        description:
+          'S3-compatible endpoint hosted in France, https only, e.g. https://oos.cloudgouv-eu-west-1.outscale.com, ' +
+          'https://s3.gra.io.cloud.ovh.net or https://s3.fr-par.scw.cloud.',
+        'x-kubernetes-validations': [
+          {
+            rule: "isURL(self) && url(self).getScheme() == 'https' && url(self).getHost() != ''",
+            message: 'spec.backup.destination.endpoint must be an https:// URL',
+          },
+        ] satisfies CelRule[],
+      }),
+    bucket: z
+      .string()
+      .min(3)
+      .max(63)
+      .regex(BUCKET, { message: 'must be an S3 bucket name (3-63 lowercase letters, digits, . and -)' })
+      .meta({ description: 'Bucket name (3 to 63 lowercase letters, digits, dots and dashes).' }),
+    region: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(PROVIDER_REGION, { message: 'must be a provider region name' })
+      .optional()
+      .meta({ description: 'S3 region of the bucket, e.g. cloudgouv-eu-west-1, gra or fr-par.' }),
+    pathPrefix: z
+      .string()
+      .max(512)
+      .regex(/^[A-Za-z0-9!_.*'()/-]*$/, { message: 'must use only S3-safe characters' })
+      .optional()
+      .meta({ description: 'Prefix of the object keys inside the bucket, e.g. territories/rennes/.' }),
+    credentialsSecret: z
+      .strictObject({
+        name: z.string().max(253).regex(DNS_SUBDOMAIN, { message: 'must be a Secret name' }).meta({
+          description: "Name of the Secret, in the territory's namespace, that holds the S3 credentials.",
+        }),
+        accessKeyIdKey: z
+          .string()
+          .max(253)
+          .regex(SECRET_KEY, { message: 'must be a Secret data key' })
+          .default('ACCESS_KEY_ID')
+          .meta({ description: 'Key inside the Secret holding the access key id.' }),
+        secretAccessKeyKey: z
+          .string()
+          .max(253)
+          .regex(SECRET_KEY, { message: 'must be a Secret data key' })
+          .default('ACCESS_SECRET_KEY')
+          .meta({ description: 'Key inside the Secret holding the secret access key.' }),
+      })
+      .meta({ description: "Secret in the territory's namespace with the S3 credentials for the bucket." }),
+  })
+  .meta({
+    description:
+      'Where backups go: an S3-compatible bucket hosted in France, under the same location rules as the data ' +
+      '(SecNumCloud 12.5).',
+  });
+
+export const BackupSchema = z
+  .strictObject({
+    schedule: z
+      .string()
+      .max(100)
+      .regex(CRON_5_FIELDS, { message: 'must be a 5-field cron expression separated by single spaces' })
+      .default('0 2 * * *')
+      .meta({
+        description:
+          'When logical backups run: a 5-field cron expression (minute hour day-of-month month day-of-week) ' +
+          'with single spaces, in UTC. Default: every day at 02:00.',
+      }),
+    retentionDays: z
+      .int()
+      .min(1)
+      .max(3650)
+      .default(35)
+      .meta({
+        description:
+          'How many days backups are kept, 1 to 3650. It must cover at least one backup period: at least 7 ' +
+          'when the schedule restricts the day of week, 31 when it restricts the day of month, 366 when it ' +
+          'restricts the month.',
+      }),
+    clientSideEncryption: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          "Encrypt logical backups with the territory's own keys before they leave the cluster, so the storage " +
+          'provider never sees clear data (SecNumCloud 10.5). Required with hosting level secnumcloud.',
+      }),
+    physical: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Also keep CloudNativePG physical backups (WAL archive and base backups, for point-in-time recovery) ' +
+          'in addition to the logical dumps.',
+      }),
+    destination: BackupDestinationSchema,
+  })
+  .superRefine((backup, ctx) => {
+    if (!CRON_5_FIELDS.test(backup.schedule)) return; // already reported on the schedule itself
+    const period = schedulePeriodDays(backup.schedule);
+    // Daily schedules are already covered by the minimum of 1 day.
+    if (period > 1 && backup.retentionDays < period) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retentionDays'],
+        message: `must be >= ${period} to cover one period of schedule "${backup.schedule}"`,
+      });
+    }
+  })
+  .meta({
+    description:
+      'Backups of the database. Required: SecNumCloud 12.5 asks for daily backups kept under the same ' +
+      'location rules as the data, and reversibility (réversibilité) needs a copy the authority can take away.',
+    'x-kubernetes-validations': BACKUP_PERIOD_RULES,
+  });
+
+// ---------------------------------------------------------------------------------------------
+// spec.access, spec.quota
+
+const groups = (description: string) =>
+  z
+    .array(label(256))
+    .max(100)
+    .superRefine(rejectDuplicates)
+    .default([])
+    .meta({ description, 'x-kubernetes-list-type': 'set' });
+
+export const AccessSchema = z
+  .strictObject({
+    adminGroups: groups(
+      "Groups (from the cluster's identity provider, e.g. ProConnect or Keycloak) that administer the " +
+        "territory's namespace.",
+    ),
+    readerGroups: groups("Groups that may read (but not change) the territory's namespace."),
+  })
+  .meta({ description: "Who may work in the territory's namespace, by identity-provider group." });
+
+export const QUOTA_PROFILES = ['auto', 'small', 'medium', 'large', 'xlarge'] as const;
+
+const count = (what: string) =>
+  z
+    .int32()
+    .min(0)
+    .max(100000)
+    .optional()
+    .meta({ description: `Maximum number of ${what} in the namespace.` });
+
+export const QuotaSchema = z
+  .strictObject({
+    profile: z
+      .enum(QUOTA_PROFILES)
+      .default('auto')
+      .meta({
+        description:
+          "Size of the namespace's ResourceQuota: small, medium, large or xlarge; auto chooses from the " +
+          "authority's kind and official population.",
+      }),
+    overrides: z
+      .strictObject({
+        requestsCpu: quantity().optional().meta({ description: 'Total CPU requests allowed, e.g. 4.' }),
+        requestsMemory: quantity()
+          .optional()
+          .meta({ description: 'Total memory requests allowed, e.g. 16Gi.' }),
+        limitsCpu: quantity().optional().meta({ description: 'Total CPU limits allowed, e.g. 8.' }),
+        limitsMemory: quantity().optional().meta({ description: 'Total memory limits allowed, e.g. 32Gi.' }),
+        requestsStorage: quantity()
+          .optional()
+          .meta({ description: 'Total storage requested by volumes, e.g. 500Gi.' }),
+        persistentVolumeClaims: count('PersistentVolumeClaims'),
+        pods: count('pods'),
+        services: count('Services'),
+      })
+      .optional()
+      .meta({ description: 'Values that replace those of the profile, one by one.' }),
+  })
+  .meta({ description: "Resource quota of the territory's namespace." });

@@ -1,0 +1,143 @@
+// status: written by the operator only; never key material or passwords.
+
+import * as z from 'zod';
+import { CONDITION_REASON, CONDITION_TYPE, RFC3339 } from './patterns.ts';
+
+/** Condition types the operator reports, `Ready` first; Reconciling/Stalled are the kstatus pair. */
+export const CONDITION_TYPES = [
+  'Ready',
+  'AuthorityVerified',
+  'SovereigntyCompliant',
+  'NamespaceReady',
+  'KeysReady',
+  'DatabaseReady',
+  'BackupReady',
+  'Reconciling',
+  'Stalled',
+] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+const timestamp = (description: string) =>
+  z.string().max(64).regex(RFC3339, { message: 'must be an RFC 3339 timestamp' }).meta({
+    description,
+    format: 'date-time',
+  });
+
+export const ConditionSchema = z
+  .object({
+    type: z
+      .string()
+      .max(316)
+      .regex(CONDITION_TYPE)
+      .meta({ description: 'Type of the condition, e.g. Ready.' }),
+    status: z.enum(['True', 'False', 'Unknown']).meta({ description: 'True, False or Unknown.' }),
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'metadata.generation the condition was computed from.' }),
+    lastTransitionTime: timestamp('When the status last changed.'),
+    reason: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(CONDITION_REASON)
+      .meta({ description: 'Machine-readable reason in CamelCase.' }),
+    message: z.string().max(32768).meta({ description: 'Human-readable explanation.' }),
+  })
+  .meta({ description: 'One observation of the territory, in the metav1.Condition shape.' });
+
+export const TerritoryStatusSchema = z
+  .object({
+    observedGeneration: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'metadata.generation last reconciled.' }),
+    conditions: z
+      .array(ConditionSchema)
+      .max(32)
+      .default([])
+      .meta({
+        description:
+          'Ready plus one condition per part (AuthorityVerified, SovereigntyCompliant, NamespaceReady, ' +
+          'KeysReady, DatabaseReady, BackupReady) and the kstatus pair Reconciling/Stalled.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+    authority: z
+      .object({
+        officialName: z.string().max(200).meta({ description: 'Official name from the INSEE/BANATIC data.' }),
+        departement: z.string().max(3).optional().meta({ description: 'INSEE code of the département.' }),
+        region: z.string().max(3).optional().meta({ description: 'INSEE code of the région.' }),
+        population: z
+          .int()
+          .min(0)
+          .optional()
+          .meta({ description: 'Official population (population totale).' }),
+        siren: z.string().max(9).optional().meta({ description: 'SIREN of the authority when known.' }),
+      })
+      .optional()
+      .meta({ description: 'The authority as found in the official geography.' }),
+    namespace: z.string().max(63).optional().meta({ description: 'Namespace that holds the territory.' }),
+    database: z
+      .object({
+        endpoint: z
+          .string()
+          .max(512)
+          .optional()
+          .meta({ description: 'Host:port of the read-write service.' }),
+        credentialsSecret: z
+          .string()
+          .max(253)
+          .optional()
+          .meta({ description: 'Secret with the application credentials (its name only).' }),
+        phase: z.string().max(256).optional().meta({ description: 'Phase reported by CloudNativePG.' }),
+      })
+      .optional()
+      .meta({ description: 'The PostgreSQL cluster as observed.' }),
+    keys: z
+      .object({
+        current: z.string().max(128).optional().meta({ description: 'Id of the key version in use.' }),
+        versions: z
+          .array(
+            z
+              .object({
+                id: z.string().max(128).meta({ description: 'Key version id (never key material).' }),
+                createdAt: timestamp('When this key version was created.'),
+              })
+              .meta({ description: 'One key version.' }),
+          )
+          .max(1000)
+          .default([])
+          .meta({ description: 'Key versions still kept to read older data and backups.' }),
+        nextRotation: timestamp('When the next rotation is due.').optional(),
+      })
+      .optional()
+      .meta({ description: 'Key versions by id only; key material never appears here.' }),
+    backup: z
+      .object({
+        lastSuccessful: timestamp('When the last backup succeeded.').optional(),
+        lastObject: z.string().max(1024).optional().meta({ description: 'Object key of the last backup.' }),
+        destinationHost: z.string().max(253).optional().meta({ description: 'Host of the backup endpoint.' }),
+      })
+      .optional()
+      .meta({ description: 'Last backups as observed.' }),
+    sovereignty: z
+      .object({
+        provider: z
+          .string()
+          .max(128)
+          .optional()
+          .meta({ description: 'Hosting provider the cluster runs on.' }),
+        regions: z
+          .array(z.string().max(63))
+          .max(50)
+          .optional()
+          .meta({ description: 'Provider regions of the nodes that may hold data.' }),
+        level: z.string().max(32).optional().meta({ description: 'Hosting level shown to be met.' }),
+      })
+      .optional()
+      .meta({ description: 'Where the stack runs, as the operator could show it.' }),
+  })
+  .meta({ description: 'Observed state of the territory, written by the operator.' });

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { compareQuantities, quantityValue } from './quantity.ts';
+import { parseTerritory, schedulePeriodDays, territoryNamespace } from './territory.ts';
+import {
+  INVALID_CASES,
+  invalidCase,
+  invalidTerritory,
+  minimalTerritory,
+  readExamples,
+} from './test-fixtures.ts';
+
+describe('parseTerritory', () => {
+  it('accepts every example in examples/', () => {
+    const examples = readExamples();
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    for (const { file, manifest } of examples) {
+      const result = parseTerritory(manifest);
+      expect(result.ok ? [] : result.errors, file).toEqual([]);
+    }
+  });
+
+  it('fills in every default of a minimal Territory', () => {
+    const result = parseTerritory(minimalTerritory('rennes'));
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    const { spec } = result.territory;
+    expect(spec.hosting).toEqual({ level: 'standard' });
+    expect(spec.database).toEqual({ postgresVersion: '17', instances: 2, storage: { size: '10Gi' } });
+    expect(spec.encryption).toEqual({ rotationDays: 90 });
+    expect(spec.backup).toMatchObject({
+      schedule: '0 2 * * *',
+      retentionDays: 35,
+      clientSideEncryption: true,
+      physical: true,
+    });
+    expect(spec.backup.destination.credentialsSecret).toEqual({
+      name: 'backup-s3',
+      accessKeyIdKey: 'ACCESS_KEY_ID',
+      secretAccessKeyKey: 'ACCESS_SECRET_KEY',
+    });
+    expect(spec.access).toEqual({ adminGroups: [], readerGroups: [] });
+    expect(spec.quota).toEqual({ profile: 'auto' });
+    expect(spec.deletionPolicy).toBe('Retain');
+    expect(spec.controller.purposes[0]?.legalBasis).toBe('public-task');
+    expect(territoryNamespace(result.territory)).toBe('rennes');
+  });
+
+  it('keeps the customer key default inside a given customerKey', () => {
+    const result = parseTerritory(
+      invalidTerritory(
+        { name: '', field: '', patch: { spec: { encryption: { customerKey: { secretName: 'kek' } } } } },
+        'x',
+      ),
+    );
+    if (!result.ok) throw new Error(result.errors.join('\n'));
+    expect(result.territory.spec.encryption.customerKey).toEqual({ secretName: 'kek', key: 'kek' });
+  });
+
+  it(`rejects each of the ${INVALID_CASES.length} invalid manifests with an error naming the field`, () => {
+    expect(INVALID_CASES.length).toBeGreaterThanOrEqual(30);
+    for (const testCase of INVALID_CASES) {
+      const result = parseTerritory(invalidTerritory(testCase, 'rennes'));
+      expect(result.ok, testCase.name).toBe(false);
+      if (result.ok) continue;
+      const naming = result.errors.filter((error) => error.startsWith(testCase.field));
+      expect(naming, `${testCase.name}: ${result.errors.join(' | ')}`).not.toEqual([]);
+    }
+  });
+
+  it('writes errors as "path: problem"', () => {
+    const result = parseTerritory(invalidTerritory(invalidCase('backup retention of 0 days'), 'x'));
+    expect(result).toEqual({ ok: false, errors: ['spec.backup.retentionDays: must be >= 1'] });
+    const missing = parseTerritory({
+      apiVersion: 'sovereign.dev/v1alpha1',
+      kind: 'Territory',
+      metadata: { name: 'x' },
+    });
+    expect(missing).toEqual({ ok: false, errors: ['spec: is required'] });
+    const unknown = parseTerritory(
+      invalidTerritory({ name: '', field: '', patch: { spec: { colour: 'blue' } } }, 'x'),
+    );
+    expect(unknown).toEqual({ ok: false, errors: ['spec.colour: unknown field'] });
+    const fractional = parseTerritory(
+      invalidTerritory({ name: '', field: '', patch: { spec: { database: { instances: 1.5 } } } }, 'x'),
+    );
+    expect(fractional).toEqual({ ok: false, errors: ['spec.database.instances: must be an integer'] });
+  });
+
+  it('accepts a spec.namespace when metadata.name is not a DNS label', () => {
+    const result = parseTerritory(
+      invalidTerritory(
+        { name: '', field: '', patch: { metadata: { name: 'rennes.ville' }, spec: { namespace: 'rennes' } } },
+        'x',
+      ),
+    );
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe('schedulePeriodDays', () => {
+  it.each([
+    ['0 2 * * *', 1],
+    ['*/15 * * * *', 1],
+    ['0 3 * * 0', 7],
+    ['0 3 * * MON-FRI', 7],
+    ['0 4 1 * *', 31],
+    ['0 4 1,15 * *', 31],
+    ['0 5 1 1 *', 366],
+  ])('%s lasts %i day(s)', (schedule, days) => {
+    expect(schedulePeriodDays(schedule)).toBe(days);
+  });
+});
+
+describe('quantities', () => {
+  it.each([
+    ['10Gi', 10 * 2 ** 30],
+    ['500m', 0.5],
+    ['2', 2],
+    ['1.5G', 1.5e9],
+    ['2e3', 2000],
+    ['.5Ki', 512],
+  ])('%s is %d', (quantity, value) => {
+    expect(quantityValue(quantity)).toBe(value);
+  });
+
+  it.each(['', '-1', '10GB', 'Gi', '1e', '1.5.2'])('%j is not a quantity', (quantity) => {
+    expect(quantityValue(quantity)).toBeUndefined();
+  });
+
+  it('orders quantities across suffixes', () => {
+    expect(compareQuantities('1Gi', '1000Mi')).toBe(1);
+    expect(compareQuantities('1G', '1Gi')).toBe(-1);
+    expect(compareQuantities('2000m', '2')).toBe(0);
+    expect(compareQuantities('x', '2')).toBeUndefined();
+  });
+});
