@@ -205,6 +205,12 @@ describe('database and backups', () => {
     expect(JSON.stringify(buildDesiredState(context(held)).backup)).toContain('rennes-kek');
   });
 
+  it('builds no backup object, and no object store on the Cluster, when backups are not allowed', () => {
+    const s = buildDesiredState(context(territory(), { backupAllowed: false }));
+    expect(s.backup).toEqual([]);
+    expect(spec(s.database[0] as Owned).backup).toBeUndefined();
+  });
+
   it('leaves the physical backup out when disabled', () => {
     const t = territory({
       spec: {

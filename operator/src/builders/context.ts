@@ -35,6 +35,11 @@ export interface BuildContext {
   /** Regions workloads may be scheduled in: the sovereignty verdict's allowed regions. */
   allowedRegions: string[];
   /**
+   * Whether backups may be configured: the destination is sovereign and its credentials exist.
+   * When false, no backup object is built and the Cluster carries no object store.
+   */
+  backupAllowed: boolean;
+  /**
    * When true, objects are built without owner references: used when a Territory with
    * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.
    */

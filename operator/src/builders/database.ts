@@ -100,7 +100,7 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
     },
   };
   if (db.resources) spec.resources = db.resources;
-  if (t.spec.backup.physical) spec.backup = physicalBackup(ctx);
+  if (ctx.backupAllowed && t.spec.backup.physical) spec.backup = physicalBackup(ctx);
   return {
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',

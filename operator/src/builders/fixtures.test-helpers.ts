@@ -47,6 +47,7 @@ export function context(t: Territory = territory(), over: Partial<BuildContext> 
       backupEgress: [{ host: 'oos.cloudgouv-eu-west-1.outscale.com', cidrs: ['171.33.64.0/20'] }],
     }),
     allowedRegions: ['cloudgouv-eu-west-1'],
+    backupAllowed: true,
     ...over,
   };
 }

@@ -20,8 +20,11 @@ export interface DesiredState {
 }
 
 export function buildDesiredState(ctx: BuildContext): DesiredState {
-  const backup: Owned[] = [buildLogicalBackupCronJob(ctx)];
-  if (ctx.territory.spec.backup.physical) backup.unshift(buildScheduledBackup(ctx));
+  const backup: Owned[] = [];
+  if (ctx.backupAllowed) {
+    if (ctx.territory.spec.backup.physical) backup.push(buildScheduledBackup(ctx));
+    backup.push(buildLogicalBackupCronJob(ctx));
+  }
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],

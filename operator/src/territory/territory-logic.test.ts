@@ -1,0 +1,283 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { context, territory } from '../builders/fixtures.test-helpers.ts';
+import { ROTATED_AT } from '../builders/keys.ts';
+import { parseKeyring } from '../keys/keyring.ts';
+import type { KubeObject } from '../runtime/types.ts';
+import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
+import { backupOutcome, databaseOutcome } from './health.ts';
+import { ACCEPT_NEW_KEYRING, planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
+
+const ok = (type: PartOutcome['type']): PartOutcome => ({
+  type,
+  status: 'True',
+  reason: 'Ok',
+  message: 'ok',
+});
+const allOk = () =>
+  (
+    [
+      'AuthorityVerified',
+      'SovereigntyCompliant',
+      'NamespaceReady',
+      'KeysReady',
+      'DatabaseReady',
+      'BackupReady',
+    ] as const
+  ).map(ok);
+
+describe('conditions', () => {
+  it('keeps lastTransitionTime while the status does not change', () => {
+    const first = setCondition([], { type: 'Ready', status: 'False', reason: 'A', message: 'a' }, 't1', 1);
+    const same = setCondition(first, { type: 'Ready', status: 'False', reason: 'B', message: 'b' }, 't2', 2);
+    expect(same[0]).toMatchObject({ lastTransitionTime: 't1', reason: 'B', observedGeneration: 2 });
+    const flipped = setCondition(
+      same,
+      { type: 'Ready', status: 'True', reason: 'Ready', message: 'ok' },
+      't3',
+      2,
+    );
+    expect(flipped[0]?.lastTransitionTime).toBe('t3');
+  });
+
+  it('is Ready only when every part is, and then neither Reconciling nor Stalled', () => {
+    const h = aggregateHealth(allOk());
+    expect([h.ready.status, h.reconciling.status, h.stalled.status]).toEqual(['True', 'False', 'False']);
+  });
+
+  it('reads a progressing part as Reconciling and a blocked part as Stalled, naming the first failing part', () => {
+    const starting = allOk().map((p) =>
+      p.type === 'DatabaseReady'
+        ? { ...p, status: 'False' as const, reason: 'DatabaseProvisioning', progressing: true }
+        : p,
+    );
+    const h1 = aggregateHealth(starting);
+    expect(h1.ready).toMatchObject({ status: 'False', reason: 'DatabaseProvisioning' });
+    expect([h1.reconciling.status, h1.stalled.status]).toEqual(['True', 'False']);
+
+    const blocked = starting.map((p) =>
+      p.type === 'SovereigntyCompliant' ? { ...p, status: 'False' as const, reason: 'RegionNotEligible' } : p,
+    );
+    const h2 = aggregateHealth(blocked);
+    expect(h2.ready.reason).toBe('RegionNotEligible');
+    expect(h2.stalled).toMatchObject({ status: 'True', reason: 'RegionNotEligible' });
+    expect(h2.reconciling.status).toBe('False');
+  });
+
+  it('orders conditions Ready first and drops parts no longer reported', () => {
+    const full = buildConditions([], allOk(), 'now', 3);
+    expect(full.map((c) => c.type)).toEqual([
+      'Ready',
+      'AuthorityVerified',
+      'SovereigntyCompliant',
+      'NamespaceReady',
+      'KeysReady',
+      'DatabaseReady',
+      'BackupReady',
+      'Reconciling',
+      'Stalled',
+    ]);
+    const fewer = buildConditions(
+      full,
+      [{ ...ok('AuthorityVerified'), status: 'False', reason: 'UnknownAuthority' }],
+      'later',
+      4,
+    );
+    expect(fewer.map((c) => c.type)).toEqual(['Ready', 'AuthorityVerified', 'Reconciling', 'Stalled']);
+  });
+});
+
+describe('database and backup health', () => {
+  it('reports CloudNativePG’s real state', () => {
+    expect(databaseOutcome(undefined, 2)).toMatchObject({
+      status: 'False',
+      reason: 'DatabaseCreating',
+      progressing: true,
+    });
+    expect(databaseOutcome({ status: {} }, 2)).toMatchObject({ reason: 'WaitingForCloudNativePG' });
+    expect(
+      databaseOutcome({ status: { phase: 'Setting up primary', instances: 2, readyInstances: 0 } }, 2),
+    ).toMatchObject({ reason: 'DatabaseProvisioning', progressing: true });
+    expect(
+      databaseOutcome({ status: { phase: 'Cluster in healthy state', instances: 2, readyInstances: 2 } }, 2),
+    ).toMatchObject({ status: 'True', reason: 'Healthy' });
+    expect(
+      databaseOutcome({ status: { phase: 'Cluster in healthy state', readyInstances: 1 } }, 2).status,
+    ).toBe('False');
+    expect(databaseOutcome({ status: { phase: 'Failed to create PVC' } }, 2)).toMatchObject({
+      reason: 'DatabaseUnhealthy',
+      progressing: false,
+    });
+  });
+
+  it('flags backups overdue after two periods without success', () => {
+    const now = new Date('2026-11-28T12:00:00Z');
+    const cronJob = { status: {} };
+    expect(
+      backupOutcome({
+        cronJob,
+        lastSuccessful: '2026-11-28T02:00:00Z',
+        periodDays: 1,
+        now,
+        createdAt: '2026-01-01T00:00:00Z',
+      }),
+    ).toMatchObject({ status: 'True', reason: 'BackupSucceeded' });
+    expect(
+      backupOutcome({
+        cronJob,
+        lastSuccessful: '2026-11-25T02:00:00Z',
+        periodDays: 1,
+        now,
+        createdAt: undefined,
+      }),
+    ).toMatchObject({ status: 'False', reason: 'BackupOverdue' });
+    expect(
+      backupOutcome({
+        cronJob,
+        lastSuccessful: undefined,
+        periodDays: 1,
+        now,
+        createdAt: '2026-11-28T10:00:00Z',
+      }),
+    ).toMatchObject({ status: 'True', reason: 'BackupScheduled' });
+  });
+});
+
+/** Turns a planned write into the Secret the API server would then hold. */
+function stored(write: SecretWrite | undefined, rv = '1'): KubeObject {
+  if (!write) throw new Error('expected a write');
+  const o = write.object as KubeObject & {
+    stringData?: Record<string, string>;
+    data?: Record<string, string>;
+  };
+  const data =
+    o.data ??
+    Object.fromEntries(
+      Object.entries(o.stringData ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+  return { ...o, data, metadata: { ...o.metadata, resourceVersion: rv } } as KubeObject;
+}
+
+describe('keyring plan', () => {
+  const day = 86_400_000;
+  const t0 = new Date('2026-01-01T00:00:00Z');
+
+  it('creates a keyring once, then writes nothing while no rotation is due', () => {
+    const ctx = context();
+    const first = planKeyring({ ctx, live: undefined, issued: [], kek: undefined, now: t0, randomBytes });
+    expect(first.write?.op).toBe('create');
+    expect(first.outcome.status).toBe('True');
+    const again = planKeyring({
+      ctx,
+      live: stored(first.write),
+      issued: first.created,
+      kek: undefined,
+      now: new Date(t0.getTime() + day),
+      randomBytes,
+    });
+    expect(again.write).toBeUndefined();
+    expect(again.status?.current).toBe(first.status?.current);
+  });
+
+  it('rotates by adding a version with a precondition, never touching existing key bytes', () => {
+    const ctx = context();
+    const first = planKeyring({ ctx, live: undefined, issued: [], kek: undefined, now: t0, randomBytes });
+    const live = stored(first.write, '7');
+    const later = new Date(t0.getTime() + 91 * day);
+    const rotated = planKeyring({
+      ctx,
+      live,
+      issued: first.created,
+      kek: undefined,
+      now: later,
+      randomBytes,
+    });
+    expect(rotated.write).toMatchObject({ op: 'replace', resourceVersion: '7' });
+    const before = parseKeyring(
+      JSON.parse(
+        Buffer.from((live.data as Record<string, string>)['keyring.json'] as string, 'base64').toString(),
+      ),
+    );
+    const after = rotated.keyring;
+    if (!before.ok || !after) throw new Error('keyrings must parse');
+    const old = before.value.keys[0];
+    expect(after.keys.find((k) => k.id === old?.id)).toMatchObject({
+      material: old?.material,
+      createdAt: old?.createdAt,
+    });
+    expect(after.keys).toHaveLength(2);
+  });
+
+  it('refuses to silently start a new keyring when the issued one disappeared', () => {
+    const ctx = context();
+    const lost = planKeyring({
+      ctx,
+      live: undefined,
+      issued: ['k1-20260101'],
+      kek: undefined,
+      now: t0,
+      randomBytes,
+    });
+    expect(lost.write).toBeUndefined();
+    expect(lost.outcome).toMatchObject({ status: 'False', reason: 'KeyringLost' });
+    const accepted = territory();
+    accepted.metadata.annotations = { [ACCEPT_NEW_KEYRING]: 'true' };
+    const fresh = planKeyring({
+      ctx: context(accepted),
+      live: undefined,
+      issued: ['k1-20260101'],
+      kek: undefined,
+      now: t0,
+      randomBytes,
+    });
+    expect(fresh.write?.op).toBe('create');
+  });
+
+  it('reports a corrupted keyring Secret instead of replacing it', () => {
+    const live = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'territory-keyring', resourceVersion: '3' },
+      data: { 'keyring.json': Buffer.from('{oops').toString('base64') },
+    };
+    const plan = planKeyring({ ctx: context(), live, issued: [], kek: undefined, now: t0, randomBytes });
+    expect(plan.write).toBeUndefined();
+    expect(plan.outcome.reason).toBe('KeyringInvalid');
+  });
+
+  it('wraps keys with the customer key and never lets status carry key material', () => {
+    const kek = { secretName: 'rennes-kek', key: 'kek', material: randomBytes(32) };
+    const plan = planKeyring({ ctx: context(), live: undefined, issued: [], kek, now: t0, randomBytes });
+    expect(plan.outcome.reason).toBe('CustomerKeyWrapped');
+    const material = plan.keyring?.keys[0]?.material ?? 'missing';
+    expect(JSON.stringify(plan.status)).not.toContain(material);
+    expect(JSON.stringify(plan.outcome)).not.toContain(material);
+  });
+});
+
+describe('credentials plan', () => {
+  const now = new Date('2026-03-01T00:00:00Z');
+  it('creates one Secret per role, then rotates only those past the rotation period', () => {
+    const ctx = context();
+    const first = planCredentials({ ctx, live: () => undefined, now, rotationDays: 30, randomBytes });
+    expect(first.writes.map((w) => [w.op, w.object.metadata?.name])).toEqual([
+      ['create', 'db-owner'],
+      ['create', 'db-purpose-mobility'],
+      ['create', 'db-purpose-waste'],
+    ]);
+    const secrets = new Map(first.writes.map((w) => [w.object.metadata?.name as string, stored(w, '5')]));
+    const quiet = planCredentials({
+      ctx,
+      live: (n) => secrets.get(n),
+      now: new Date(now.getTime() + 86_400_000),
+      rotationDays: 30,
+      randomBytes,
+    });
+    expect(quiet.writes).toEqual([]);
+    const owner = secrets.get('db-owner') as KubeObject;
+    owner.metadata.annotations = { [ROTATED_AT]: '2026-01-01T00:00:00Z' };
+    const due = planCredentials({ ctx, live: (n) => secrets.get(n), now, rotationDays: 30, randomBytes });
+    expect(due.rotated).toEqual(['db-owner']);
+    expect(due.writes[0]).toMatchObject({ op: 'replace', resourceVersion: '5' });
+  });
+});
