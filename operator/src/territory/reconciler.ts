@@ -1,0 +1,522 @@
+// The Territory reconciler: read the world (caches first), compute the desired state with the pure
+// builders, apply the difference part by part, and write one honest status. Level-based and
+// idempotent: running it twice in a row makes no write the second time.
+import { type AuthorityFound, lookupAuthority } from '../api/geography.ts';
+import { schedulePeriodDays } from '../api/patterns.ts';
+import { API_VERSION, type Condition, KIND, parseTerritory, type Territory } from '../api/territory.ts';
+import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
+import type { BuildContext, Owned } from '../builders/context.ts';
+import { namespaceOf } from '../builders/context.ts';
+import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
+import { buildDesiredState } from '../builders/index.ts';
+import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
+import { type CustomerKek, parseKek } from '../keys/keyring.ts';
+import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
+import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './conditions.ts';
+import { FINALIZER, finalizeTerritory } from './finalizer.ts';
+import { backupOutcome, databaseOutcome, lastSuccessfulBackup } from './health.ts';
+import { cacheKey, OWNED_KINDS, territoryOf } from './owned-kinds.ts';
+import type { TerritoryPorts } from './ports.ts';
+import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
+
+type Status = Record<string, unknown> & { conditions?: Condition[]; keys?: { versions?: { id: string }[] } };
+
+const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export class TerritoryReconciler {
+  private readonly ports: TerritoryPorts;
+
+  constructor(ports: TerritoryPorts) {
+    this.ports = ports;
+  }
+
+  async reconcile(name: string, object: KubeObject | undefined, logger: Logger): Promise<ReconcileResult> {
+    if (!object) return; // gone: garbage collection (or our finalizer, earlier) took care of the rest
+    const log = logger.child({ territory: name });
+    const parsed = parseTerritory(object);
+    if (!parsed.ok) {
+      await this.writeInvalid(object, parsed.errors);
+      return;
+    }
+    const t = parsed.territory;
+    if (t.metadata.deletionTimestamp) {
+      return finalizeTerritory(this.ports, t, object, log);
+    }
+    await this.ensureFinalizer(object);
+    return this.reconcileLive(t, object, log);
+  }
+
+  private async ensureFinalizer(object: KubeObject): Promise<void> {
+    if (object.metadata.finalizers?.includes(FINALIZER)) return;
+    await this.ports.applier.apply(
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: object.metadata.name, finalizers: [FINALIZER] },
+      },
+      { live: object },
+    );
+  }
+
+  private async reconcileLive(t: Territory, object: KubeObject, log: Logger): Promise<ReconcileResult> {
+    const { ports } = this;
+    const now = ports.now();
+    const parts: PartOutcome[] = [];
+    const status: Status = { namespace: namespaceOf(t) };
+    const done = async (result?: ReconcileResult) => {
+      await this.writeStatus(object, t, parts, status);
+      return result;
+    };
+
+    // 1. Who is the data controller? Unknown authorities get nothing.
+    const authority = lookupAuthority(
+      t.spec.authority.kind,
+      t.spec.authority.code,
+      t.spec.authority.displayName,
+    );
+    if (!authority.found) {
+      parts.push({
+        type: 'AuthorityVerified',
+        status: 'False',
+        reason: authority.reason,
+        message: authority.message,
+      });
+      parts.push(...blocked('AuthorityVerified', 'the authority is not verified'));
+      return done();
+    }
+    parts.push({
+      type: 'AuthorityVerified',
+      status: 'True',
+      reason: 'OfficialCode',
+      message: `${authority.officialName} (${t.spec.authority.kind} ${t.spec.authority.code})${authority.note ? `; ${authority.note}` : ''}`,
+    });
+    status.authority = authorityStatus(authority);
+
+    // 2. Sovereignty gate, fail closed.
+    const nodes = (ports.cache('v1', 'Node')?.list() ?? []).map((n) => ({
+      name: n.metadata.name ?? '',
+      region: n.metadata.labels?.[REGION_LABEL],
+    }));
+    const verdict = evaluateSovereignty(
+      { level: t.spec.hosting.level, regions: t.spec.hosting.regions ?? [] },
+      ports.config.cluster,
+      ports.config.providers,
+      nodes,
+    );
+    parts.push(
+      verdict.compliant
+        ? {
+            type: 'SovereigntyCompliant',
+            status: 'True',
+            reason: 'HostingVerified',
+            message: verdict.message,
+          }
+        : { type: 'SovereigntyCompliant', status: 'False', reason: verdict.reason, message: verdict.message },
+    );
+    if (verdict.compliant) {
+      status.sovereignty = {
+        provider: verdict.provider,
+        regions: verdict.allowedRegions,
+        level: verdict.level,
+      };
+    }
+
+    const ctx: BuildContext = {
+      territory: t,
+      authority,
+      config: ports.config,
+      allowedRegions: verdict.compliant ? verdict.allowedRegions : [],
+      backupAllowed: false,
+    };
+
+    // 3. Namespace and tenancy guardrails (no data: created even before the gate opens).
+    const nsOutcome = await this.reconcileNamespace(ctx, log);
+    parts.push(nsOutcome);
+    if (nsOutcome.status !== 'True') {
+      parts.push(...blocked('NamespaceReady', 'the namespace is not ready'));
+      return done();
+    }
+    if (!verdict.compliant) {
+      await this.pruneKinds(ctx, ['CronJob', 'ScheduledBackup'], new Set());
+      parts.push(...blocked('NamespaceReady', `nothing data-bearing is created: ${verdict.message}`));
+      return done();
+    }
+
+    // 4. Keys: created once, rotated by adding versions, never regenerated.
+    const keys = await this.reconcileKeys(ctx, object, now, log);
+    parts.push(keys.outcome);
+    if (keys.status) status.keys = keys.status;
+    if (keys.outcome.status !== 'True') {
+      parts.push(...blocked('KeysReady', 'the keys are not ready'));
+      return done();
+    }
+
+    // 5. Database credentials (generated, rotated on schedule, never logged).
+    const credentials = planCredentials({
+      ctx,
+      live: (secret) => this.cached('v1', 'Secret', namespaceOf(t), secret),
+      now,
+      rotationDays: ports.config.credentialRotationDays,
+      randomBytes: ports.randomBytes,
+    });
+    await this.executeWrites(credentials.writes);
+    if (credentials.rotated.length > 0) {
+      ports.events.record(object, {
+        type: 'Normal',
+        reason: 'CredentialsRotated',
+        message: `new passwords for ${credentials.rotated.join(', ')}`,
+      });
+    }
+
+    // 6. Backup destination: French (and SecNumCloud when required), with its credentials present.
+    const backupGate = await this.backupGate(ctx);
+    ctx.backupAllowed = backupGate === undefined;
+
+    // 7. Database through CloudNativePG, if installed.
+    const desired = buildDesiredState(ctx);
+    const cnpg = await ports.kube.serves('postgresql.cnpg.io/v1', 'Cluster');
+    let cluster: KubeObject | undefined;
+    if (!cnpg) {
+      parts.push({
+        type: 'DatabaseReady',
+        status: 'False',
+        reason: 'CloudNativePGNotInstalled',
+        message:
+          'CloudNativePG’s CRDs are not installed on this cluster: install CloudNativePG, the database will follow',
+      });
+    } else {
+      for (const o of desired.database) await this.apply(o);
+      cluster = this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME);
+      const outcome = databaseOutcome(cluster, t.spec.database.instances);
+      parts.push(outcome);
+      const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
+      status.database = {
+        endpoint: databaseEndpoint(ctx),
+        credentialsSecret: OWNER_SECRET,
+        ...(phase ? { phase } : {}),
+      };
+    }
+
+    // 8. Backups: applied toward a sovereign destination, removed otherwise.
+    const backupObjects = desired.backup.filter(
+      (o) => cnpg || !o.apiVersion?.startsWith('postgresql.cnpg.io/'),
+    );
+    for (const o of backupObjects) await this.apply(o);
+    await this.pruneKinds(ctx, ['CronJob', 'ScheduledBackup'], new Set(backupObjects.map(ownedKey)));
+    if (backupGate) {
+      parts.push(backupGate);
+    } else {
+      const cronJob = this.cached('batch/v1', 'CronJob', namespaceOf(t), LOGICAL_BACKUP_CRONJOB);
+      const last = lastSuccessfulBackup(cronJob, cluster);
+      parts.push(
+        backupOutcome({
+          cronJob,
+          lastSuccessful: last,
+          periodDays: schedulePeriodDays(t.spec.backup.schedule),
+          now,
+          createdAt: cronJob?.metadata.creationTimestamp,
+        }),
+      );
+      status.backup = {
+        destinationHost: new URL(t.spec.backup.destination.endpoint).hostname,
+        ...(last ? { lastSuccessful: last } : {}),
+      };
+    }
+
+    // Come back when a key or a credential is due, even if nothing else happens.
+    const dueAt = Math.min(
+      keys.status ? Date.parse(keys.status.nextRotation) : Number.POSITIVE_INFINITY,
+      Date.parse(credentials.nextRotation),
+    );
+    const requeueAfterMs = Number.isFinite(dueAt)
+      ? Math.max(1_000, dueAt - now.getTime() + 1_000)
+      : undefined;
+    // Timers beyond ~24 days overflow Node's setTimeout; periodic resync covers the rest.
+    return done(
+      requeueAfterMs !== undefined && requeueAfterMs < 2 ** 31 - 1 ? { requeueAfterMs } : undefined,
+    );
+  }
+
+  private cached(
+    apiVersion: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string,
+  ): KubeObject | undefined {
+    return this.ports.cache(apiVersion, kind)?.get(cacheKey(namespace, name));
+  }
+
+  private liveOf(o: Owned): KubeObject | null {
+    return (
+      this.cached(o.apiVersion ?? '', o.kind ?? '', o.metadata?.namespace, o.metadata?.name ?? '') ?? null
+    );
+  }
+
+  /** SSA with force: these objects are ours, a field someone else changed is drift to repair. */
+  private async apply(o: Owned): Promise<void> {
+    const cache = this.ports.cache(o.apiVersion ?? '', o.kind ?? '');
+    await this.ports.applier.apply(o as KubeObject, {
+      force: true,
+      ...(cache?.hasSynced() ? { live: this.liveOf(o) } : {}),
+    });
+  }
+
+  private async reconcileNamespace(ctx: BuildContext, log: Logger): Promise<PartOutcome> {
+    const t = ctx.territory;
+    const name = namespaceOf(t);
+    const desired = buildDesiredState(ctx);
+    const live =
+      this.cached('v1', 'Namespace', undefined, name) ??
+      (await this.ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name }));
+    const owner = live ? territoryOf(live) : undefined;
+    if (live && owner !== t.metadata.name) {
+      return {
+        type: 'NamespaceReady',
+        status: 'False',
+        reason: 'NamespaceConflict',
+        message: owner
+          ? `namespace ${name} belongs to Territory ${owner}`
+          : `namespace ${name} already exists and was not created for this Territory; it is left untouched (set spec.namespace to another name)`,
+      };
+    }
+    if (live?.metadata.deletionTimestamp) {
+      return {
+        type: 'NamespaceReady',
+        status: 'False',
+        reason: 'NamespaceTerminating',
+        message: `namespace ${name} is being deleted; it will be recreated once gone`,
+        progressing: true,
+      };
+    }
+    if (!live) log.info({ namespace: name }, 'creating namespace');
+    await this.apply(desired.namespace);
+    for (const o of desired.tenancy) await this.apply(o);
+    await this.pruneKinds(
+      ctx,
+      ['ResourceQuota', 'LimitRange', 'NetworkPolicy', 'Role', 'RoleBinding'],
+      new Set(desired.tenancy.map(ownedKey)),
+    );
+    const policies = desired.tenancy.filter((o) => o.kind === 'NetworkPolicy').length;
+    const quota = desired.tenancy.find((o) => o.kind === 'ResourceQuota');
+    const profile = quota?.metadata?.annotations?.['sovereign.dev/quota-profile'];
+    return {
+      type: 'NamespaceReady',
+      status: 'True',
+      reason: 'Isolated',
+      message: `namespace ${name}: restricted pod security, quota profile ${profile}, ${policies} network policies, namespace roles`,
+    };
+  }
+
+  /** Deletes objects of these kinds that carry this Territory's label but are no longer desired. */
+  private async pruneKinds(ctx: BuildContext, kinds: string[], keep: Set<string>): Promise<void> {
+    const ns = namespaceOf(ctx.territory);
+    for (const owned of OWNED_KINDS.filter((k) => kinds.includes(k.kind) && k.prune)) {
+      const cache = this.ports.cache(owned.apiVersion, owned.kind);
+      for (const live of cache?.list() ?? []) {
+        if (live.metadata.namespace !== ns || territoryOf(live) !== ctx.territory.metadata.name) continue;
+        if (keep.has(`${owned.kind}/${live.metadata.name}`)) continue;
+        await this.ports.applier.deleteIfExists({
+          apiVersion: owned.apiVersion,
+          kind: owned.kind,
+          name: live.metadata.name ?? '',
+          namespace: ns,
+        });
+      }
+    }
+  }
+
+  private async reconcileKeys(ctx: BuildContext, object: KubeObject, now: Date, log: Logger) {
+    const t = ctx.territory;
+    const ns = namespaceOf(t);
+    let kek: CustomerKek | undefined;
+    const ck = t.spec.encryption.customerKey;
+    if (ck) {
+      const secret = await this.ports.kube.get({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        namespace: ns,
+        name: ck.secretName,
+      });
+      const b64 = (secret?.data as Record<string, string> | undefined)?.[ck.key];
+      if (!secret || b64 === undefined) {
+        return failKeys(
+          'CustomerKeyMissing',
+          `the authority’s key is expected in Secret ${ns}/${ck.secretName}, key "${ck.key}" (32 random bytes); create it to continue`,
+        );
+      }
+      const parsedKek = parseKek(Buffer.from(b64, 'base64'));
+      if (!parsedKek.ok)
+        return failKeys('CustomerKeyInvalid', `Secret ${ck.secretName}, key "${ck.key}": ${parsedKek.error}`);
+      kek = { secretName: ck.secretName, key: ck.key, material: parsedKek.value };
+    }
+    const previous = (object.status as Status | undefined)?.keys?.versions?.map((v) => v.id) ?? [];
+    const plan = planKeyring({
+      ctx,
+      live: this.cached('v1', 'Secret', ns, 'territory-keyring'),
+      issued: previous,
+      kek,
+      now,
+      randomBytes: this.ports.randomBytes,
+    });
+    if (plan.write) await this.executeWrites([plan.write]);
+    for (const id of plan.created) {
+      log.info({ keyId: id }, 'data key version created');
+      this.ports.events.record(object, {
+        type: 'Normal',
+        reason: 'KeyCreated',
+        message: `data key version ${id} created`,
+      });
+    }
+    if (plan.dropped.length > 0) {
+      this.ports.events.record(object, {
+        type: 'Normal',
+        reason: 'KeysExpired',
+        message: `key versions ${plan.dropped.join(', ')} erased: every backup they protected is past retention`,
+      });
+    }
+    return plan;
+  }
+
+  private async executeWrites(writes: SecretWrite[]): Promise<void> {
+    for (const w of writes) {
+      if (w.op === 'create') await this.ports.kube.create(w.object as KubeObject);
+      else await this.ports.kube.replace(w.object as KubeObject);
+    }
+  }
+
+  /** Undefined when backups may proceed; otherwise the BackupReady outcome that says why not. */
+  private async backupGate(ctx: BuildContext): Promise<PartOutcome | undefined> {
+    const t = ctx.territory;
+    const dest = evaluateDestination(
+      t.spec.backup.destination.endpoint,
+      t.spec.hosting.level,
+      this.ports.config.providers,
+    );
+    if (!dest.sovereign)
+      return { type: 'BackupReady', status: 'False', reason: dest.reason, message: dest.message };
+    const ref = t.spec.backup.destination.credentialsSecret;
+    const ns = namespaceOf(t);
+    const secret = await this.ports.kube.get({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace: ns,
+      name: ref.name,
+    });
+    const data = (secret?.data ?? {}) as Record<string, string>;
+    const missing = [ref.accessKeyIdKey, ref.secretAccessKeyKey].filter((k) => !data[k]);
+    if (!secret || missing.length > 0) {
+      return {
+        type: 'BackupReady',
+        status: 'False',
+        reason: 'BackupCredentialsMissing',
+        message: secret
+          ? `Secret ${ns}/${ref.name} lacks key(s) ${missing.join(', ')}`
+          : `create Secret ${ns}/${ref.name} with keys ${ref.accessKeyIdKey} and ${ref.secretAccessKeyKey} for ${dest.host}`,
+      };
+    }
+    return undefined;
+  }
+
+  private async writeStatus(
+    object: KubeObject,
+    t: Territory,
+    parts: PartOutcome[],
+    status: Status,
+  ): Promise<void> {
+    const previous = (object.status as Status | undefined) ?? {};
+    const now = rfc3339(this.ports.now());
+    const conditions = buildConditions(previous.conditions ?? [], parts, now, t.metadata.generation);
+    const body = { ...status, observedGeneration: t.metadata.generation, conditions };
+    // Unchanged conditions keep their times, so an idle reconcile sends nothing (the applier compares).
+    await this.ports.applier.applyStatus(
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: t.metadata.name },
+        status: body,
+      },
+      { live: object },
+    );
+    this.recordTransition(object, previous.conditions ?? [], conditions);
+  }
+
+  private recordTransition(object: KubeObject, before: Condition[], after: Condition[]): void {
+    const was = before.find((c) => c.type === 'Ready');
+    const is = after.find((c) => c.type === 'Ready');
+    if (!is || (was?.status === is.status && was?.reason === is.reason)) return;
+    this.ports.events.record(object, {
+      type: is.status === 'True' ? 'Normal' : 'Warning',
+      reason: is.status === 'True' ? 'Ready' : is.reason,
+      message: is.message,
+    });
+  }
+
+  private async writeInvalid(object: KubeObject, errors: string[]): Promise<void> {
+    const previous = ((object.status as Status | undefined)?.conditions ?? []) as Condition[];
+    const now = rfc3339(this.ports.now());
+    const gen = object.metadata.generation;
+    const message = `the spec is invalid: ${errors.slice(0, 10).join('; ')}`;
+    let conditions = setCondition(
+      previous,
+      { type: 'Ready', status: 'False', reason: 'InvalidSpec', message },
+      now,
+      gen,
+    );
+    conditions = setCondition(
+      conditions,
+      { type: 'Reconciling', status: 'False', reason: 'InvalidSpec', message: 'waiting for a valid spec' },
+      now,
+      gen,
+    );
+    conditions = setCondition(
+      conditions,
+      { type: 'Stalled', status: 'True', reason: 'InvalidSpec', message },
+      now,
+      gen,
+    );
+    await this.ports.applier.applyStatus(
+      {
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name: object.metadata.name },
+        status: { observedGeneration: gen, conditions },
+      },
+      { live: object },
+    );
+    this.recordTransition(object, previous, conditions);
+  }
+}
+
+function failKeys(reason: string, message: string) {
+  return {
+    outcome: { type: 'KeysReady' as const, status: 'False' as const, reason, message },
+    created: [] as string[],
+    dropped: [] as string[],
+    status: undefined,
+  };
+}
+
+/** The parts after `after` in PART_ORDER, reported as waiting on it rather than left out. */
+function blocked(after: PartOutcome['type'], message: string): PartOutcome[] {
+  return PART_ORDER.slice(PART_ORDER.indexOf(after) + 1).map((type) => ({
+    type,
+    status: 'False' as const,
+    reason: 'Blocked',
+    message,
+    progressing: true,
+  }));
+}
+
+function ownedKey(o: Owned): string {
+  return `${o.kind}/${o.metadata?.name}`;
+}
+
+function authorityStatus(a: AuthorityFound) {
+  return {
+    officialName: a.officialName,
+    ...(a.departement ? { departement: a.departement } : {}),
+    ...(a.region ? { region: a.region } : {}),
+    ...(a.population !== undefined ? { population: a.population } : {}),
+    ...(a.siren ? { siren: a.siren } : {}),
+  };
+}
