@@ -1,0 +1,503 @@
+// The backup commands: backup, verify, restore, list, prune. They wire the adapters
+// (pg_dump/pg_restore, S3) to the pure parts (keyring, TERRBK01 format, naming) with streams,
+// so memory stays flat whatever the database size. Also the programmatic API that
+// `territoryctl export` reuses (listBackups, resolveBackupKey, verifyBackup, decryptBackupTo).
+import { randomBytes as cryptoRandomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { PassThrough, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type Keyring, parseKek, parseKeyring, unwrapKey } from '../keys/keyring.ts';
+import type { BackupConfig } from './config.ts';
+import { BackupFormatError, DecryptStream, EncryptStream, FORMAT_VERSION, MAGIC } from './format.ts';
+import {
+  backupObjectKey,
+  backupTime,
+  INCOMPLETE_DIR,
+  incompleteObjectKey,
+  isAbandoned,
+  selectExpired,
+  territoryFolder,
+} from './naming.ts';
+import { startPgDump, startPgRestore } from './postgres-tools.ts';
+import {
+  abortMultipartUpload,
+  copyWithMetadata,
+  deleteObject,
+  getObjectStream,
+  headObject,
+  listMultipartUploads,
+  listObjects,
+  startUpload,
+} from './s3-store.ts';
+import { ByteMeter, ExitGate } from './streams.ts';
+
+/** The subset of a pino logger the commands use. Never given secrets. */
+export interface BackupLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface Deps {
+  s3: S3Client;
+  log: BackupLog;
+  now?: () => Date;
+  randomBytes?: (size: number) => Uint8Array;
+  /** How often progress lines are logged. */
+  progressEveryMs?: number;
+  /** Tuning for tests: multipart copy threshold and part sizes. */
+  s3Tuning?: { uploadPartSize?: number; copyMultipartThreshold?: number; copyPartSize?: number };
+}
+
+/** S3 user metadata written on every finished backup (x-amz-meta-*). */
+export const META = {
+  keyId: 'territory-key-id',
+  format: 'territory-format',
+  plaintextBytes: 'territory-plaintext-bytes',
+  ciphertextSha256: 'territory-ciphertext-sha256',
+  takenAt: 'territory-taken-at',
+  territory: 'territory-name',
+} as const;
+
+const MIB = 1024 * 1024;
+
+export type KeyResolver = (keyId: string) => Uint8Array;
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+
+export interface LoadedKeys {
+  keyring: Keyring;
+  kek?: Buffer;
+  resolveKey: KeyResolver;
+}
+
+/**
+ * Read the mounted keyring (and customer key). Unwraps the current key once up front, so a
+ * wrong or missing customer key stops the command before any data moves.
+ */
+export async function loadKeys(keyringFile: string, kekFile?: string): Promise<LoadedKeys> {
+  const parsed = parseKeyring(await readFile(keyringFile, 'utf8').catch(fileError(keyringFile, 'keyring')));
+  if (!parsed.ok) throw new Error(`${keyringFile}: ${parsed.error}`);
+  let kek: Buffer | undefined;
+  if (kekFile) {
+    const k = parseKek(await readFile(kekFile).catch(fileError(kekFile, 'customer key')));
+    if (!k.ok) throw new Error(`${kekFile}: ${k.error}`);
+    kek = k.value;
+  }
+  const keyring = parsed.value;
+  unwrapKey(keyring, keyring.current, kek);
+  return { keyring, ...(kek ? { kek } : {}), resolveKey: (id) => unwrapKey(keyring, id, kek) };
+}
+
+function fileError(path: string, what: string): (e: NodeJS.ErrnoException) => never {
+  return (e) => {
+    throw new Error(`cannot read the ${what} file ${path}: ${e.code ?? e.message}`);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backup
+
+export interface BackupResult {
+  key: string;
+  keyId: string;
+  plaintextBytes: number;
+  ciphertextBytes: number;
+  ciphertextSha256: string;
+  seconds: number;
+}
+
+function rate(bytes: number, ms: number): number {
+  return Math.round((bytes / MIB / Math.max(ms / 1000, 0.001)) * 10) / 10;
+}
+
+/**
+ * pg_dump → encrypt with the keyring's current key → streaming multipart upload to a temporary
+ * key → (pg_dump exited 0, upload complete) → server-side copy to the final name with metadata
+ * → delete the temporary object. A failure anywhere leaves no object at a final name.
+ */
+export async function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps): Promise<BackupResult> {
+  const now = deps.now ?? (() => new Date());
+  const random = deps.randomBytes ?? cryptoRandomBytes;
+  const startedAt = now();
+  const started = Date.now();
+  const keyId = keys.keyring.current;
+  const dataKey = keys.resolveKey(keyId);
+  const finalKey = backupObjectKey(cfg.prefix, cfg.territory, startedAt);
+  const tempKey = incompleteObjectKey(
+    cfg.prefix,
+    cfg.territory,
+    startedAt,
+    Buffer.from(random(6)).toString('hex'),
+  );
+  deps.log.info({ territory: cfg.territory, bucket: cfg.bucket, key: finalKey, keyId }, 'backup started');
+
+  const dump = startPgDump({ ...cfg.pg, env: process.env });
+  const plain = new ByteMeter({
+    everyMs: deps.progressEveryMs ?? 5000,
+    onProgress: (bytes) =>
+      deps.log.info(
+        {
+          phase: 'backup',
+          plaintextBytes: bytes,
+          uploadedBytes: cipher.bytes,
+          mbPerSec: rate(bytes, Date.now() - started),
+        },
+        'progress',
+      ),
+  });
+  const encrypt = new EncryptStream({ keyId, dataKey, randomBytes: random });
+  const cipher = new ByteMeter({ sha256: true });
+  const body = new PassThrough();
+  const upload = startUpload(deps.s3, cfg.bucket, tempKey, body, {
+    ...(deps.s3Tuning?.uploadPartSize ? { partSize: deps.s3Tuning.uploadPartSize } : {}),
+  });
+
+  try {
+    await Promise.all([
+      pipeline(dump.stdout, new ExitGate(dump.finished), plain, encrypt, cipher, body),
+      upload.done(),
+      dump.finished,
+    ]);
+  } catch (e) {
+    dump.kill();
+    body.destroy();
+    await upload.abort().catch(() => {});
+    await deleteObject(deps.s3, cfg.bucket, tempKey).catch(() => {});
+    throw new Error(
+      `backup failed after ${plain.bytes} bytes of dump, nothing was stored: ${(e as Error).message}`,
+    );
+  }
+
+  const ciphertextSha256 = cipher.digest();
+  try {
+    const temp = await headObject(deps.s3, cfg.bucket, tempKey);
+    if (temp?.size !== cipher.bytes) {
+      throw new Error(
+        `the store holds ${temp?.size ?? 'no'} bytes for the upload, ${cipher.bytes} were sent`,
+      );
+    }
+    if (await headObject(deps.s3, cfg.bucket, finalKey)) throw new Error(`${finalKey} already exists`);
+    await copyWithMetadata(
+      deps.s3,
+      cfg.bucket,
+      tempKey,
+      finalKey,
+      cipher.bytes,
+      {
+        [META.keyId]: keyId,
+        [META.format]: `${MAGIC.toString('ascii')}/${FORMAT_VERSION}`,
+        [META.plaintextBytes]: String(plain.bytes),
+        [META.ciphertextSha256]: ciphertextSha256,
+        [META.takenAt]: startedAt.toISOString(),
+        [META.territory]: cfg.territory,
+      },
+      {
+        ...(deps.s3Tuning?.copyMultipartThreshold
+          ? { multipartThreshold: deps.s3Tuning.copyMultipartThreshold }
+          : {}),
+        ...(deps.s3Tuning?.copyPartSize ? { partSize: deps.s3Tuning.copyPartSize } : {}),
+      },
+    );
+  } finally {
+    await deleteObject(deps.s3, cfg.bucket, tempKey).catch((e: Error) =>
+      deps.log.warn(
+        { key: tempKey, error: e.message },
+        'could not delete the temporary upload; prune removes it later',
+      ),
+    );
+  }
+
+  const ms = Date.now() - started;
+  const result: BackupResult = {
+    key: finalKey,
+    keyId,
+    plaintextBytes: plain.bytes,
+    ciphertextBytes: cipher.bytes,
+    ciphertextSha256,
+    seconds: ms / 1000,
+  };
+  deps.log.info({ ...result, mbPerSec: rate(plain.bytes, ms) }, 'backup complete');
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing
+
+export interface BackupListing {
+  key: string;
+  takenAt: Date;
+  size: number;
+  keyId?: string;
+  plaintextBytes?: number;
+  ciphertextSha256?: string;
+}
+
+/** Finished backups of one territory, oldest first, with their metadata. */
+export async function listBackups(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  territory: string,
+): Promise<BackupListing[]> {
+  const objects = await listObjects(s3, bucket, territoryFolder(prefix, territory), { delimiter: '/' });
+  const backups = objects.flatMap((o) => {
+    const takenAt = backupTime(o.key);
+    return takenAt ? [{ key: o.key, takenAt, size: o.size }] : [];
+  });
+  backups.sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime());
+  return Promise.all(
+    backups.map(async (b) => {
+      const meta = (await headObject(s3, bucket, b.key))?.metadata ?? {};
+      const plaintext = meta[META.plaintextBytes];
+      return {
+        ...b,
+        ...(meta[META.keyId] ? { keyId: meta[META.keyId] } : {}),
+        ...(plaintext && /^\d+$/.test(plaintext) ? { plaintextBytes: Number(plaintext) } : {}),
+        ...(meta[META.ciphertextSha256] ? { ciphertextSha256: meta[META.ciphertextSha256] } : {}),
+      };
+    }),
+  );
+}
+
+/** "latest", a full key, or a bare object name under the territory's folder. */
+export async function resolveBackupKey(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  territory: string,
+  object: string,
+): Promise<string> {
+  if (object === 'latest') {
+    const all = await listBackups(s3, bucket, prefix, territory);
+    const latest = all.at(-1);
+    if (!latest)
+      throw new Error(`no backup of ${territory} in s3://${bucket}/${territoryFolder(prefix, territory)}`);
+    return latest.key;
+  }
+  const key = object.includes('/') ? object : `${territoryFolder(prefix, territory)}${object}`;
+  if (!(await headObject(s3, bucket, key))) throw new Error(`no backup object s3://${bucket}/${key}`);
+  return key;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verify, decrypt, restore
+
+export interface VerifiedBackup {
+  key: string;
+  etag: string;
+  keyId: string;
+  plaintextBytes: number;
+  ciphertextBytes: number;
+  ciphertextSha256: string;
+}
+
+const discard = () =>
+  new Writable({
+    write(_chunk, _enc, done) {
+      done();
+    },
+  });
+
+/**
+ * Read the whole object and authenticate every chunk, keeping nothing (memory-flat). Proves
+ * the object is complete, unaltered and opened by this keyring before anything consumes it.
+ */
+export async function verifyBackup(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  resolveKey: KeyResolver,
+): Promise<VerifiedBackup> {
+  const head = await headObject(s3, bucket, key);
+  if (!head) throw new Error(`no backup object s3://${bucket}/${key}`);
+  const source = await getObjectStream(s3, bucket, key, head.etag || undefined);
+  const cipher = new ByteMeter({ sha256: true });
+  const decrypt = new DecryptStream({ resolveKey });
+  await pipeline(source, cipher, decrypt, discard());
+  const sha256 = cipher.digest();
+  const expected = head.metadata[META.ciphertextSha256];
+  if (expected !== undefined && expected !== sha256) {
+    throw new BackupFormatError(
+      'corrupted',
+      `backup object is corrupted or was tampered with: its sha256 is ${sha256}, its metadata says ${expected}`,
+    );
+  }
+  const keyId = decrypt.header?.keyId ?? '';
+  const metaKeyId = head.metadata[META.keyId];
+  if (metaKeyId !== undefined && metaKeyId !== keyId) {
+    throw new BackupFormatError(
+      'corrupted',
+      `backup object header names key ${keyId} but its metadata says ${metaKeyId}`,
+    );
+  }
+  return {
+    key,
+    etag: head.etag,
+    keyId,
+    plaintextBytes: decrypt.plaintextBytes,
+    ciphertextBytes: cipher.bytes,
+    ciphertextSha256: sha256,
+  };
+}
+
+/**
+ * Stream the decrypted dump into `destination`. Call verifyBackup first and pass its etag, so
+ * the bytes decrypted here are the very object that was verified.
+ */
+export async function decryptBackupTo(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  resolveKey: KeyResolver,
+  destination: NodeJS.WritableStream,
+  opts: { ifMatch?: string; onProgress?: (plaintextBytes: number) => void; progressEveryMs?: number } = {},
+): Promise<{ plaintextBytes: number }> {
+  const source = await getObjectStream(s3, bucket, key, opts.ifMatch);
+  const decrypt = new DecryptStream({ resolveKey });
+  const plain = new ByteMeter({
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    everyMs: opts.progressEveryMs ?? 5000,
+  });
+  await pipeline(source, decrypt, plain, destination);
+  return { plaintextBytes: plain.bytes };
+}
+
+export interface RestoreResult extends VerifiedBackup {
+  database: string;
+  seconds: number;
+}
+
+/**
+ * Download and verify the whole object first; only then stream it again, decrypted, into
+ * pg_restore (one transaction). A corrupted or tampered object, or a wrong key, restores
+ * nothing: pg_restore is not even started.
+ */
+export async function runRestore(
+  cfg: BackupConfig,
+  keys: LoadedKeys,
+  deps: Deps,
+  opts: { object: string; database?: string },
+): Promise<RestoreResult> {
+  const database = opts.database ?? cfg.pg.database;
+  if (!database) throw new Error('restore needs a target database: set PGDATABASE or pass --dbname');
+  const key = await resolveBackupKey(deps.s3, cfg.bucket, cfg.prefix, cfg.territory, opts.object);
+  const started = Date.now();
+  deps.log.info({ key, database }, 'verifying backup before restoring');
+  const verified = await verifyBackup(deps.s3, cfg.bucket, key, keys.resolveKey);
+  deps.log.info(
+    {
+      key,
+      keyId: verified.keyId,
+      plaintextBytes: verified.plaintextBytes,
+      mbPerSec: rate(verified.ciphertextBytes, Date.now() - started),
+    },
+    'backup verified; restoring',
+  );
+
+  const restoreStarted = Date.now();
+  const restore = startPgRestore({ ...cfg.pg, database, env: process.env });
+  const [streamed, exited] = await Promise.allSettled([
+    decryptBackupTo(deps.s3, cfg.bucket, key, keys.resolveKey, restore.stdin, {
+      ifMatch: verified.etag || undefined,
+      progressEveryMs: deps.progressEveryMs ?? 5000,
+      onProgress: (bytes) =>
+        deps.log.info(
+          {
+            phase: 'restore',
+            plaintextBytes: bytes,
+            of: verified.plaintextBytes,
+            mbPerSec: rate(bytes, Date.now() - restoreStarted),
+          },
+          'progress',
+        ),
+    }),
+    restore.finished,
+  ]);
+  if (streamed.status === 'rejected' || exited.status === 'rejected') {
+    restore.kill();
+    // pg_restore's own error explains more than the broken pipe it causes upstream.
+    const reason = exited.status === 'rejected' ? exited.reason : (streamed as PromiseRejectedResult).reason;
+    throw new Error(
+      `restore of ${key} failed (the transaction was rolled back): ${(reason as Error).message}`,
+    );
+  }
+  const ms = Date.now() - started;
+  const result: RestoreResult = { ...verified, database, seconds: ms / 1000 };
+  deps.log.info(
+    {
+      key,
+      keyId: verified.keyId,
+      database,
+      plaintextBytes: verified.plaintextBytes,
+      seconds: result.seconds,
+      mbPerSec: rate(verified.plaintextBytes, Date.now() - restoreStarted),
+    },
+    'restore complete',
+  );
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prune
+
+export interface PruneResult {
+  deleted: string[];
+  kept: number;
+  leftoversRemoved: string[];
+}
+
+/**
+ * Delete backups past retention (always keeping the newest `keepAtLeast`), then leftovers of
+ * runs that died mid-upload. Without a retention setting nothing is deleted.
+ */
+export async function runPrune(cfg: BackupConfig, deps: Deps): Promise<PruneResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  if (cfg.retentionDays === undefined) {
+    deps.log.info({}, 'no retention configured (RETENTION_DAYS); nothing pruned');
+    return { deleted: [], kept: -1, leftoversRemoved: [] };
+  }
+  const folder = territoryFolder(cfg.prefix, cfg.territory);
+  const backups = (await listObjects(deps.s3, cfg.bucket, folder, { delimiter: '/' })).flatMap((o) => {
+    const takenAt = backupTime(o.key);
+    return takenAt ? [{ key: o.key, takenAt }] : [];
+  });
+  const expired = selectExpired(backups, {
+    now,
+    retentionDays: cfg.retentionDays,
+    keepAtLeast: cfg.keepAtLeast,
+  });
+  for (const b of expired) {
+    await deleteObject(deps.s3, cfg.bucket, b.key);
+    deps.log.info(
+      { key: b.key, takenAt: b.takenAt.toISOString(), retentionDays: cfg.retentionDays },
+      'expired backup deleted',
+    );
+  }
+
+  const leftoversRemoved: string[] = [];
+  try {
+    for (const o of await listObjects(deps.s3, cfg.bucket, `${folder}${INCOMPLETE_DIR}/`)) {
+      if (!isAbandoned(o.lastModified, now)) continue;
+      await deleteObject(deps.s3, cfg.bucket, o.key);
+      leftoversRemoved.push(o.key);
+    }
+    for (const u of await listMultipartUploads(deps.s3, cfg.bucket, folder)) {
+      if (!isAbandoned(u.initiated, now)) continue;
+      await abortMultipartUpload(deps.s3, cfg.bucket, u.key, u.uploadId);
+      leftoversRemoved.push(`${u.key} (multipart upload)`);
+    }
+  } catch (e) {
+    // Leftovers only cost space; failing to list them must not fail the run.
+    deps.log.warn({ error: (e as Error).message }, 'could not clean up abandoned uploads');
+  }
+  if (leftoversRemoved.length > 0) deps.log.info({ leftoversRemoved }, 'abandoned uploads removed');
+  const result = {
+    deleted: expired.map((b) => b.key),
+    kept: backups.length - expired.length,
+    leftoversRemoved,
+  };
+  deps.log.info({ deleted: result.deleted.length, kept: result.kept }, 'prune complete');
+  return result;
+}

@@ -1,0 +1,261 @@
+// Adapter: the S3-compatible object store that holds a territory's encrypted backups.
+// Only what the backup commands need, on top of @aws-sdk/client-s3 and lib-storage.
+import type { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+export interface S3Location {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  /** Static credentials; when absent the SDK's default chain (AWS_ACCESS_KEY_ID, …) is used. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export function createS3Client(loc: S3Location): S3Client {
+  return new S3Client({
+    endpoint: loc.endpoint,
+    region: loc.region,
+    // Outscale OOS and most S3-compatible stores need path-style addressing.
+    forcePathStyle: true,
+    // Recent SDKs add CRC checksums to every request by default, which several S3-compatible
+    // stores reject; integrity is ours to check anyway (AEAD chunks + sha256 in metadata).
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    ...(loc.credentials ? { credentials: loc.credentials } : {}),
+  });
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+export async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+  opts: { delimiter?: string } = {},
+): Promise<ObjectInfo[]> {
+  const out: ObjectInfo[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ContinuationToken: token,
+        ...(opts.delimiter ? { Delimiter: opts.delimiter } : {}),
+      }),
+    );
+    for (const o of page.Contents ?? []) {
+      if (o.Key === undefined) continue;
+      out.push({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return out;
+}
+
+export interface ObjectHead {
+  size: number;
+  etag: string;
+  lastModified: Date;
+  metadata: Record<string, string>;
+}
+
+export async function headObject(s3: S3Client, bucket: string, key: string): Promise<ObjectHead | undefined> {
+  try {
+    const h = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return {
+      size: h.ContentLength ?? 0,
+      etag: h.ETag ?? '',
+      lastModified: h.LastModified ?? new Date(0),
+      metadata: h.Metadata ?? {},
+    };
+  } catch (e) {
+    const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 404 || (e as Error).name === 'NotFound' || (e as Error).name === 'NoSuchKey')
+      return undefined;
+    throw e;
+  }
+}
+
+/** Streams the object; with `ifMatch`, fails instead of reading a version other than the one checked. */
+export async function getObjectStream(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  ifMatch?: string,
+): Promise<Readable> {
+  const r = await s3.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }),
+  );
+  if (r.Body === undefined) throw new Error(`s3://${bucket}/${key} has no body`);
+  // In Node the SDK returns an http.IncomingMessage, a Readable.
+  return r.Body as Readable;
+}
+
+export async function deleteObject(s3: S3Client, bucket: string, key: string): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+}
+
+export interface StreamingUpload {
+  done(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * Multipart streaming upload. Memory is bounded by partSize × queueSize. With 16 MiB parts,
+ * the 10,000-part limit of S3 allows objects up to about 156 GiB.
+ */
+export function startUpload(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: Readable,
+  opts: { partSize?: number; queueSize?: number } = {},
+): StreamingUpload {
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
+    partSize: opts.partSize ?? 16 * 1024 * 1024,
+    queueSize: opts.queueSize ?? 2,
+    leavePartsOnError: false,
+  });
+  return {
+    done: async () => {
+      await upload.done();
+    },
+    abort: () => upload.abort(),
+  };
+}
+
+const MAX_SINGLE_COPY = 5 * 1024 * 1024 * 1024;
+
+/**
+ * Server-side copy that replaces the metadata. Objects above 5 GiB (S3's CopyObject limit, or
+ * `multipartThreshold` in tests) are copied part by part with UploadPartCopy.
+ */
+export async function copyWithMetadata(
+  s3: S3Client,
+  bucket: string,
+  from: string,
+  to: string,
+  size: number,
+  metadata: Record<string, string>,
+  opts: { multipartThreshold?: number; partSize?: number } = {},
+): Promise<void> {
+  const copySource = `${bucket}/${from.split('/').map(encodeURIComponent).join('/')}`;
+  if (size <= (opts.multipartThreshold ?? MAX_SINGLE_COPY)) {
+    await s3.send(
+      new CopyObjectCommand({
+        Bucket: bucket,
+        Key: to,
+        CopySource: copySource,
+        MetadataDirective: 'REPLACE',
+        Metadata: metadata,
+        ContentType: 'application/octet-stream',
+      }),
+    );
+    return;
+  }
+  const partSize = opts.partSize ?? 512 * 1024 * 1024;
+  const created = await s3.send(
+    new CreateMultipartUploadCommand({
+      Bucket: bucket,
+      Key: to,
+      Metadata: metadata,
+      ContentType: 'application/octet-stream',
+    }),
+  );
+  const uploadId = created.UploadId;
+  if (!uploadId) throw new Error(`s3://${bucket}/${to}: the store returned no multipart upload id`);
+  try {
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    for (let start = 0, n = 1; start < size; start += partSize, n++) {
+      const end = Math.min(start + partSize, size) - 1;
+      const r = await s3.send(
+        new UploadPartCopyCommand({
+          Bucket: bucket,
+          Key: to,
+          UploadId: uploadId,
+          PartNumber: n,
+          CopySource: copySource,
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
+      );
+      const etag = r.CopyPartResult?.ETag;
+      if (!etag) throw new Error(`s3://${bucket}/${to}: part ${n} copy returned no ETag`);
+      parts.push({ ETag: etag, PartNumber: n });
+    }
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: bucket,
+        Key: to,
+        UploadId: uploadId,
+        MultipartUpload: { Parts: parts },
+      }),
+    );
+  } catch (e) {
+    await s3
+      .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId: uploadId }))
+      .catch(() => {});
+    throw e;
+  }
+}
+
+export interface PendingMultipart {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+export async function listMultipartUploads(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<PendingMultipart[]> {
+  const out: PendingMultipart[] = [];
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListMultipartUploadsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        UploadIdMarker: uploadIdMarker,
+      }),
+    );
+    for (const u of page.Uploads ?? []) {
+      if (u.Key && u.UploadId)
+        out.push({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) });
+    }
+    keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+    uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+  } while (keyMarker);
+  return out;
+}
+
+export async function abortMultipartUpload(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  uploadId: string,
+): Promise<void> {
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+}
