@@ -1,0 +1,437 @@
+// Encrypted logical backups against real parts: a real PostgreSQL (initdb'd for this run), a
+// real S3-compatible server (versitygw), and the real `territory-backup` command run as a child
+// process with the environment the CronJob gives it.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { META } from '../../operator/src/backup/commands.ts';
+import { parseHeader } from '../../operator/src/backup/format.ts';
+import { BACKUP_SUFFIX, backupObjectKey, backupStamp } from '../../operator/src/backup/naming.ts';
+import {
+  ensureCurrent,
+  type Keyring,
+  newKeyring,
+  serializeKeyring,
+} from '../../operator/src/keys/keyring.ts';
+import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
+import { type S3Server, startS3Server } from '../support/s3.ts';
+
+const CLI = resolve(import.meta.dirname, '../../operator/src/cli/territory-backup.ts');
+const BUCKET = 'territory-backups';
+const PREFIX = 'territories';
+const DAY = 86_400_000;
+const T0 = new Date('2026-11-01T03:00:00Z');
+
+let pg: PostgresServer;
+let s3: S3Server;
+let client: S3Client;
+let dir: string;
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Parsed JSON log lines. */
+  logs: Record<string, unknown>[];
+}
+
+/** Everything that must never appear in output: passwords, S3 secret, key material. */
+const secrets: string[] = [];
+
+async function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const code = await new Promise<number | null>((r) => child.once('close', r));
+  for (const s of secrets) {
+    expect(stdout, 'a secret leaked to stdout').not.toContain(s);
+    expect(stderr, 'a secret leaked to stderr').not.toContain(s);
+  }
+  const logs = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  return { code, stdout, stderr, logs };
+}
+
+function ok(run: CliRun): CliRun {
+  if (run.code !== 0) throw new Error(`territory-backup exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
+  return run;
+}
+
+function failed(run: CliRun): string {
+  expect(run.code, `expected a failure, got:\n${run.stdout}`).not.toBe(0);
+  const line = run.logs.find((l) => l.msg === 'failed');
+  expect(line, `no "failed" log line in:\n${run.stdout}\n${run.stderr}`).toBeDefined();
+  // A refused restore never gets as far as starting pg_restore.
+  expect(run.logs.map((l) => l.msg)).not.toContain('backup verified; restoring');
+  return String(line?.error);
+}
+
+async function writeKeyring(name: string, k: Keyring): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, serializeKeyring(k));
+  for (const v of k.keys) secrets.push(v.material);
+  return path;
+}
+
+function baseEnv(territory: string, keyringFile: string, database: string): Record<string, string> {
+  return {
+    ...pg.env,
+    PGDATABASE: database,
+    PG_BINDIR: pg.binDir,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    S3_BUCKET: BUCKET,
+    S3_PREFIX: PREFIX,
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    TERRITORY_NAME: territory,
+    KEYRING_FILE: keyringFile,
+  };
+}
+
+async function createDatabase(name: string): Promise<void> {
+  await pg.sql(`create database "${name}"`);
+}
+
+/** A small but varied schema: types, NULLs, unicode, bytea, jsonb, a sequence, a view, an index. */
+async function seed(database: string, rows: number): Promise<void> {
+  await pg.sql(
+    `
+    create table communes (id serial primary key, code text not null unique, nom text, population int, maj timestamptz);
+    insert into communes (code, nom, population, maj) values
+      ('35238', 'Rennes', 227830, '2026-01-01T00:00:00Z'),
+      ('42218', 'Saint-Étienne', 170761, null),
+      ('2A004', 'Ajaccio', 73467, '2026-06-30T12:00:00+02:00');
+    create table readings (id bigint primary key, sensor text, value double precision, payload jsonb, raw bytea);
+    insert into readings
+      select g, 'capteur-' || (g % 97), g * 0.25, jsonb_build_object('g', g, 'ok', g % 2 = 0),
+             decode(md5(g::text), 'hex')
+      from generate_series(1, ${rows}) g;
+    create index readings_sensor on readings (sensor);
+    create view big_communes as select nom from communes where population > 100000;
+    `,
+    database,
+  );
+}
+
+async function objectBytes(key: string): Promise<{ body: Buffer; metadata: Record<string, string> }> {
+  const r = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return {
+    body: Buffer.from(await (r.Body as Readable).toArray().then((c) => Buffer.concat(c))),
+    metadata: r.Metadata ?? {},
+  };
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+  return (r.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+function backupKeyOf(run: CliRun): string {
+  const done = run.logs.find((l) => l.msg === 'backup complete');
+  expect(done, run.stdout).toBeDefined();
+  return String(done?.key);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'territory-backup-test-'));
+  [pg, s3] = await Promise.all([startPostgres(), startS3Server({ buckets: [BUCKET] })]);
+  client = s3.client();
+  secrets.push(pg.password, s3.secretAccessKey);
+}, 900_000);
+
+afterAll(async () => {
+  await Promise.all([pg?.stop(), s3?.stop()]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('territory-backup with real PostgreSQL and real S3', () => {
+  it('backs up, and restores the same rows into the same database after the tables are dropped', async () => {
+    await createDatabase('roundtrip');
+    await seed('roundtrip', 20_000);
+    const before = await tableChecksums(pg, 'roundtrip');
+    const keyring = await writeKeyring('roundtrip.json', newKeyring({ now: T0, randomBytes }));
+    const env = baseEnv('roundtrip', keyring, 'roundtrip');
+
+    const backup = ok(await cli(['backup'], env));
+    const key = backupKeyOf(backup);
+    expect(key).toMatch(/^territories\/roundtrip\/\d{8}T\d{6}\.\d{3}Z\.pgdump\.enc$/);
+
+    // The stored object: TERRBK01 header naming the key, metadata matching its bytes.
+    const { body, metadata } = await objectBytes(key);
+    expect(parseHeader(body)?.keyId).toBe('k1-20261101');
+    expect(metadata[META.keyId]).toBe('k1-20261101');
+    expect(metadata[META.format]).toBe('TERRBK01/1');
+    expect(metadata[META.ciphertextSha256]).toBe(createHash('sha256').update(body).digest('hex'));
+    expect(Number(metadata[META.plaintextBytes])).toBeGreaterThan(0);
+    expect(await keysUnder(`${PREFIX}/roundtrip/.incomplete/`)).toEqual([]);
+
+    await pg.sql('drop view big_communes; drop table communes; drop table readings;', 'roundtrip');
+    expect(await tableChecksums(pg, 'roundtrip')).toEqual({});
+
+    const restore = ok(await cli(['restore', '--object', 'latest'], env));
+    expect(restore.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining([
+        'verifying backup before restoring',
+        'backup verified; restoring',
+        'restore complete',
+      ]),
+    );
+    expect(await tableChecksums(pg, 'roundtrip')).toEqual(before);
+    expect(await pg.sql("select string_agg(nom, ',' order by nom) from big_communes", 'roundtrip')).toBe(
+      'Rennes,Saint-Étienne',
+    );
+    // The sequence came back too: the next id follows the restored rows.
+    expect(await pg.sql("insert into communes (code) values ('00000') returning id", 'roundtrip')).toBe('4');
+  });
+
+  it('stores no plaintext: a marker visible in the uncompressed dump is absent from the object', async () => {
+    await createDatabase('plaintext');
+    const marker = `marker-${randomBytes(8).toString('hex')}`;
+    await pg.sql(`create table notes (t text); insert into notes values ('${marker}');`, 'plaintext');
+    const keyring = await writeKeyring('plaintext.json', newKeyring({ now: T0, randomBytes }));
+    // No compression, so the marker is in the dump bytes as-is.
+    const run = ok(
+      await cli(['backup'], { ...baseEnv('plaintext', keyring, 'plaintext'), PG_DUMP_COMPRESS: '0' }),
+    );
+    const { body } = await objectBytes(backupKeyOf(run));
+    expect(body.includes(Buffer.from(marker))).toBe(false);
+    expect(body.includes(Buffer.from('PGDMP'))).toBe(false);
+  });
+
+  it('restores backups taken before and after a key rotation, each to its own state', async () => {
+    await createDatabase('rotation');
+    await seed('rotation', 2_000);
+    const k1 = newKeyring({ now: T0, randomBytes });
+    const keyringFile = await writeKeyring('rotation.json', k1);
+    const env = baseEnv('rotation', keyringFile, 'rotation');
+
+    const first = backupKeyOf(ok(await cli(['backup'], env)));
+    const stateA = await tableChecksums(pg, 'rotation');
+
+    const rotated = ensureCurrent(k1, {
+      now: new Date(T0.getTime() + 91 * DAY),
+      rotationDays: 90,
+      randomBytes,
+    });
+    expect(rotated.rotated).toBe(true);
+    await writeKeyring('rotation.json', rotated.keyring);
+    await pg.sql(
+      'update communes set population = population + 1; delete from readings where id % 3 = 0;',
+      'rotation',
+    );
+    const second = backupKeyOf(ok(await cli(['backup'], env)));
+    const stateB = await tableChecksums(pg, 'rotation');
+    expect(stateB).not.toEqual(stateA);
+
+    const listed = ok(await cli(['list', '--json'], env))
+      .stdout.split('\n')
+      .filter((l) => l.startsWith('{"key"'));
+    expect(listed.map((l) => JSON.parse(l).keyId)).toEqual(['k1-20261101', 'k2-20270131']);
+
+    ok(await cli(['restore', '--object', first], env));
+    expect(await tableChecksums(pg, 'rotation')).toEqual(stateA);
+    ok(await cli(['restore', '--object', second.split('/').at(-1) ?? ''], env));
+    expect(await tableChecksums(pg, 'rotation')).toEqual(stateB);
+  });
+
+  describe('refuses bad objects and keys, and then restores nothing', () => {
+    let env: Record<string, string>;
+    let key: string;
+    let untouched: Record<string, string>;
+
+    beforeAll(async () => {
+      await createDatabase('refusals');
+      await seed('refusals', 30_000);
+      env = baseEnv(
+        'refusals',
+        await writeKeyring('refusals.json', newKeyring({ now: T0, randomBytes })),
+        'refusals',
+      );
+      key = backupKeyOf(ok(await cli(['backup'], env)));
+      // Change the database after the backup, so any restore at all would show.
+      await pg.sql("insert into communes (code, nom) values ('99999', 'après la sauvegarde')", 'refusals');
+      untouched = await tableChecksums(pg, 'refusals');
+    });
+
+    async function store(name: string, body: Buffer, metadata: Record<string, string>): Promise<string> {
+      const target = `${PREFIX}/refusals/${name}`;
+      await client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: target, Body: body, Metadata: metadata }),
+      );
+      return target;
+    }
+
+    it('a single flipped byte in a chunk', async () => {
+      const { body, metadata } = await objectBytes(key);
+      expect(body.length, 'the dump should span several 64 KiB chunks').toBeGreaterThan(3 * 65_552);
+      const header = parseHeader(body)?.bytes.length ?? 0;
+      const position = header + 2 * 65_552 + 1234; // inside chunk 2
+      body[position] = (body[position] ?? 0) ^ 0x01;
+      const tampered = await store(
+        `${backupStamp(new Date(T0.getTime() + 1))}${BACKUP_SUFFIX}`,
+        body,
+        metadata,
+      );
+      const error = failed(await cli(['restore', '--object', tampered], env));
+      expect(error).toContain('backup object is corrupted or was tampered with at chunk 2');
+      expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+      expect(failed(await cli(['verify', '--object', tampered], env))).toContain('at chunk 2');
+    });
+
+    it('a truncated object', async () => {
+      const { body, metadata } = await objectBytes(key);
+      const name = `${backupStamp(new Date(T0.getTime() + 2))}${BACKUP_SUFFIX}`;
+      const truncated = await store(name, body.subarray(0, body.length - 100), metadata);
+      expect(failed(await cli(['restore', '--object', truncated], env))).toMatch(
+        /tampered with at chunk \d+ \(it may be truncated\)/,
+      );
+      expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+    });
+
+    it('a keyring whose key has the same id but other bytes (wrong key)', async () => {
+      const other = await writeKeyring('other.json', newKeyring({ now: T0, randomBytes }));
+      const error = failed(await cli(['restore', '--object', key], { ...env, KEYRING_FILE: other }));
+      expect(error).toMatch(/^wrong key: key version "k1-20261101"/);
+      expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+    });
+
+    it('a keyring that lacks the key version (pruned or another territory)', async () => {
+      const later = await writeKeyring(
+        'later.json',
+        newKeyring({ now: new Date(T0.getTime() + 5 * DAY), randomBytes }),
+      );
+      const error = failed(await cli(['restore', '--object', key], { ...env, KEYRING_FILE: later }));
+      expect(error).toContain('key version "k1-20261101" is not in the keyring');
+      expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+    });
+  });
+
+  it('with a customer key (KEK): restores with the right one, refuses a wrong one by fingerprint', async () => {
+    await createDatabase('kek');
+    await seed('kek', 1_000);
+    const kek = randomBytes(32);
+    const wrongKek = randomBytes(32);
+    secrets.push(kek.toString('base64'), kek.toString('hex'), wrongKek.toString('hex'));
+    const kekFile = join(dir, 'kek.bin');
+    const wrongKekFile = join(dir, 'wrong-kek.txt');
+    await writeFile(kekFile, kek);
+    await writeFile(wrongKekFile, `${wrongKek.toString('hex')}\n`); // hex text, as people paste keys
+    const keyring = newKeyring({
+      now: T0,
+      randomBytes,
+      kek: { secretName: 'kek-secret', key: 'kek', material: kek },
+    });
+    const env = { ...baseEnv('kek', await writeKeyring('kek.json', keyring), 'kek'), KEK_FILE: kekFile };
+
+    const key = backupKeyOf(ok(await cli(['backup'], env)));
+    const state = await tableChecksums(pg, 'kek');
+    await pg.sql('delete from readings', 'kek');
+    const changed = await tableChecksums(pg, 'kek');
+
+    const wrong = failed(await cli(['restore', '--object', key], { ...env, KEK_FILE: wrongKekFile }));
+    expect(wrong).toMatch(/customer key does not match the keyring \(fingerprint sha256:[0-9a-f]{16}/);
+    expect(await tableChecksums(pg, 'kek')).toEqual(changed);
+    const missing = failed(await cli(['restore', '--object', key], { ...env, KEK_FILE: '' }));
+    expect(missing).toContain('no customer key was supplied');
+
+    ok(await cli(['restore', '--object', key], env));
+    expect(await tableChecksums(pg, 'kek')).toEqual(state);
+  });
+
+  it('a failing pg_dump leaves no object, not even mid-stream', async () => {
+    await createDatabase('failing');
+    // A non-superuser owner dumps "a_big" first, then hits row-level security forced on
+    // "z_forbidden", so pg_dump fails after it has already streamed data.
+    const password = randomBytes(12).toString('hex');
+    secrets.push(password);
+    await pg.sql(`create role dumper login password '${password}'`);
+    await pg.sql('alter database failing owner to dumper');
+    await pg.sql(
+      `set role dumper;
+       create table a_big as select g, md5(g::text) from generate_series(1, 200000) g;
+       create table z_forbidden (x int); insert into z_forbidden values (1);
+       alter table z_forbidden enable row level security; alter table z_forbidden force row level security;
+       create policy p on z_forbidden using (x > 0);`,
+      'failing',
+    );
+    const keyring = await writeKeyring('failing.json', newKeyring({ now: T0, randomBytes }));
+    const env = { ...baseEnv('failing', keyring, 'failing'), PGUSER: 'dumper', PGPASSWORD: password };
+
+    const error = failed(await cli(['backup'], env));
+    expect(error).toMatch(/^backup failed after [1-9]\d* bytes of dump, nothing was stored: pg_dump failed/);
+    expect(error).toContain('row-level security');
+    expect(await keysUnder(`${PREFIX}/failing/`)).toEqual([]);
+
+    const noDatabase = failed(await cli(['backup'], { ...env, PGDATABASE: 'does_not_exist' }));
+    expect(noDatabase).toContain('does_not_exist');
+    expect(await keysUnder(`${PREFIX}/failing/`)).toEqual([]);
+  });
+
+  it('prunes only backups past retention, always keeping the newest', async () => {
+    await createDatabase('retention');
+    const keyring = await writeKeyring('retention.json', newKeyring({ now: T0, randomBytes }));
+    const env = baseEnv('retention', keyring, 'retention');
+    const fresh = backupKeyOf(ok(await cli(['backup'], env)));
+    // Copies of the real backup under names dated in the past (the name carries the date).
+    const now = Date.now();
+    const aged = [1, 34, 36, 40].map((days) =>
+      backupObjectKey(PREFIX, 'retention', new Date(now - days * DAY)),
+    );
+    for (const target of aged) {
+      await client.send(
+        new CopyObjectCommand({ Bucket: BUCKET, Key: target, CopySource: `${BUCKET}/${fresh}` }),
+      );
+    }
+    const inProgress = `${PREFIX}/retention/.incomplete/${Date.now()}-x.pgdump.enc`;
+    await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: inProgress, Body: 'partial' }));
+
+    const run = ok(await cli(['prune'], { ...env, RETENTION_DAYS: '35' }));
+    expect(run.logs.filter((l) => l.msg === 'expired backup deleted').map((l) => l.key)).toEqual([
+      aged[2],
+      aged[3],
+    ]);
+    expect(await keysUnder(`${PREFIX}/retention/`)).toEqual([aged[1], aged[0], fresh, inProgress].sort());
+
+    // Without RETENTION_DAYS nothing is ever deleted.
+    ok(await cli(['prune'], { ...env, RETENTION_DAYS: '' }));
+    expect(await keysUnder(`${PREFIX}/retention/`)).toHaveLength(4);
+
+    // When every backup is past retention, the newest survives anyway.
+    await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: fresh }));
+    ok(await cli(['prune'], { ...env, RETENTION_DAYS: '1' }));
+    expect(await keysUnder(`${PREFIX}/retention/`)).toEqual([aged[0], inProgress].sort());
+  });
+
+  it('reports bad configuration by name with exit code 2, and never echoes values', async () => {
+    const run = await cli(['backup'], { S3_BUCKET: BUCKET, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+    expect(run.code).toBe(2);
+    const error = failed(run);
+    expect(error).toContain('TERRITORY_NAME (or --territory) is required');
+    expect(error).toContain('S3_ENDPOINT (or --endpoint) is required');
+    expect(error).toContain('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+  });
+});
