@@ -37,11 +37,7 @@ const GUARDRAILS = [
 export const ADMIN_ROLE = 'territory-admin';
 export const READER_ROLE = 'territory-reader';
 
-function role(
-  ctx: BuildContext,
-  name: string,
-  rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[],
-): Owned {
+function role(ctx: BuildContext, name: string, rules: PolicyRule[]): Owned {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
@@ -60,20 +56,39 @@ function binding(ctx: BuildContext, roleName: string, groups: string[]): Owned {
   };
 }
 
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/** Rules of the authority's admin Role. Exported: the operator's own ClusterRole must hold all of them. */
+export const ADMIN_RULES: readonly PolicyRule[] = [
+  ...WORKLOADS.map((r) => ({ ...r, verbs: WRITE })),
+  // Admins create the Secrets the platform asks of them (backup credentials, the customer key).
+  { apiGroups: [''], resources: ['secrets'], verbs: WRITE },
+  ...GUARDRAILS.map((r) => ({ ...r, verbs: READ })),
+  // An on-demand physical backup is the authority's call.
+  { apiGroups: ['postgresql.cnpg.io'], resources: ['backups'], verbs: ['create'] },
+];
+
+/** Rules of the authority's reader Role (read-only, no Secrets). */
+export const READER_RULES: readonly PolicyRule[] = [...WORKLOADS, ...GUARDRAILS].map((r) => ({
+  ...r,
+  verbs: READ,
+}));
+
 export function buildRbac(ctx: BuildContext): Owned[] {
   const { adminGroups, readerGroups } = ctx.territory.spec.access;
-  const admin = role(ctx, ADMIN_ROLE, [
-    ...WORKLOADS.map((r) => ({ ...r, verbs: WRITE })),
-    // Admins create the Secrets the platform asks of them (backup credentials, the customer key).
-    { apiGroups: [''], resources: ['secrets'], verbs: WRITE },
-    ...GUARDRAILS.map((r) => ({ ...r, verbs: READ })),
-    // An on-demand physical backup is the authority's call.
-    { apiGroups: ['postgresql.cnpg.io'], resources: ['backups'], verbs: ['create'] },
-  ]);
+  const admin = role(
+    ctx,
+    ADMIN_ROLE,
+    ADMIN_RULES.map((r) => ({ ...r })),
+  );
   const reader = role(
     ctx,
     READER_ROLE,
-    [...WORKLOADS, ...GUARDRAILS].map((r) => ({ ...r, verbs: READ })),
+    READER_RULES.map((r) => ({ ...r })),
   );
   const objects = [admin, reader];
   // A RoleBinding must name at least one subject to be useful; an empty list would grant nothing anyway.

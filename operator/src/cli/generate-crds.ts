@@ -1,22 +1,31 @@
-// `npm run crds`: write the CRD generated from the zod schema; `--check` only verifies the
-// committed file is up to date (for CI), exiting 1 when it is stale.
+// `npm run crds`: write the CRD generated from the zod schema, and the Helm chart's generated files (its
+// CRD copy, the operator's RBAC rules, values.schema.json); `--check` only verifies the committed files
+// are up to date (for CI), exiting 1 when one is stale.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CRD_FILE, renderCrdYaml } from '../api/crd.ts';
+import { chartGeneratedFiles } from '../rbac/chart-files.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const target = `${repositoryRoot}${CRD_FILE}`;
-const expected = renderCrdYaml();
+const files = [{ path: CRD_FILE, content: renderCrdYaml() }, ...chartGeneratedFiles()];
 
 if (process.argv.includes('--check')) {
-  const actual = await readFile(target, 'utf8').catch(() => '');
-  if (actual !== expected) {
-    console.error(`${CRD_FILE} is stale: run \`npm run crds\` and commit the result`);
-    process.exit(1);
+  let stale = 0;
+  for (const { path, content } of files) {
+    const actual = await readFile(`${repositoryRoot}${path}`, 'utf8').catch(() => '');
+    if (actual !== content) {
+      console.error(`${path} is stale: run \`npm run crds\` and commit the result`);
+      stale += 1;
+    }
   }
-  console.log(`${CRD_FILE} is up to date`);
+  if (stale > 0) process.exit(1);
+  console.log(`${files.length} generated files are up to date`);
 } else {
-  await writeFile(target, expected);
-  console.log(`wrote ${CRD_FILE}`);
+  for (const { path, content } of files) {
+    await mkdir(dirname(`${repositoryRoot}${path}`), { recursive: true });
+    await writeFile(`${repositoryRoot}${path}`, content);
+    console.log(`wrote ${path}`);
+  }
 }
