@@ -179,8 +179,16 @@ export function territoryOpenApiSchema(): JsonSchema {
         description: `APIVersion of this object: ${API_VERSION}.`,
       },
       kind: { type: 'string', description: `Kind of this object: ${KIND}.` },
-      // The API server owns metadata's schema; a CRD may only say it is an object.
-      metadata: { type: 'object' },
+      // The API server owns metadata's schema; a CRD may only restrict name and generateName. CEL
+      // keeps this schema only when BOTH are typed (else it substitutes unbounded strings); the bound
+      // is the API server's own (253) and lets CEL estimate the cost of the root rules.
+      metadata: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', maxLength: 253 },
+          generateName: { type: 'string', maxLength: 253 },
+        },
+      },
       spec: toStructural(jsonSchemaOf(TerritorySpecSchema), 'spec'),
       status: toStructural(jsonSchemaOf(TerritoryStatusSchema), 'status'),
     },

@@ -32,6 +32,7 @@ export const TerritorySpecSchema = z
           'Namespace that holds everything of this territory. Default: metadata.name. Immutable once the ' +
           "Territory exists; must not be 'default' or start with 'kube-'.",
         'x-kubernetes-validations': [
+          { rule: 'self == oldSelf', message: 'spec.namespace is immutable: the namespace cannot change' },
           {
             rule: "self != 'default' && !self.startsWith('kube-')",
             message: "spec.namespace must not be 'default' or start with 'kube-' (reserved by Kubernetes)",

@@ -184,23 +184,27 @@ export const EncryptionSchema = z
 // ---------------------------------------------------------------------------------------------
 // spec.backup
 
+// Each rule first checks the schedule has five fields: a malformed schedule is reported by its own
+// pattern, not a second time here as a retention problem.
+const FIVE_FIELDS = String.raw`!self.schedule.matches(r'^\S+ \S+ \S+ \S+ \S+$')`;
+
 const BACKUP_PERIOD_RULES: CelRule[] = [
   {
-    rule: String.raw`self.schedule.matches(r'^\S+ \S+ \S+ \* ') || self.retentionDays >= 366`,
+    rule: String.raw`${FIVE_FIELDS} || self.schedule.matches(r'^\S+ \S+ \S+ \* ') || self.retentionDays >= 366`,
     message:
       'spec.backup.retentionDays must be at least 366 when spec.backup.schedule restricts the month: ' +
       'retention must cover at least one backup period',
     fieldPath: '.retentionDays',
   },
   {
-    rule: String.raw`self.schedule.matches(r'^\S+ \S+ \* ') || self.retentionDays >= 31`,
+    rule: String.raw`${FIVE_FIELDS} || self.schedule.matches(r'^\S+ \S+ \* ') || self.retentionDays >= 31`,
     message:
       'spec.backup.retentionDays must be at least 31 when spec.backup.schedule restricts the day of month: ' +
       'retention must cover at least one backup period',
     fieldPath: '.retentionDays',
   },
   {
-    rule: String.raw`self.schedule.matches(r' \*$') || self.retentionDays >= 7`,
+    rule: String.raw`${FIVE_FIELDS} || self.schedule.matches(r' \*$') || self.retentionDays >= 7`,
     message:
       'spec.backup.retentionDays must be at least 7 when spec.backup.schedule restricts the day of week: ' +
       'retention must cover at least one backup period',

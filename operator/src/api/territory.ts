@@ -58,9 +58,13 @@ export const ROOT_RULES: CelRule[] = [
       "metadata.name becomes the namespace when spec.namespace is not set, so it must be a DNS label (lowercase letters, digits and -, at most 63 characters), not 'default' nor 'kube-*'; or set spec.namespace",
   },
   {
+    // Changing a set spec.namespace is refused on the field itself (spec.ts). Here: adding or
+    // removing it, which is fine only if the namespace stays metadata.name. Each comparison has
+    // metadata.name on one side on purpose: comparing two root-level oldSelf/self strings makes
+    // CEL's cost estimator lose their bounds, and the API server then refuses the CRD.
     rule:
-      '(has(self.spec.namespace) ? self.spec.namespace : self.metadata.name) == ' +
-      '(has(oldSelf.spec.namespace) ? oldSelf.spec.namespace : oldSelf.metadata.name)',
+      'has(self.spec.namespace) == has(oldSelf.spec.namespace) || ' +
+      '(has(self.spec.namespace) ? self.spec.namespace == self.metadata.name : oldSelf.spec.namespace == self.metadata.name)',
     message:
       'spec.namespace is immutable: the namespace (spec.namespace, or metadata.name when unset) cannot change',
   },
