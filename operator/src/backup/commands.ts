@@ -43,6 +43,8 @@ export interface Deps {
   log: BackupLog;
   now?: () => Date;
   randomBytes?: (size: number) => Uint8Array;
+  /** Environment of pg_dump/pg_restore (libpq PG* settings); default: this process's. */
+  pgEnv?: NodeJS.ProcessEnv;
   /** How often progress lines are logged. */
   progressEveryMs?: number;
   /** Tuning for tests: multipart copy threshold and part sizes. */
@@ -133,7 +135,7 @@ export async function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps)
   );
   deps.log.info({ territory: cfg.territory, bucket: cfg.bucket, key: finalKey, keyId }, 'backup started');
 
-  const dump = startPgDump({ ...cfg.pg, env: process.env });
+  const dump = startPgDump({ ...cfg.pg, env: deps.pgEnv ?? process.env });
   const plain = new ByteMeter({
     everyMs: deps.progressEveryMs ?? 5000,
     onProgress: (bytes) =>
@@ -397,7 +399,7 @@ export async function runRestore(
   );
 
   const restoreStarted = Date.now();
-  const restore = startPgRestore({ ...cfg.pg, database, env: process.env });
+  const restore = startPgRestore({ ...cfg.pg, database, env: deps.pgEnv ?? process.env });
   const [streamed, exited] = await Promise.allSettled([
     decryptBackupTo(deps.s3, cfg.bucket, key, keys.resolveKey, restore.stdin, {
       ifMatch: verified.etag || undefined,

@@ -24,7 +24,15 @@
 // header MAC is a key commitment: a wrong key is recognised as such before any chunk is
 // touched, and GCM's lack of key commitment cannot be exploited. Every chunk also takes the
 // whole header as associated data, binding key id, chunk size and salt to each chunk.
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
 export const MAGIC = Buffer.from('TERRBK01', 'ascii');
@@ -61,10 +69,11 @@ export interface BackupHeader {
   bytes: Buffer;
 }
 
-function deriveKeys(dataKey: Uint8Array, salt: Uint8Array): { aeadKey: Buffer; macKey: Buffer } {
+function deriveKeys(dataKey: Uint8Array, salt: Uint8Array): { aeadKey: KeyObject; macKey: Buffer } {
   if (dataKey.length !== 32) throw new Error(`a backup data key must be 32 bytes, got ${dataKey.length}`);
   const okm = Buffer.from(hkdfSync('sha256', dataKey, salt, HKDF_INFO, 64));
-  return { aeadKey: okm.subarray(0, 32), macKey: okm.subarray(32, 64) };
+  // A KeyObject is imported once; passing raw bytes would re-import the key for every chunk.
+  return { aeadKey: createSecretKey(okm.subarray(0, 32)), macKey: okm.subarray(32, 64) };
 }
 
 function nonce(counter: number, last: boolean): Buffer {
@@ -147,7 +156,7 @@ export function parseHeader(buf: Buffer): BackupHeader | undefined {
 }
 
 /** Check the header MAC with a data key; returns the chunk key, or throws "wrong key". */
-function openHeader(header: BackupHeader, dataKey: Uint8Array): Buffer {
+function openHeader(header: BackupHeader, dataKey: Uint8Array): KeyObject {
   const { aeadKey, macKey } = deriveKeys(dataKey, header.salt);
   const unsigned = header.bytes.subarray(0, header.bytes.length - MAC_BYTES);
   const stored = header.bytes.subarray(header.bytes.length - MAC_BYTES);
@@ -175,6 +184,14 @@ class ByteQueue {
     return this.parts[0] ?? Buffer.alloc(0);
   }
   take(n: number): Buffer {
+    const first = this.parts[0];
+    if (first !== undefined && first.length >= n) {
+      // Common case: the bytes are in one piece, hand out a view instead of copying.
+      if (first.length === n) this.parts.shift();
+      else this.parts[0] = first.subarray(n);
+      this.length -= n;
+      return first.subarray(0, n);
+    }
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
@@ -202,7 +219,7 @@ export interface EncryptOptions {
 export class EncryptStream extends Transform {
   plaintextBytes = 0;
   private readonly header: Buffer;
-  private readonly aeadKey: Buffer;
+  private readonly aeadKey: KeyObject;
   private readonly chunkSize: number;
   private readonly queue = new ByteQueue();
   private counter = 0;
@@ -224,9 +241,9 @@ export class EncryptStream extends Transform {
     }
     const cipher = createCipheriv('aes-256-gcm', this.aeadKey, nonce(this.counter, last));
     cipher.setAAD(this.header);
-    const body = cipher.update(plain);
+    this.push(cipher.update(plain));
     cipher.final();
-    this.push(Buffer.concat([body, cipher.getAuthTag()]));
+    this.push(cipher.getAuthTag());
     this.counter += 1;
   }
 
@@ -259,7 +276,7 @@ export interface DecryptOptions {
 export class DecryptStream extends Transform {
   plaintextBytes = 0;
   header: BackupHeader | undefined;
-  private aeadKey: Buffer | undefined;
+  private aeadKey: KeyObject | undefined;
   private readonly queue = new ByteQueue();
   private counter = 0;
   private readonly resolveKey: (keyId: string) => Uint8Array;
@@ -271,7 +288,7 @@ export class DecryptStream extends Transform {
 
   private open(sealed: Buffer, last: boolean): void {
     const header = this.header as BackupHeader;
-    const key = this.aeadKey as Buffer;
+    const key = this.aeadKey as KeyObject;
     const body = sealed.subarray(0, sealed.length - TAG_BYTES);
     const tag = sealed.subarray(sealed.length - TAG_BYTES);
     let plain: Buffer;
@@ -279,7 +296,9 @@ export class DecryptStream extends Transform {
       const decipher = createDecipheriv('aes-256-gcm', key, nonce(this.counter, last));
       decipher.setAAD(header.bytes);
       decipher.setAuthTag(tag);
-      plain = Buffer.concat([decipher.update(body), decipher.final()]);
+      plain = decipher.update(body);
+      // final() checks the tag; GCM has no buffered bytes, so it returns nothing more.
+      decipher.final();
     } catch {
       throw new BackupFormatError(
         'corrupted',
