@@ -211,6 +211,26 @@ describe('the served Territory CRD', () => {
   });
 });
 
+describe('selectable fields', () => {
+  it('lists Territories by authority kind with a field selector (one operator shard per kind or level)', async () => {
+    const commune = uniqueName('select-commune');
+    const region = uniqueName('select-region');
+    await create(minimalTerritory(commune));
+    await create(
+      mergePatch(minimalTerritory(region), {
+        spec: { authority: { kind: 'region', code: '53' } },
+      }) as JsonObject,
+    );
+    const list = (await customObjects.listClusterCustomObject({
+      ...territory,
+      fieldSelector: 'spec.authority.kind=region',
+    })) as { items: JsonObject[] };
+    const names = list.items.map(nameOf);
+    expect(names).toContain(region);
+    expect(names).not.toContain(commune);
+  });
+});
+
 describe('admission of valid Territories', () => {
   const examples = readExamples();
 
