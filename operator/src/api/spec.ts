@@ -52,7 +52,8 @@ export const TerritorySpecSchema = z
       .meta({
         description:
           'What happens when the Territory is deleted. Retain (default): the namespace, database and keys stay, ' +
-          'so no data is lost by mistake (reversibility). Delete: they are deleted with the Territory.',
+          'so no data is lost by mistake (reversibility). Delete: they are deleted with the Territory, the ' +
+          'keys last, so backups left in the bucket can no longer be decrypted (crypto-erasure, SecNumCloud 19.4).',
       }),
   })
   .superRefine((spec, ctx) => {
