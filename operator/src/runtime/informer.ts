@@ -1,0 +1,329 @@
+import { backoffDelay } from './backoff.ts';
+import { systemClock } from './clock.ts';
+import { isGone, KubeApiError, type KubeClient, type WatchEvent } from './kube-client.ts';
+import type {
+  BackoffOptions,
+  Clock,
+  InformerHandlers,
+  KubeObject,
+  Logger,
+  ObjectCache,
+  ObjectKey,
+  ResourceSelector,
+} from './types.ts';
+
+export interface InformerOptions extends ResourceSelector {
+  /**
+   * Server-side watch timeout. The server ends the watch cleanly after it and we re-watch from the last
+   * resourceVersion; default: random in [300, 360) s so many informers do not reconnect together.
+   */
+  watchTimeoutSeconds?: number;
+  /**
+   * A watch that delivers nothing (no event, no bookmark, no end) for this long is presumed dead and
+   * restarted: the failure mode where a connection silently stops delivering. Default: timeout + 30 s.
+   */
+  silenceDeadlineMs?: number;
+  /** Backoff between failed attempts (list or watch). Default base 250 ms, max 30 s. */
+  backoff?: BackoffOptions;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000 };
+
+/** Cache key of an object: `namespace/name`, or `name` when cluster-scoped. */
+export function objectKey(obj: { metadata: { name?: string; namespace?: string } }): ObjectKey {
+  const { name = '', namespace } = obj.metadata;
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+class WatchSilentError extends Error {}
+
+/**
+ * List then watch one kind, keeping a cache keyed by namespace/name and telling handlers about
+ * add/update/delete. Robust where client-node's informer is not: 410 Gone re-lists; an error or a
+ * premature end restarts with bounded jittered backoff; a silent watch is aborted and restarted;
+ * bookmarks keep the resourceVersion fresh so restarts rarely need a re-list.
+ */
+export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<T> {
+  readonly selector: ResourceSelector;
+  readonly #client: KubeClient;
+  readonly #options: InformerOptions;
+  readonly #clock: Clock;
+  readonly #logger: Logger | undefined;
+  readonly #handlers: InformerHandlers<T>[] = [];
+  readonly #cache = new Map<ObjectKey, T>();
+  readonly #stop = new AbortController();
+  #resourceVersion = '';
+  #synced = false;
+  #syncWaiters: Array<() => void> = [];
+  #loop: Promise<void> | undefined;
+  #lastActivity: number;
+  #failures = 0;
+  /** Counters for tests and diagnostics. */
+  readonly stats = { lists: 0, watches: 0, restarts: 0, gone: 0, silent: 0, events: 0 };
+
+  constructor(client: KubeClient, options: InformerOptions) {
+    this.#client = client;
+    this.#options = options;
+    this.selector = {
+      apiVersion: options.apiVersion,
+      kind: options.kind,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+      ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+      ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
+    };
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger?.child({ informer: `${options.kind}.${options.apiVersion}` });
+    this.#lastActivity = this.#clock.now();
+  }
+
+  on(handlers: InformerHandlers<T>): this {
+    this.#handlers.push(handlers);
+    return this;
+  }
+
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#loop;
+  }
+
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves once the first list has filled the cache (or when stopped). */
+  waitForSync(): Promise<void> {
+    if (this.#synced || this.#stop.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.#syncWaiters.push(resolve));
+  }
+
+  /** Time (clock ms) the loop last did anything: an attempt, an event, a failure. */
+  lastActivity(): number {
+    return this.#lastActivity;
+  }
+
+  /** The resourceVersion the next watch would start from. */
+  resourceVersion(): string {
+    return this.#resourceVersion;
+  }
+
+  get(key: ObjectKey): T | undefined {
+    return this.#cache.get(key);
+  }
+  list(): T[] {
+    return [...this.#cache.values()];
+  }
+  keys(): ObjectKey[] {
+    return [...this.#cache.keys()];
+  }
+
+  /** The silence deadline in ms (health checks use it to judge a wedged loop). */
+  silenceDeadlineMs(): number {
+    return this.#options.silenceDeadlineMs ?? (this.#watchTimeoutSeconds() + 30) * 1000;
+  }
+
+  #watchTimeoutSeconds(): number {
+    return this.#options.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 60);
+  }
+
+  async #run(): Promise<void> {
+    let needList = true;
+    while (!this.#stop.signal.aborted) {
+      this.#lastActivity = this.#clock.now();
+      try {
+        if (needList) {
+          await this.#relist();
+          needList = false;
+        }
+        const healthy = await this.#watchOnce();
+        // A watch that ran its course (server timeout) or delivered events is a success; one that ended
+        // at once without anything is treated like a failure so a flapping server is not hammered.
+        if (healthy) this.#failures = 0;
+        else await this.#backoff('watch ended without delivering anything');
+      } catch (error) {
+        if (this.#stop.signal.aborted) break;
+        if (isGone(error)) {
+          // Our resourceVersion was compacted away: only a fresh list can tell us the current state.
+          this.stats.gone++;
+          this.#logger?.info(
+            { resourceVersion: this.#resourceVersion },
+            'resourceVersion expired (410), re-listing',
+          );
+          needList = true;
+          this.#resourceVersion = '';
+          continue;
+        }
+        if (error instanceof WatchSilentError) {
+          this.stats.silent++;
+          this.#logger?.warn(
+            { deadlineMs: this.silenceDeadlineMs() },
+            'watch silent past its deadline, restarting',
+          );
+          continue;
+        }
+        await this.#backoff(error);
+      }
+    }
+    for (const w of this.#syncWaiters.splice(0)) w();
+  }
+
+  async #backoff(reason: unknown): Promise<void> {
+    const delay = backoffDelay(this.#options.backoff ?? DEFAULT_BACKOFF, this.#failures++);
+    this.stats.restarts++;
+    this.#logger?.warn(
+      { err: reason instanceof Error ? reason.message : String(reason), retryInMs: delay },
+      'list/watch failed, retrying',
+    );
+    await this.#sleep(delay);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.#stop.signal;
+      const timer = this.#clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        this.#clock.clearTimeout(timer);
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #relist(): Promise<void> {
+    this.stats.lists++;
+    const { items, resourceVersion } = await this.#client.list<T>(this.selector);
+    const seen = new Set<ObjectKey>();
+    for (const item of items) {
+      const key = objectKey(item);
+      seen.add(key);
+      const old = this.#cache.get(key);
+      this.#cache.set(key, item);
+      if (!old) this.#emit('add', item);
+      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion)
+        this.#emit('update', item, old);
+    }
+    for (const [key, old] of this.#cache) {
+      if (!seen.has(key)) {
+        this.#cache.delete(key);
+        this.#emit('delete', old);
+      }
+    }
+    this.#resourceVersion = resourceVersion;
+    this.#lastActivity = this.#clock.now();
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+    }
+  }
+
+  /** One watch from the current resourceVersion. Resolves true if it was a healthy watch. */
+  async #watchOnce(): Promise<boolean> {
+    this.stats.watches++;
+    const abort = new AbortController();
+    const onStop = () => abort.abort();
+    this.#stop.signal.addEventListener('abort', onStop, { once: true });
+    const deadline = this.silenceDeadlineMs();
+    let silent = false;
+    let timer = this.#clock.setTimeout(fire, deadline);
+    function fire() {
+      silent = true;
+      abort.abort();
+    }
+    const touch = () => {
+      this.#clock.clearTimeout(timer);
+      timer = this.#clock.setTimeout(fire, deadline);
+      this.#lastActivity = this.#clock.now();
+    };
+    const timeoutSeconds = this.#watchTimeoutSeconds();
+    const started = this.#clock.now();
+    let delivered = 0;
+    try {
+      await this.#client.watch(
+        this.selector,
+        { resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+        (event) => {
+          touch();
+          delivered++;
+          this.#handle(event);
+        },
+        abort.signal,
+      );
+    } catch (error) {
+      if (silent) throw new WatchSilentError();
+      throw error;
+    } finally {
+      this.#clock.clearTimeout(timer);
+      this.#stop.signal.removeEventListener('abort', onStop);
+      abort.abort();
+    }
+    if (silent) throw new WatchSilentError();
+    const ranItsCourse = this.#clock.now() - started >= timeoutSeconds * 1000 * 0.9;
+    return delivered > 0 || ranItsCourse || this.#stop.signal.aborted;
+  }
+
+  #handle(event: WatchEvent): void {
+    this.stats.events++;
+    const obj = event.object as T;
+    switch (event.type) {
+      case 'ADDED':
+      case 'MODIFIED': {
+        const item = { ...obj, apiVersion: this.selector.apiVersion, kind: this.selector.kind } as T;
+        const key = objectKey(item);
+        const old = this.#cache.get(key);
+        this.#cache.set(key, item);
+        this.#resourceVersion = item.metadata.resourceVersion ?? this.#resourceVersion;
+        if (old) this.#emit('update', item, old);
+        else this.#emit('add', item);
+        return;
+      }
+      case 'DELETED': {
+        const key = objectKey(obj);
+        const old = this.#cache.get(key);
+        this.#cache.delete(key);
+        this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
+        // The DELETED event carries the last state; fall back to the cached one if it is partial.
+        this.#emit('delete', {
+          ...old,
+          ...obj,
+          apiVersion: this.selector.apiVersion,
+          kind: this.selector.kind,
+        });
+        return;
+      }
+      case 'BOOKMARK':
+        this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
+        return;
+      case 'ERROR': {
+        const status = event.object as unknown as { code?: number; message?: string; reason?: string };
+        throw new KubeApiError(status.code ?? 500, status.message ?? 'watch error', status.reason, status);
+      }
+    }
+  }
+
+  #emit(type: 'add', obj: T): void;
+  #emit(type: 'update', obj: T, old: T): void;
+  #emit(type: 'delete', obj: T): void;
+  #emit(type: 'add' | 'update' | 'delete', obj: T, old?: T): void {
+    for (const h of this.#handlers) {
+      try {
+        if (type === 'add') h.add?.(obj);
+        else if (type === 'update' && old) h.update?.(old, obj);
+        else if (type === 'delete') h.delete?.(obj);
+      } catch (error) {
+        // A faulty handler must not kill the watch loop that every other handler depends on.
+        this.#logger?.error(
+          { err: error instanceof Error ? error.message : String(error) },
+          'informer handler threw',
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,409 @@
+import {
+  HttpMethod,
+  IsomorphicFetchHttpLibrary,
+  type KubeConfig,
+  RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import type { KubeObject, ObjectRef, RequestRecorder, ResourceSelector } from './types.ts';
+
+// A small JSON REST client over a KubeConfig. Why not the generated typed clients: they turn
+// timestamps into Date objects and drop unknown fields of built-in kinds, which breaks "is the live
+// object already what we want?" comparisons, and they open a new connection pool per request. Here every
+// request is plain JSON, reuses one connection pool, and is counted by verb and resource.
+
+/** An API error response, with the Kubernetes `Status` reason when the server sent one. */
+export class KubeApiError extends Error {
+  readonly statusCode: number;
+  readonly reason: string | undefined;
+  readonly status: unknown;
+
+  constructor(statusCode: number, message: string, reason?: string, status?: unknown) {
+    super(message);
+    this.name = 'KubeApiError';
+    this.statusCode = statusCode;
+    this.reason = reason;
+    this.status = status;
+  }
+}
+
+export function isNotFound(error: unknown): boolean {
+  return error instanceof KubeApiError && error.statusCode === 404;
+}
+export function isConflict(error: unknown): boolean {
+  return error instanceof KubeApiError && error.statusCode === 409;
+}
+export function isGone(error: unknown): boolean {
+  return error instanceof KubeApiError && error.statusCode === 410;
+}
+
+export interface ApiResource {
+  /** Plural resource name used in URLs, e.g. `configmaps`. */
+  name: string;
+  namespaced: boolean;
+  kind: string;
+}
+
+export interface ListResult<T extends KubeObject = KubeObject> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubeObject;
+}
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Counted verb (get, list, watch, create, update, patch, delete); derived from the method if unset. */
+  verb?: string;
+  /** Counted resource (plural name); derived from the path if unset. */
+  resource?: string;
+}
+
+export type PatchType = 'apply' | 'merge' | 'json' | 'strategic';
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  apply: 'application/apply-patch+yaml',
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+};
+
+const PAGE_SIZE = 500;
+
+export class KubeClient {
+  readonly kubeConfig: KubeConfig;
+  readonly #http = new IsomorphicFetchHttpLibrary();
+  readonly #recorder: RequestRecorder | undefined;
+  readonly #discovery = new Map<string, Promise<ApiResource[]>>();
+  readonly #server: string;
+  #dispatcher: Dispatcher | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    options: { recorder?: RequestRecorder; requestTimeoutMs?: number } = {},
+  ) {
+    this.kubeConfig = kubeConfig;
+    this.#recorder = options.recorder;
+    // Every non-watch request has a deadline: a request on a dead connection must fail, not hang.
+    this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('KubeConfig has no current cluster');
+    this.#server = cluster.server.replace(/\/+$/, '');
+  }
+
+  // ---- discovery ----------------------------------------------------------------------------------
+
+  /** The resource serving `kind` in `apiVersion`, or undefined if the API server does not serve it. */
+  async resourceFor(apiVersion: string, kind: string): Promise<ApiResource | undefined> {
+    const find = (list: ApiResource[]) => list.find((r) => r.kind === kind && !r.name.includes('/'));
+    const cached = this.#discovery.get(apiVersion);
+    if (cached) {
+      const hit = find(await cached.catch(() => []));
+      if (hit) return hit;
+    }
+    // Miss: re-discover (a CRD may have been installed since), but keep the promise shared.
+    const fresh = this.#discover(apiVersion);
+    this.#discovery.set(apiVersion, fresh);
+    return find(await fresh);
+  }
+
+  /** Whether the API server serves this kind (e.g. whether CloudNativePG's CRDs are installed). */
+  async serves(apiVersion: string, kind: string): Promise<boolean> {
+    return (await this.resourceFor(apiVersion, kind)) !== undefined;
+  }
+
+  async #discover(apiVersion: string): Promise<ApiResource[]> {
+    const path = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    try {
+      const body = (await this.request('GET', path, { verb: 'discovery', resource: apiVersion })) as {
+        resources?: ApiResource[];
+      };
+      return body.resources ?? [];
+    } catch (error) {
+      if (isNotFound(error)) return [];
+      this.#discovery.delete(apiVersion);
+      throw error;
+    }
+  }
+
+  /** URL path of a collection (no name) or an object (with name), optionally a subresource. */
+  async pathFor(
+    ref: { apiVersion: string; kind: string; namespace?: string | undefined; name?: string | undefined },
+    subresource?: string,
+  ): Promise<{ path: string; resource: ApiResource }> {
+    const resource = await this.resourceFor(ref.apiVersion, ref.kind);
+    if (!resource) throw new KubeApiError(404, `the server does not serve ${ref.kind} in ${ref.apiVersion}`);
+    const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
+    const parts = [prefix];
+    if (resource.namespaced && ref.namespace) parts.push('namespaces', encodeURIComponent(ref.namespace));
+    parts.push(resource.name);
+    if (ref.name) parts.push(encodeURIComponent(ref.name));
+    if (subresource) parts.push(subresource);
+    return { path: parts.join('/'), resource };
+  }
+
+  // ---- verbs --------------------------------------------------------------------------------------
+
+  /** GET; undefined when the object does not exist. */
+  async get<T extends KubeObject = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    const { path, resource } = await this.pathFor(ref);
+    try {
+      return (await this.request('GET', path, { verb: 'get', resource: resource.name })) as T;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** LIST, following `continue` pages; returns the collection's resourceVersion for a following watch. */
+  async list<T extends KubeObject = KubeObject>(selector: ResourceSelector): Promise<ListResult<T>> {
+    const { path, resource } = await this.pathFor({ ...selector, name: undefined });
+    const items: T[] = [];
+    let continueToken: string | undefined;
+    let resourceVersion = '';
+    const kind = selector.kind;
+    do {
+      const page = (await this.request('GET', path, {
+        verb: 'list',
+        resource: resource.name,
+        query: {
+          labelSelector: selector.labelSelector,
+          fieldSelector: selector.fieldSelector,
+          limit: PAGE_SIZE,
+          continue: continueToken,
+        },
+      })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
+      // List items carry no apiVersion/kind; fill them in so cached objects are self-describing.
+      for (const item of page.items ?? []) items.push({ ...item, apiVersion: selector.apiVersion, kind });
+      resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
+      continueToken = page.metadata?.continue || undefined;
+    } while (continueToken);
+    return { items, resourceVersion };
+  }
+
+  /** POST; rejects with a 409 KubeApiError if the object already exists (never overwrites). */
+  async create<T extends KubeObject = KubeObject>(object: KubeObject, query: RequestOptions['query'] = {}) {
+    const { path, resource } = await this.pathFor({ ...object, ...refParts(object), name: undefined });
+    return (await this.request('POST', path, {
+      verb: 'create',
+      resource: resource.name,
+      body: object,
+      query,
+    })) as T;
+  }
+
+  /** PUT with `metadata.resourceVersion` as a precondition; rejects with 409 on a concurrent change. */
+  async replace<T extends KubeObject = KubeObject>(object: KubeObject, subresource?: string): Promise<T> {
+    const { path, resource } = await this.pathFor({ ...object, ...refParts(object) }, subresource);
+    return (await this.request('PUT', path, { verb: 'update', resource: resource.name, body: object })) as T;
+  }
+
+  async patch<T extends KubeObject = KubeObject>(
+    ref: ObjectRef,
+    body: unknown,
+    type: PatchType,
+    options: { fieldManager?: string; force?: boolean; subresource?: string } = {},
+  ): Promise<T> {
+    const { path, resource } = await this.pathFor(ref, options.subresource);
+    return (await this.request('PATCH', path, {
+      verb: 'patch',
+      resource: resource.name,
+      body,
+      contentType: PATCH_CONTENT_TYPE[type],
+      query: { fieldManager: options.fieldManager, force: type === 'apply' ? options.force : undefined },
+    })) as T;
+  }
+
+  /** JSON merge patch (RFC 7386). */
+  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject> {
+    return this.patch(ref, patch, 'merge');
+  }
+
+  /** DELETE; resolves false when it was already gone. */
+  async delete(
+    ref: ObjectRef,
+    options: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; preconditionUid?: string } = {},
+  ): Promise<boolean> {
+    const { path, resource } = await this.pathFor(ref);
+    const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions' };
+    if (options.propagationPolicy) body.propagationPolicy = options.propagationPolicy;
+    if (options.preconditionUid) body.preconditions = { uid: options.preconditionUid };
+    try {
+      await this.request('DELETE', path, { verb: 'delete', resource: resource.name, body });
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * One watch request: resolves when the server ends the stream cleanly (e.g. after `timeoutSeconds`),
+   * rejects on a transport error or a non-200 answer. Each event goes to `onEvent` as it arrives.
+   * Abort with `signal`; an abort resolves (it is how the caller stops or restarts a watch).
+   */
+  async watch(
+    selector: ResourceSelector,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { path, resource } = await this.pathFor({ ...selector, name: undefined });
+    // A watch gets its own connection, destroyed when it ends: an aborted half-dead connection must
+    // never go back to a pool where the next request would hang on it.
+    const { response, release } = await this.#send('GET', path, {
+      verb: 'watch',
+      resource: resource.name,
+      query: {
+        ...query,
+        watch: true,
+        labelSelector: selector.labelSelector,
+        fieldSelector: selector.fieldSelector,
+      },
+      signal,
+      dedicatedConnection: true,
+      timeoutMs: 0,
+    });
+    try {
+      if (response.httpStatusCode !== 200) throw await toError(response);
+      const stream = response.body.stream();
+      if (!stream) return;
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of stream) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) onEvent(parseWatchLine(line));
+          newline = buffered.indexOf('\n');
+        }
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
+    } finally {
+      release();
+    }
+  }
+
+  /** Any request; parses a JSON answer, throws KubeApiError on non-2xx. */
+  async request(
+    method: keyof typeof HttpMethod,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<unknown> {
+    const { response } = await this.#send(method, path, options);
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) throw await toError(response);
+    const text = await response.body.text();
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  /** Releases the pooled connections (on shutdown). */
+  async close(): Promise<void> {
+    const d = this.#dispatcher;
+    this.#dispatcher = undefined;
+    await d?.close?.();
+  }
+
+  async #send(
+    method: keyof typeof HttpMethod,
+    path: string,
+    options: RequestOptions & { dedicatedConnection?: boolean; timeoutMs?: number },
+  ): Promise<{ response: ResponseContext; release: () => void }> {
+    const url = new URL(this.#server + path);
+    for (const [k, v] of Object.entries(options.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
+    ctx.setHeaderParam('Accept', 'application/json');
+    if (options.body !== undefined) {
+      ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
+      ctx.setBody(JSON.stringify(options.body));
+    }
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+    const signals = [options.signal, timeout].filter((x): x is AbortSignal => x !== undefined);
+    if (signals.length > 0) ctx.setSignal(AbortSignal.any(signals));
+    // Credentials are re-applied per request (tokens may rotate). client-node builds a new connection
+    // pool each time; we keep one shared pool (connection reuse) and only use the fresh one for watches.
+    await this.kubeConfig.applySecurityAuthentication(ctx);
+    const fresh = ctx.getDispatcher() as Dispatcher | undefined;
+    let release = () => {};
+    if (options.dedicatedConnection) {
+      release = () => void fresh?.destroy?.().catch(() => {});
+    } else if (fresh) {
+      this.#dispatcher ??= fresh;
+      if (this.#dispatcher !== fresh) {
+        ctx.setDispatcher(this.#dispatcher as unknown as Parameters<RequestContext['setDispatcher']>[0]);
+        void fresh.close?.().catch(() => {});
+      }
+    }
+    const verb = options.verb ?? method.toLowerCase();
+    const resource = options.resource ?? resourceFromPath(path);
+    try {
+      const response = await this.#http.send(ctx).toPromise();
+      this.#recorder?.record(verb, resource, response.httpStatusCode);
+      return { response, release };
+    } catch (error) {
+      release();
+      if (options.signal?.aborted) throw error;
+      this.#recorder?.record(verb, resource, 'error');
+      if (timeout?.aborted) {
+        // The connection may be half-dead: drop the whole pool so the next request dials afresh.
+        const stale = this.#dispatcher;
+        this.#dispatcher = undefined;
+        void stale?.destroy?.().catch(() => {});
+        throw new KubeApiError(504, `${method} ${path} timed out after ${timeoutMs} ms`, 'Timeout');
+      }
+      throw error;
+    }
+  }
+}
+
+/** The part of undici's Dispatcher we use (typed here to avoid importing a transitive dependency). */
+interface Dispatcher {
+  close?(): Promise<void>;
+  destroy?(): Promise<void>;
+}
+
+/** A watch line; an ERROR event (e.g. 410 Gone for an expired resourceVersion) becomes a thrown KubeApiError. */
+function parseWatchLine(line: string): WatchEvent {
+  const event = JSON.parse(line) as WatchEvent;
+  if (event.type === 'ERROR') {
+    const status = event.object as unknown as { code?: number; message?: string; reason?: string };
+    throw new KubeApiError(status.code ?? 500, status.message ?? 'watch error', status.reason, status);
+  }
+  return event;
+}
+
+function refParts(object: KubeObject): { name: string | undefined; namespace: string | undefined } {
+  return { name: object.metadata.name, namespace: object.metadata.namespace };
+}
+
+async function toError(response: ResponseContext): Promise<KubeApiError> {
+  const text = await response.body.text().catch(() => '');
+  let status: { message?: string; reason?: string } | undefined;
+  try {
+    status = text ? (JSON.parse(text) as { message?: string; reason?: string }) : undefined;
+  } catch {
+    status = undefined;
+  }
+  const message = status?.message ?? (text.slice(0, 200) || `HTTP ${response.httpStatusCode}`);
+  return new KubeApiError(response.httpStatusCode, message, status?.reason, status);
+}
+
+/** `/apis/g/v/namespaces/ns/things/x/status` -> `things`. */
+export function resourceFromPath(path: string): string {
+  const parts = path.split('?')[0]?.split('/').filter(Boolean) ?? [];
+  const start = parts[0] === 'api' ? 2 : 3;
+  let rest = parts.slice(start);
+  if (rest[0] === 'namespaces' && rest.length >= 3) rest = rest.slice(2);
+  return rest[0] ?? 'unknown';
+}
