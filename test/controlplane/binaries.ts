@@ -161,7 +161,8 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 function findGo(env: NodeJS.ProcessEnv): string {
-  const candidates = [env.GO, 'go', '/usr/local/go/bin/go'].filter((c): c is string => Boolean(c));
+  // $GO names the toolchain explicitly; otherwise PATH, then where the official archive installs.
+  const candidates = env.GO ? [env.GO] : ['go', '/usr/local/go/bin/go'];
   for (const candidate of candidates) {
     const probe = spawnSync(candidate, ['version'], { encoding: 'utf8', env });
     if (probe.status === 0) return candidate;
@@ -257,10 +258,9 @@ async function goBuild(
     }
   });
   const ticker = setInterval(() => {
-    log(
-      `  still building ${spec.file}: ${formatDuration(Date.now() - started)} elapsed, ` +
-        `${compiled} packages compiled${lastPackage ? `, last ${lastPackage}` : ''}`,
-    );
+    const work =
+      compiled === 0 ? 'linking (compile cache warm)' : `${compiled} packages compiled, last ${lastPackage}`;
+    log(`  still building ${spec.file}: ${formatDuration(Date.now() - started)} elapsed, ${work}`);
   }, 20_000);
   try {
     const code = await new Promise<number | null>((resolveExit, reject) => {

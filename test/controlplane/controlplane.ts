@@ -1,7 +1,7 @@
 // One real Kubernetes control plane for tests and local use: etcd + kube-apiserver +
 // kube-controller-manager (garbage collector, namespace controller, service accounts…), on
 // free loopback ports, everything under one folder: pki/, etcd/, logs/, kubeconfig, state.json.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type ControlPlaneBinaries,
@@ -45,6 +45,8 @@ export interface ControlPlaneState {
   etcdEndpoint: string;
   serverVersion: string;
   pids: ControlPlanePids;
+  /** The process whose exit kills this control plane; absent when detached (cluster:up). */
+  ownerPid?: number;
   binaries: ControlPlaneBinaries;
 }
 
@@ -137,6 +139,13 @@ export function apiServerArgs(layout: Layout, etcdEndpoint: string, securePort: 
     '--enable-admission-plugins=NamespaceLifecycle,PodSecurity',
     '--allow-privileged=true',
     '--profiling=false',
+    // The `kubernetes` Service's Endpoints may not hold a loopback address; without this the
+    // reconciler fails and logs an error every 10s. No pod runs here to use them anyway.
+    '--endpoint-reconciler-type=none',
+    // On SIGTERM, drain ordinary requests (answering 429 Retry-After meanwhile) and then close
+    // within 2s; by default open watches hold the shutdown for the whole 60s request timeout,
+    // which makes every stop and restartApiServer() slow.
+    '--shutdown-send-retry-after=true',
   ];
 }
 
@@ -210,7 +219,7 @@ async function readAdminTls(layout: Layout): Promise<TlsClient> {
  * way the error carries the tail of the process's log, which is where the reason is.
  */
 async function waitReady(
-  process: StartedProcess,
+  proc: StartedProcess,
   what: string,
   probe: () => Promise<boolean>,
   timeoutMs: number,
@@ -218,11 +227,11 @@ async function waitReady(
   const deadline = Date.now() + timeoutMs;
   let lastError = 'not yet probed';
   while (true) {
-    const exit = process.exitCode();
+    const exit = proc.exitCode();
     if (exit !== undefined) {
       throw new Error(
-        `${process.name} exited (${exit}) before ${what}. Last lines of ${process.logPath}:\n` +
-          (await tailFile(process.logPath)),
+        `${proc.name} exited (${exit}) before ${what}. Last lines of ${proc.logPath}:\n` +
+          (await tailFile(proc.logPath)),
       );
     }
     try {
@@ -234,7 +243,7 @@ async function waitReady(
     if (Date.now() > deadline) {
       throw new Error(
         `timed out after ${formatDuration(timeoutMs)} waiting for ${what} (last probe: ${lastError}). ` +
-          `Last lines of ${process.logPath}:\n${await tailFile(process.logPath)}`,
+          `Last lines of ${proc.logPath}:\n${await tailFile(proc.logPath)}`,
       );
     }
     await sleep(100);
@@ -347,6 +356,7 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     etcdEndpoint,
     serverVersion,
     pids: { etcd: etcd.pid, kubeApiServer: apiServer.pid, kubeControllerManager: controllerManager.pid },
+    ...(detached ? {} : { ownerPid: process.pid }),
     binaries,
   };
   await writeState(layout, state);
@@ -380,8 +390,10 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
     async stop() {
       if (stopped) return;
       stopped = true;
+      const phase = Date.now();
       await stopAll();
       await rm(layout.state, { force: true });
+      log(`control plane stopped in ${formatDuration(Date.now() - phase)}`);
     },
   };
   return handle;
@@ -455,4 +467,29 @@ export async function removeControlPlaneData(dir: string): Promise<void> {
   for (const path of [layout.etcdData, layout.pki, layout.kubeconfig, layout.state]) {
     await rm(path, { recursive: true, force: true });
   }
+}
+
+/**
+ * Control planes under `parent` whose owner died without stopping them (a SIGKILLed test run:
+ * no exit handler runs then). Reported, not stopped: the caller decides.
+ */
+export async function findOrphanedControlPlanes(
+  parent: string,
+  namePrefix: string,
+): Promise<Array<{ dir: string; pids: number[] }>> {
+  const orphans: Array<{ dir: string; pids: number[] }> = [];
+  let entries: string[];
+  try {
+    entries = await readdir(parent);
+  } catch {
+    return orphans;
+  }
+  for (const entry of entries.filter((name) => name.startsWith(namePrefix))) {
+    const dir = join(parent, entry);
+    const state = await readState(dir).catch(() => undefined);
+    if (!state?.ownerPid || isAlive(state.ownerPid)) continue;
+    const live = livePids(state);
+    if (live.length > 0) orphans.push({ dir, pids: live.map(({ pid }) => pid) });
+  }
+  return orphans;
 }
