@@ -4,14 +4,12 @@
 import {
   ApiextensionsV1Api,
   CoreV1Api,
-  type KubernetesObject,
   KubernetesObjectApi,
   type V1CustomResourceDefinition,
   VersionApi,
-  Watch,
 } from '@kubernetes/client-node';
 import { describe, expect, inject, it } from 'vitest';
-import { isGone, testKubeConfig, uniqueName, waitFor } from '../support/kube.ts';
+import { isGone, openWatch, testKubeConfig, uniqueName, waitFor } from '../support/kube.ts';
 
 const kubeconfig = testKubeConfig();
 const core = kubeconfig.makeApiClient(CoreV1Api);
@@ -63,17 +61,9 @@ describe('the integration control plane', () => {
       );
 
       const seen: Array<{ phase: string; name: string | undefined }> = [];
-      let watchEnded: unknown;
-      const watch = await new Watch(kubeconfig).watch(
-        `/apis/${group}/v1/gadgets`,
-        {},
-        (phase: string, object: KubernetesObject) => {
-          seen.push({ phase, name: object.metadata?.name });
-        },
-        (error: unknown) => {
-          watchEnded = error ?? 'closed by the server';
-        },
-      );
+      const watch = await openWatch(kubeconfig, `/apis/${group}/v1/gadgets`, (phase, object) => {
+        seen.push({ phase, name: object.metadata?.name });
+      });
       try {
         const gadget = {
           apiVersion: `${group}/v1`,
@@ -83,7 +73,8 @@ describe('the integration control plane', () => {
         };
         await objects.create(gadget);
         await waitFor(() => seen.some((event) => event.phase === 'ADDED' && event.name === 'one'), {
-          what: `the watch to deliver ADDED for gadget one (watch ended: ${String(watchEnded)})`,
+          what: () =>
+            `the watch to deliver ADDED for gadget one (watch ended: ${String(watch.ended() ?? 'no')})`,
         });
 
         // The server enforces the CRD's schema: only a real apiextensions server does this.
@@ -93,14 +84,15 @@ describe('the integration control plane', () => {
 
         await objects.delete(gadget);
         await waitFor(() => seen.some((event) => event.phase === 'DELETED' && event.name === 'one'), {
-          what: `the watch to deliver DELETED for gadget one (watch ended: ${String(watchEnded)})`,
+          what: () =>
+            `the watch to deliver DELETED for gadget one (watch ended: ${String(watch.ended() ?? 'no')})`,
         });
         expect(seen.filter((event) => event.name === 'one').map((event) => event.phase)).toEqual([
           'ADDED',
           'DELETED',
         ]);
       } finally {
-        watch.abort();
+        watch.stop();
       }
     } finally {
       await extensions.deleteCustomResourceDefinition({ name: crdName });

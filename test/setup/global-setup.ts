@@ -5,8 +5,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { readToolchainVersions } from '../controlplane/binaries.ts';
-import { type ControlPlane, startControlPlane } from '../controlplane/controlplane.ts';
+import {
+  type ControlPlaneBinaries,
+  readToolchainVersions,
+  resolveBinaries,
+} from '../controlplane/binaries.ts';
+import {
+  type ControlPlane,
+  findOrphanedControlPlanes,
+  startControlPlane,
+} from '../controlplane/controlplane.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,19 +29,34 @@ declare module 'vitest' {
   }
 }
 
+const DIR_PREFIX = 'territory-controlplane-';
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const dir = await mkdtemp(join(tmpdir(), 'territory-controlplane-'));
-  let controlPlane: ControlPlane;
+  for (const orphan of await findOrphanedControlPlanes(tmpdir(), DIR_PREFIX)) {
+    // Left by a SIGKILLed run; they eat the CPU all runs share. Reported, not killed: stopping
+    // processes is left to whoever started them.
+    console.warn(
+      `warning: control plane of a killed test run still running (pids ${orphan.pids.join(', ')}); ` +
+        `stop it with: TERRITORY_CLUSTER_DIR=${orphan.dir} npm run cluster:down`,
+    );
+  }
+  let binaries: ControlPlaneBinaries;
   try {
-    controlPlane = await startControlPlane({ dir });
+    binaries = await resolveBinaries();
   } catch (error) {
     throw new Error(
       'The integration tests need a real Kubernetes control plane (etcd, kube-apiserver, ' +
-        `kube-controller-manager) and could not start one:\n${(error as Error).message}\n\n` +
-        'To supply the binaries, either set KUBEBUILDER_ASSETS to a folder holding etcd, kube-apiserver and ' +
-        'kubectl (plus kube-controller-manager, or Go to build it), or install Go so that ' +
-        '`npm run cluster:binaries` can build the pinned versions once into the cache. ' +
-        `Files of this attempt are kept in ${dir}.`,
+        `kube-controller-manager) and its binaries are missing. ${(error as Error).message}`,
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
+  let controlPlane: ControlPlane;
+  try {
+    controlPlane = await startControlPlane({ dir, binaries });
+  } catch (error) {
+    throw new Error(
+      `The integration control plane (binaries from ${binaries.origin}) did not start: ` +
+        `${(error as Error).message}\nIts files and logs are kept in ${dir}.`,
     );
   }
   console.log(

@@ -1,6 +1,6 @@
 // Helpers for integration tests running against the shared control plane of the global set-up.
 import { randomBytes } from 'node:crypto';
-import { ApiException, KubeConfig } from '@kubernetes/client-node';
+import { ApiException, KubeConfig, type KubernetesObject, Watch } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 
 /** A KubeConfig for the admin of the control plane started by test/setup/global-setup.ts. */
@@ -26,8 +26,8 @@ export function uniqueName(prefix: string): string {
 }
 
 export interface WaitForOptions {
-  /** What is awaited, for the failure message: "namespace x to be deleted". */
-  what: string;
+  /** What is awaited, for the failure message: "namespace x to be deleted" (a function is read at failure time). */
+  what: string | (() => string);
   timeoutMs?: number;
   intervalMs?: number;
 }
@@ -55,7 +55,9 @@ export async function waitFor<T>(
     }
     const elapsed = Date.now() - started;
     if (elapsed >= timeoutMs) {
-      throw new Error(`Timed out after ${elapsed}ms waiting for ${options.what} (${last})`);
+      throw new Error(
+        `Timed out after ${elapsed}ms waiting for ${typeof options.what === 'function' ? options.what() : options.what} (${last})`,
+      );
     }
     await new Promise((resolveSleep) => setTimeout(resolveSleep, Math.min(intervalMs, timeoutMs - elapsed)));
   }
@@ -75,4 +77,40 @@ export async function isGone(read: () => Promise<unknown>): Promise<boolean> {
     if (isNotFound(error)) return true;
     throw error;
   }
+}
+
+export interface OpenWatch {
+  /** Why the stream ended (error or 'closed'), undefined while it runs. */
+  ended(): unknown;
+  stop(): void;
+}
+
+/**
+ * Opens a watch and resolves once the server has accepted it (HTTP 200), so that anything
+ * done afterwards is seen. A 429 is retried: a watch on a just-established CRD is refused until
+ * its watch cache is initialised (KEP-4568), as any real client must expect.
+ */
+export async function openWatch(
+  kubeconfig: KubeConfig,
+  path: string,
+  onEvent: (phase: string, object: KubernetesObject) => void,
+  options: { timeoutMs?: number } = {},
+): Promise<OpenWatch> {
+  return waitFor(
+    async () => {
+      let ended: unknown;
+      const controller = await new Watch(kubeconfig).watch(path, {}, onEvent, (error: unknown) => {
+        ended = error ?? 'closed';
+      });
+      if (ended === undefined) return { ended: () => ended, stop: () => controller.abort() };
+      const status = (ended as { statusCode?: number }).statusCode;
+      if (status === 429) return undefined;
+      throw new Error(`watch on ${path} failed: ${String(ended)}${status ? ` (HTTP ${status})` : ''}`);
+    },
+    {
+      what: `the server to accept a watch on ${path}`,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      intervalMs: 500,
+    },
+  );
 }
