@@ -208,6 +208,28 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     expect(await pg.sql("insert into communes (code) values ('00000') returning id", 'roundtrip')).toBe('4');
   });
 
+  it('backs up and restores as the database owner, not a superuser (as a CloudNativePG app user)', async () => {
+    const password = randomBytes(12).toString('hex');
+    secrets.push(password);
+    await pg.sql(`create role app_owner login password '${password}'`);
+    await pg.sql('create database owned owner app_owner');
+    await pg.sql(
+      `set role app_owner;
+       create table t as select g as id, md5(g::text) as v from generate_series(1, 5000) g;
+       create view v as select id from t where id % 2 = 0;
+       create function answer() returns int language sql as 'select 42';`,
+      'owned',
+    );
+    const before = await tableChecksums(pg, 'owned');
+    const keyring = await writeKeyring('owned.json', newKeyring({ now: T0, randomBytes }));
+    const env = { ...baseEnv('owned', keyring, 'owned'), PGUSER: 'app_owner', PGPASSWORD: password };
+    ok(await cli(['backup'], env));
+    await pg.sql('set role app_owner; drop view v; drop table t; drop function answer();', 'owned');
+    ok(await cli(['restore', '--object', 'latest'], env));
+    expect(await tableChecksums(pg, 'owned')).toEqual(before);
+    expect(await pg.sql('select answer()', 'owned')).toBe('42');
+  });
+
   it('stores no plaintext: a marker visible in the uncompressed dump is absent from the object', async () => {
     await createDatabase('plaintext');
     const marker = `marker-${randomBytes(8).toString('hex')}`;
