@@ -249,18 +249,23 @@ export async function listBackups(
     return takenAt ? [{ key: o.key, takenAt, size: o.size }] : [];
   });
   backups.sort((a, b) => a.takenAt.getTime() - b.takenAt.getTime());
-  return Promise.all(
-    backups.map(async (b) => {
-      const meta = (await headObject(s3, bucket, b.key))?.metadata ?? {};
+  const out: BackupListing[] = [];
+  // Metadata needs one HEAD per object; a few at a time, so hourly backups don't flood the store.
+  for (let i = 0; i < backups.length; i += 8) {
+    const batch = backups.slice(i, i + 8);
+    const heads = await Promise.all(batch.map((b) => headObject(s3, bucket, b.key)));
+    batch.forEach((b, j) => {
+      const meta = heads[j]?.metadata ?? {};
       const plaintext = meta[META.plaintextBytes];
-      return {
+      out.push({
         ...b,
         ...(meta[META.keyId] ? { keyId: meta[META.keyId] } : {}),
         ...(plaintext && /^\d+$/.test(plaintext) ? { plaintextBytes: Number(plaintext) } : {}),
         ...(meta[META.ciphertextSha256] ? { ciphertextSha256: meta[META.ciphertextSha256] } : {}),
-      };
-    }),
-  );
+      });
+    });
+  }
+  return out;
 }
 
 /** "latest", a full key, or a bare object name under the territory's folder. */
