@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { parseTerritory, type Territory } from '../../api/territory.ts';
+import { EXAMPLES_DIR, readExamples } from '../../api/test-fixtures.ts';
+import { parseOperatorConfig } from '../../config/operator-config.ts';
+import { CliError } from './errors.ts';
+import { requireTerritories } from './files.ts';
+import { formatRender, PLACEHOLDER, type RenderOptions, renderTerritory } from './render.ts';
+
+const config = parseOperatorConfig({});
+const options: RenderOptions = { config, secrets: true };
+
+function example(file: string): Territory {
+  const [first] = requireTerritories([`${EXAMPLES_DIR}${file}`]);
+  if (!first) throw new Error(`no Territory in ${file}`);
+  return first.territory;
+}
+
+function withSpec(t: Territory, patch: (spec: Record<string, unknown>) => void): Territory {
+  const raw = structuredClone(t) as unknown as { spec: Record<string, unknown> };
+  patch(raw.spec);
+  const parsed = parseTerritory(raw);
+  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
+  return parsed.territory;
+}
+
+const kindsOf = (yaml: string) =>
+  parseAllDocuments(yaml).map((d) => (d.toJS() as { kind: string; metadata: { name: string } }).kind);
+
+describe('render of each example', () => {
+  const examples = readExamples().map((e) => e.file);
+
+  it('covers every example', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+  });
+
+  for (const file of examples) {
+    describe(file, () => {
+      const t = example(file);
+      const yaml = formatRender([renderTerritory(t, options)], 'yaml');
+
+      it('is deterministic: the same input gives the same bytes', () => {
+        expect(formatRender([renderTerritory(example(file), options)], 'yaml')).toBe(yaml);
+        expect(formatRender([renderTerritory(t, options)], 'json')).toBe(
+          formatRender([renderTerritory(example(file), options)], 'json'),
+        );
+      });
+
+      it('holds every kind the operator owns, in apply order', () => {
+        const kinds = kindsOf(yaml);
+        expect(kinds[0]).toBe('Namespace');
+        for (const kind of [
+          'ResourceQuota',
+          'LimitRange',
+          'NetworkPolicy',
+          'Role',
+          'Secret',
+          'Cluster',
+          'CronJob',
+        ]) {
+          expect(kinds, `${file} lacks a ${kind}`).toContain(kind);
+        }
+        const { adminGroups, readerGroups } = t.spec.access;
+        const bindings = (adminGroups.length > 0 ? 1 : 0) + (readerGroups.length > 0 ? 1 : 0);
+        expect(kinds.filter((k) => k === 'RoleBinding')).toHaveLength(bindings);
+        if (t.spec.backup.physical) expect(kinds).toContain('ScheduledBackup');
+        // Tenancy before keys, keys and credentials before the database, backups last.
+        expect(kinds.lastIndexOf('Role')).toBeLessThan(kinds.indexOf('Secret'));
+        expect(kinds.lastIndexOf('RoleBinding')).toBeLessThan(kinds.indexOf('Secret'));
+        expect(kinds.lastIndexOf('Secret')).toBeLessThan(kinds.indexOf('Cluster'));
+        expect(kinds.indexOf('Cluster')).toBeLessThan(kinds.indexOf('CronJob'));
+        // One credential Secret per purpose, plus the owner's and the keyring.
+        expect(kinds.filter((k) => k === 'Secret')).toHaveLength(t.spec.controller.purposes.length + 2);
+      });
+
+      it('puts namespaced objects in the Territory namespace, with no owner reference (no uid offline)', () => {
+        const ns = t.spec.namespace ?? t.metadata.name;
+        for (const doc of parseAllDocuments(yaml)) {
+          const o = doc.toJS() as {
+            kind: string;
+            metadata: { namespace?: string; ownerReferences?: unknown };
+          };
+          if (o.kind !== 'Namespace') expect(o.metadata.namespace).toBe(ns);
+          expect(o.metadata.ownerReferences).toBeUndefined();
+        }
+      });
+
+      it('shows Secrets with placeholders only', () => {
+        for (const doc of parseAllDocuments(yaml)) {
+          const o = doc.toJS() as {
+            kind: string;
+            metadata: { name: string };
+            stringData?: Record<string, string>;
+          };
+          if (o.kind !== 'Secret') continue;
+          const values = Object.entries(o.stringData ?? {})
+            .filter(([key]) => key !== 'username')
+            .map(([, v]) => v);
+          expect(values.length).toBeGreaterThan(0);
+          for (const v of values) expect(v).toBe(PLACEHOLDER);
+        }
+      });
+
+      it('says in a header that sovereignty is evaluated at run time', () => {
+        expect(yaml.split('\n')[1]).toMatch(/^# Territory /);
+        expect(yaml).toContain('# Sovereignty is evaluated by the operator at run time');
+      });
+
+      it('renders JSON as a List of the same objects', () => {
+        const list = JSON.parse(formatRender([renderTerritory(t, options)], 'json')) as {
+          kind: string;
+          items: unknown[];
+        };
+        expect(list.kind).toBe('List');
+        expect(list.items).toEqual(parseAllDocuments(yaml).map((d) => d.toJS()));
+      });
+    });
+  }
+});
+
+describe('render decisions', () => {
+  const rennes = example('epci-rennes-metropole.yaml');
+
+  it('pins workloads to spec.hosting.regions, or --allowed-regions when given', () => {
+    const affinity = (r: ReturnType<typeof renderTerritory>) => {
+      const cluster = r.objects.find((o) => o.object.kind === 'Cluster')?.object as {
+        spec: { affinity: { nodeAffinity: unknown } };
+      };
+      return JSON.stringify(cluster.spec.affinity.nodeAffinity);
+    };
+    expect(affinity(renderTerritory(rennes, options))).toContain('"values":["cloudgouv-eu-west-1"]');
+    const other = renderTerritory(rennes, { ...options, allowedRegions: ['eu-west-2'] });
+    expect(affinity(other)).toContain('"values":["eu-west-2"]');
+    // eu-west-2 is French but not SecNumCloud: the reviewer is told the operator would refuse it.
+    expect(other.header.join('\n')).toMatch(/region eu-west-2 is not a French SecNumCloud region/);
+  });
+
+  it('leaves out backup objects, and says why, when the endpoint is not French', () => {
+    const t = withSpec(rennes, (spec) => {
+      (spec.backup as { destination: { endpoint: string } }).destination.endpoint =
+        'https://s3.nl-ams.scw.cloud';
+    });
+    const r = renderTerritory(t, options);
+    const kinds = r.objects.map((o) => o.object.kind);
+    expect(kinds).not.toContain('CronJob');
+    expect(kinds).not.toContain('ScheduledBackup');
+    const cluster = r.objects.find((o) => o.object.kind === 'Cluster')?.object as {
+      spec: Record<string, unknown>;
+    };
+    expect(cluster.spec.backup).toBeUndefined();
+    expect(formatRender([r], 'yaml')).toMatch(
+      /# No backup objects: backup endpoint s3\.nl-ams\.scw\.cloud is not a French/,
+    );
+  });
+
+  it('renders nothing data-bearing when the attestation in --config fails the gate', () => {
+    const attested = parseOperatorConfig({
+      cluster: { provider: 'scaleway', regions: ['fr-par'], qualification: 'standard' },
+    });
+    const r = renderTerritory(rennes, { config: attested, secrets: true });
+    expect(r.objects.map((o) => o.object.kind)).not.toContain('Cluster');
+    expect(r.objects.map((o) => o.object.kind)).not.toContain('Secret');
+    expect(r.header.join('\n')).toMatch(/Nothing data-bearing is rendered: .*SecNumCloud/);
+  });
+
+  it('uses the attested regions when --config attests a compliant provider', () => {
+    const attested = parseOperatorConfig({
+      cluster: { provider: 'outscale', regions: ['cloudgouv-eu-west-1'], qualification: 'secnumcloud' },
+    });
+    const r = renderTerritory(rennes, { config: attested, secrets: false });
+    expect(r.objects.map((o) => o.object.kind)).not.toContain('Secret');
+    expect(r.header.join('\n')).toContain('the attestation in --config (provider outscale');
+  });
+
+  it('refuses an unknown authority code, saying so', () => {
+    const t = withSpec(example('commune-acigne.yaml'), (spec) => {
+      (spec.authority as { code: string }).code = '35999';
+    });
+    expect(() => renderTerritory(t, options)).toThrow(CliError);
+    expect(() => renderTerritory(t, options)).toThrow(/unknown authority: no commune with code 35999/);
+  });
+
+  it('reports every invalid field of a file with its path, and renders nothing', () => {
+    const bad = parse(
+      'apiVersion: sovereign.dev/v1alpha1\nkind: Territory\nmetadata: { name: x }\nspec:\n  authority: { kind: commune, code: "35001" }\n',
+    );
+    const text = `${JSON.stringify(bad)}\n---\nkind: ConfigMap\n`;
+    expect(() => requireTerritories(['-'], () => text)).toThrow(
+      /stdin \(document 1\), Territory x: spec\.controller: is required/,
+    );
+    expect(() => requireTerritories(['-'], () => text)).toThrow(/spec\.backup: is required/);
+  });
+});
