@@ -111,12 +111,12 @@ export const PurposeSchema = z
       .max(31)
       .regex(PURPOSE_NAME, {
         message:
-          'must start with a lowercase letter, then lowercase letters, digits or -, at most 31 characters',
+          'must start with a lowercase letter, then lowercase letters, digits or -, end with a letter or digit, at most 31 characters',
       })
       .meta({
         description:
           'Short name of the processing purpose (finalité), e.g. mobility or waste-collection. Lowercase ' +
-          'letters, digits and -, at most 31 characters; each purpose gets its own PostgreSQL role.',
+          'letters, digits and - (not at either end), at most 31 characters; each purpose gets its own PostgreSQL role.',
       }),
     description: z.string().max(1000).optional().meta({
       description: 'What the processing is for, in plain words, as written in the registre des traitements.',

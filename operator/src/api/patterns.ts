@@ -37,7 +37,8 @@ export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 export const EMAIL =
   /^[A-Za-z0-9._%+'-]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
-export const PURPOSE_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+/** Ends with a letter or digit: it becomes part of a Secret name (db-purpose-<name>), a DNS subdomain. */
+export const PURPOSE_NAME = /^[a-z]([a-z0-9-]{0,29}[a-z0-9])?$/;
 export const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const PROVIDER_REGION = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
 /** Five cron fields separated by single spaces (the CEL period rules below rely on single spaces). */
