@@ -1,0 +1,56 @@
+// What the floor writer applies: for each Territory, exactly the objects the operator creates when the
+// sovereignty gate is open and CloudNativePG is absent: the namespace, the tenancy objects (quota, limit
+// range, network policies, roles, bindings) and the Secrets (keyring + one credential per role), built
+// by the operator's own pure builders and planners. Only where they go differs: into `floor-<name>`,
+// labelled as the bench's, so the operator neither watches nor prunes them.
+import { randomBytes } from 'node:crypto';
+import { lookupAuthority } from '../../operator/src/api/geography.ts';
+import type { Territory } from '../../operator/src/api/territory.ts';
+import { LABELS, type Owned } from '../../operator/src/builders/context.ts';
+import { buildDesiredState } from '../../operator/src/builders/index.ts';
+import { evaluateSovereignty } from '../../operator/src/builders/sovereignty.ts';
+import type { OperatorConfig } from '../../operator/src/config/operator-config.ts';
+import { planCredentials, planKeyring } from '../../operator/src/territory/secrets.ts';
+
+export const FLOOR_PREFIX = 'floor-';
+export const FLOOR_MANAGER = 'territory-bench-floor';
+
+/** The objects of one Territory, namespace first (everything else lives in it). */
+export function floorObjects(t: Territory, config: OperatorConfig, now: Date): Owned[] {
+  const authority = lookupAuthority(t.spec.authority.kind, t.spec.authority.code);
+  if (!authority.found) throw new Error(`${t.metadata.name}: ${authority.message}`);
+  const verdict = evaluateSovereignty(
+    { level: t.spec.hosting.level, regions: t.spec.hosting.regions ?? [] },
+    config.cluster,
+    config.providers,
+    [],
+  );
+  if (!verdict.compliant)
+    throw new Error(`${t.metadata.name}: the bench config must open the gate: ${verdict.message}`);
+  const moved: Territory = { ...t, spec: { ...t.spec, namespace: `${FLOOR_PREFIX}${t.metadata.name}` } };
+  const ctx = {
+    territory: moved,
+    authority,
+    config,
+    allowedRegions: verdict.allowedRegions,
+    backupAllowed: false,
+  };
+  const desired = buildDesiredState(ctx);
+  const keyring = planKeyring({ ctx, live: undefined, issued: [], kek: undefined, now, randomBytes });
+  const credentials = planCredentials({
+    ctx,
+    live: () => undefined,
+    now,
+    rotationDays: config.credentialRotationDays,
+    randomBytes,
+  });
+  const secrets = [keyring.write, ...credentials.writes].flatMap((w) => (w ? [w.object] : []));
+  return [desired.namespace, ...desired.tenancy, ...secrets].map(relabel);
+}
+
+function relabel(o: Owned): Owned {
+  return {
+    ...o,
+    metadata: { ...o.metadata, labels: { ...o.metadata?.labels, [LABELS.managedBy]: FLOOR_MANAGER } },
+  };
+}
