@@ -180,12 +180,13 @@ export function territoryOpenApiSchema(): JsonSchema {
       },
       kind: { type: 'string', description: `Kind of this object: ${KIND}.` },
       // The API server owns metadata's schema; a CRD may only restrict name and generateName. CEL
-      // keeps this schema only when BOTH are typed (else it substitutes unbounded strings); the bound
-      // is the API server's own (253) and lets CEL estimate the cost of the root rules.
+      // keeps this schema only when BOTH are typed (else it substitutes unbounded strings); the bounds
+      // let CEL estimate the cost of the root rules. name stops at 63 (not the API server's 253)
+      // because it is the value of the sovereign.dev/territory label on every owned object.
       metadata: {
         type: 'object',
         properties: {
-          name: { type: 'string', maxLength: 253 },
+          name: { type: 'string', maxLength: 63 },
           generateName: { type: 'string', maxLength: 253 },
         },
       },

@@ -34,7 +34,9 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 const MetadataSchema = z
   .looseObject({
-    name: z.string().min(1).max(253),
+    // 63, not the API server's 253: the name is the value of the sovereign.dev/territory label on
+    // every owned object, and label values stop at 63 characters.
+    name: z.string().min(1).max(63),
     uid: z.string().optional(),
     generation: z.int().optional(),
     resourceVersion: z.string().optional(),
