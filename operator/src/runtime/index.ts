@@ -47,4 +47,29 @@
  * - logger.ts       `createLogger()`: pino JSON, secret-path redaction, child loggers with bound fields.
  * - manager.ts      `Manager`: leader election + controllers + health + metrics + signals + graceful stop.
  */
+
+export { applyBody, refOf, ServerSideApplier, type ServerSideApplierOptions } from './apply.ts';
+export { backoffDelay, jittered } from './backoff.ts';
+export { ManualClock, systemClock } from './clock.ts';
+export { Controller, type ControllerDeps, mapByLabel, mapByOwnerReference, splitKey } from './controller.ts';
+export { EventDeduper, KubeEventRecorder, type KubeEventRecorderOptions, microTime } from './events.ts';
+export { type Check, HealthServer } from './health.ts';
+export { Informer, type InformerOptions, objectKey } from './informer.ts';
+export {
+  isConflict,
+  isGone,
+  isNotFound,
+  isNotServed,
+  KubeApiError,
+  KubeClient,
+  type ListResult,
+  type PatchType,
+  type WatchEvent,
+} from './kube-client.ts';
+export { defaultIdentity, type LeaderElectionOptions, LeaderElector } from './leader.ts';
+export { createLogger, REDACT_PATHS, silentLogger } from './logger.ts';
+export { Manager, type ManagerOptions, type StopReason } from './manager.ts';
+export { RuntimeMetrics } from './metrics.ts';
+export { isSatisfied, parseQuantity } from './satisfies.ts';
 export type * from './types.ts';
+export { type QueueMetricsHooks, type WorkHandler, type WorkOutcome, WorkQueue } from './workqueue.ts';

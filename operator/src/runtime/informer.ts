@@ -1,6 +1,6 @@
 import { backoffDelay } from './backoff.ts';
 import { systemClock } from './clock.ts';
-import { isGone, KubeApiError, type KubeClient, type WatchEvent } from './kube-client.ts';
+import { isGone, isNotServed, KubeApiError, type KubeClient, type WatchEvent } from './kube-client.ts';
 import type {
   BackoffOptions,
   Clock,
@@ -156,6 +156,17 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
           );
           needList = true;
           this.#resourceVersion = '';
+          // One immediate re-list; if the fresh list is "gone" again at once, slow down.
+          if (this.#failures > 0) await this.#backoff(error);
+          else this.#failures++;
+          continue;
+        }
+        if (isNotServed(error)) {
+          // The kind is not installed (yet): an empty cache is the truth, so count as synced and keep
+          // checking at the backoff cap's pace for the CRD to appear.
+          this.#markNotServed();
+          await this.#backoff(error);
+          needList = true;
           continue;
         }
         if (error instanceof WatchSilentError) {
@@ -170,6 +181,20 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       }
     }
     for (const w of this.#syncWaiters.splice(0)) w();
+  }
+
+  #markNotServed(): void {
+    for (const [key, old] of this.#cache) {
+      this.#cache.delete(key);
+      this.#emit('delete', old);
+    }
+    this.#resourceVersion = '';
+    this.#lastActivity = this.#clock.now();
+    if (!this.#synced) {
+      this.#logger?.info({}, 'kind not served by the API server; empty cache until it is');
+      this.#synced = true;
+      for (const w of this.#syncWaiters.splice(0)) w();
+    }
   }
 
   async #backoff(reason: unknown): Promise<void> {

@@ -33,6 +33,10 @@ export function isNotFound(error: unknown): boolean {
 export function isConflict(error: unknown): boolean {
   return error instanceof KubeApiError && error.statusCode === 409;
 }
+/** The API server does not serve this kind at all (e.g. a CRD that is not installed). */
+export function isNotServed(error: unknown): boolean {
+  return error instanceof KubeApiError && error.reason === 'NotServed';
+}
 export function isGone(error: unknown): boolean {
   return error instanceof KubeApiError && error.statusCode === 410;
 }
@@ -74,12 +78,13 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
 };
 
 const PAGE_SIZE = 500;
+const DISCOVERY_MISS_TTL_MS = 10_000;
 
 export class KubeClient {
   readonly kubeConfig: KubeConfig;
   readonly #http = new IsomorphicFetchHttpLibrary();
   readonly #recorder: RequestRecorder | undefined;
-  readonly #discovery = new Map<string, Promise<ApiResource[]>>();
+  readonly #discovery = new Map<string, { at: number; resources: Promise<ApiResource[]> }>();
   readonly #server: string;
   #dispatcher: Dispatcher | undefined;
   readonly #timeoutMs: number;
@@ -104,13 +109,14 @@ export class KubeClient {
     const find = (list: ApiResource[]) => list.find((r) => r.kind === kind && !r.name.includes('/'));
     const cached = this.#discovery.get(apiVersion);
     if (cached) {
-      const hit = find(await cached.catch(() => []));
-      if (hit) return hit;
+      const hit = find(await cached.resources.catch(() => []));
+      // A miss re-discovers (a CRD may have been installed since), but at most every few seconds so
+      // that asking "is CloudNativePG installed?" on every reconcile costs no request.
+      if (hit || Date.now() - cached.at < DISCOVERY_MISS_TTL_MS) return hit;
     }
-    // Miss: re-discover (a CRD may have been installed since), but keep the promise shared.
-    const fresh = this.#discover(apiVersion);
+    const fresh = { at: Date.now(), resources: this.#discover(apiVersion) };
     this.#discovery.set(apiVersion, fresh);
-    return find(await fresh);
+    return find(await fresh.resources);
   }
 
   /** Whether the API server serves this kind (e.g. whether CloudNativePG's CRDs are installed). */
@@ -138,7 +144,9 @@ export class KubeClient {
     subresource?: string,
   ): Promise<{ path: string; resource: ApiResource }> {
     const resource = await this.resourceFor(ref.apiVersion, ref.kind);
-    if (!resource) throw new KubeApiError(404, `the server does not serve ${ref.kind} in ${ref.apiVersion}`);
+    if (!resource) {
+      throw new KubeApiError(404, `the server does not serve ${ref.kind} in ${ref.apiVersion}`, 'NotServed');
+    }
     const prefix = ref.apiVersion.includes('/') ? `/apis/${ref.apiVersion}` : `/api/${ref.apiVersion}`;
     const parts = [prefix];
     if (resource.namespaced && ref.namespace) parts.push('namespaces', encodeURIComponent(ref.namespace));
