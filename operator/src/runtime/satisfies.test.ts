@@ -219,3 +219,38 @@ describe('parseQuantity', () => {
     expect(parseQuantity(s)).toBeUndefined();
   });
 });
+
+describe('isSatisfied with atomic structs', () => {
+  it('counts the inner fields of an atomic struct as the one leaf the API server records', () => {
+    // managedFields exactly as kube-apiserver 1.36 records an applied RoleBinding: roleRef (an atomic
+    // struct) and subjects (an atomic list) are single leaves.
+    const desired: KubeObject = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'territory-reader', namespace: 'ns', labels: { team: 'a' } },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'territory-reader' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'auditors' }],
+    };
+    const live: KubeObject = {
+      ...desired,
+      metadata: {
+        ...desired.metadata,
+        uid: 'u1',
+        managedFields: [
+          applyEntry({
+            'f:metadata': { 'f:labels': { 'f:team': {} } },
+            'f:roleRef': {},
+            'f:subjects': {},
+          }),
+        ],
+      },
+    };
+    expect(isSatisfied(desired, live, { fieldManager: FM })).toBe(true);
+    // A changed value inside the atomic struct is still seen.
+    const renamed = { ...desired, roleRef: { ...(desired.roleRef as object), name: 'territory-admin' } };
+    expect(isSatisfied(renamed, live, { fieldManager: FM })).toBe(false);
+    // So is a field added outside it.
+    const relabelled = { ...desired, metadata: { ...desired.metadata, labels: { team: 'a', extra: 'x' } } };
+    expect(isSatisfied(relabelled, live, { fieldManager: FM })).toBe(false);
+  });
+});

@@ -103,7 +103,25 @@ function walkFields(node: unknown, prefix: string[], out: Map<string, Shape>): v
   for (const k of fieldKeys) walkFields(node[k], [...prefix, k.slice(2)], out);
 }
 
-function sameShapes(wanted: Map<string, Shape>, owned: Map<string, Shape>): boolean {
+/**
+ * The API server records an atomic struct (`x-kubernetes-map-type: atomic`, e.g. a RoleBinding's roleRef
+ * or a NetworkPolicy's podSelector) as ONE owned leaf, while desired spells out its inner fields: those
+ * inner paths count as that one leaf. Without this, such objects never look satisfied and are re-applied
+ * on every reconcile.
+ */
+function collapseIntoAtomic(wanted: Map<string, Shape>, owned: Map<string, Shape>): Map<string, Shape> {
+  const atomic = [...owned].filter(([, shape]) => shape.kind === 'leaf').map(([path]) => `${path}${SEP}`);
+  const out = new Map<string, Shape>();
+  for (const [path, shape] of wanted) {
+    const holder = atomic.find((prefix) => path.startsWith(prefix));
+    if (holder) out.set(holder.slice(0, -SEP.length), { kind: 'leaf' });
+    else out.set(path, shape);
+  }
+  return out;
+}
+
+function sameShapes(desiredShapes: Map<string, Shape>, owned: Map<string, Shape>): boolean {
+  const wanted = collapseIntoAtomic(desiredShapes, owned);
   const ownedTracked = [...owned.keys()].filter((p) => !UNTRACKED.has(p));
   const wantedTracked = [...wanted.keys()].filter((p) => !UNTRACKED.has(p));
   if (ownedTracked.length !== wantedTracked.length) return false;
