@@ -143,7 +143,7 @@ describe('drift and spec edits', () => {
           name: 'territory-quota',
           namespace: name,
         });
-        return (q?.spec as { hard: Record<string, string> }).hard.pods !== '9999' ? q : undefined;
+        return q && (q.spec as { hard: Record<string, string> }).hard.pods !== '9999' ? q : undefined;
       },
       { what: 'the quota to be restored', timeoutMs: 10_000 },
     );
@@ -173,7 +173,7 @@ describe('drift and spec edits', () => {
       name: 'territory-admin',
       namespace: name,
     });
-    expect((admins?.subjects as { name: string }[]).map((s) => s.name)).toEqual([
+    expect(((admins?.subjects ?? []) as { name: string }[]).map((s) => s.name)).toEqual([
       'rennes-admins',
       'rennes-dsi',
     ]);
