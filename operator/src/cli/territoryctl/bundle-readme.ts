@@ -23,7 +23,7 @@ function fr(f: BundleFacts): string {
   const lines = [
     `# Export de réversibilité — ${f.officialName} (${f.authority})`,
     '',
-    `Ce dossier contient toutes les données du Territory \`${f.territory}\` (espace de noms \`${f.namespace}\`), exporté le ${f.createdAt}.`,
+    `Ce dossier, exporté le ${f.createdAt}, contient toutes les données du Territory \`${f.territory}\` (espace de noms \`${f.namespace}\`).`,
     'Il permet de restaurer la base de données sur n’importe quel serveur PostgreSQL, sans l’opérateur Territory.',
     '',
     '## Contenu',
@@ -77,7 +77,7 @@ function en(f: BundleFacts): string {
   const lines = [
     `# Reversibility export — ${f.officialName} (${f.authority})`,
     '',
-    `This folder holds all the data of Territory \`${f.territory}\` (namespace \`${f.namespace}\`), exported on ${f.createdAt}.`,
+    `This folder, exported on ${f.createdAt}, holds all the data of Territory \`${f.territory}\` (namespace \`${f.namespace}\`).`,
     'It restores the database on any PostgreSQL server, without the Territory operator.',
     '',
     '## Contents',

@@ -1,12 +1,14 @@
 // Reaching the cluster: kubeconfig loading with errors that say what to do, and the reads every
 // cluster subcommand shares (Territories, one Secret). Talks through the runtime's KubeClient, which
 // returns plain JSON (timestamps stay strings, unknown fields are kept) — what the CLI prints.
+// The Kubernetes client is loaded only when a command needs a cluster, so offline commands
+// (render, register --file, decrypt) start without paying for it.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, KIND, PLURAL } from '../../api/territory.ts';
-import { KubeApiError, KubeClient } from '../../runtime/kube-client.ts';
+import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { CliError, EXIT } from './errors.ts';
 
@@ -18,7 +20,11 @@ export interface ClusterOptions {
 const NO_CLUSTER_HINT = 'set KUBECONFIG or pass --kubeconfig (and --context to pick a context)';
 
 /** The kubeconfig kubectl would use: --kubeconfig, then $KUBECONFIG, ~/.kube/config, in-cluster. */
-export function loadKubeConfig(opts: ClusterOptions, env: NodeJS.ProcessEnv = process.env): KubeConfig {
+export async function loadKubeConfig(
+  opts: ClusterOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
     if (opts.kubeconfig) {
@@ -69,28 +75,39 @@ export function loadKubeConfig(opts: ClusterOptions, env: NodeJS.ProcessEnv = pr
   return kc;
 }
 
-export function connect(opts: ClusterOptions): KubeClient {
-  return new KubeClient(loadKubeConfig(opts));
+export async function connect(opts: ClusterOptions): Promise<KubeClient> {
+  const kubeConfig = await loadKubeConfig(opts);
+  const { KubeClient } = await import('../../runtime/kube-client.ts');
+  return new KubeClient(kubeConfig);
+}
+
+/** The runtime's KubeApiError, recognised without loading the client. */
+function apiError(err: unknown): { statusCode: number; message: string } | undefined {
+  const e = err as { name?: unknown; statusCode?: unknown; message?: unknown };
+  return e?.name === 'KubeApiError' && typeof e.statusCode === 'number'
+    ? { statusCode: e.statusCode, message: String(e.message) }
+    : undefined;
 }
 
 /** Turns transport and API errors into messages that say what to do. */
 export function explain(err: unknown, kube: KubeClient, doing: string): Error {
   if (err instanceof CliError) return err;
   const server = kube.kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
-  if (err instanceof KubeApiError) {
-    if (err.statusCode === 401) {
+  const api = apiError(err);
+  if (api) {
+    if (api.statusCode === 401) {
       return new CliError(`the cluster at ${server} refused the credentials while ${doing}`, {
         hint: 'log in again or refresh the kubeconfig credentials',
         exitCode: EXIT.usage,
       });
     }
-    if (err.statusCode === 403) {
-      return new CliError(`not allowed while ${doing}: ${err.message}`, {
+    if (api.statusCode === 403) {
+      return new CliError(`not allowed while ${doing}: ${api.message}`, {
         hint: 'ask a cluster administrator for the RBAC permission named above',
         exitCode: EXIT.usage,
       });
     }
-    return new CliError(`the API server answered ${err.statusCode} while ${doing}: ${err.message}`);
+    return new CliError(`the API server answered ${api.statusCode} while ${doing}: ${api.message}`);
   }
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const transport = cause?.code !== undefined || (err instanceof TypeError && err.message === 'fetch failed');

@@ -541,7 +541,7 @@ export function doctorCommand(): Command {
         command: Command,
       ) => {
         const format = outputFormat(o.output, ['text', 'json', 'yaml'] as const);
-        const kube = connect(command.optsWithGlobals<ClusterOptions>());
+        const kube = await connect(command.optsWithGlobals<ClusterOptions>());
         try {
           const checks = await runDoctor(kube, {
             operatorSelector: o.operatorSelector,

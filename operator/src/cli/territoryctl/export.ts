@@ -23,9 +23,7 @@ import { Command, Option } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { lookupAuthority } from '../../api/geography.ts';
 import { parseTerritory, type Territory, territoryNamespace } from '../../api/territory.ts';
-import { META, resolveBackupKey } from '../../backup/commands.ts';
 import { DecryptStream } from '../../backup/format.ts';
-import { createS3Client, getObjectStream, headObject } from '../../backup/s3-store.ts';
 import { ByteMeter } from '../../backup/streams.ts';
 import type { BuildContext } from '../../builders/context.ts';
 import { LABELS } from '../../builders/context.ts';
@@ -283,6 +281,9 @@ export async function exportTerritory(
   }
   const resolveKey = keysAvailable ? resolverFor({ keyring, ...(kek ? { kek } : {}) }) : undefined;
 
+  // The S3 SDK is loaded only here: the other subcommands never pay for it.
+  const { META, resolveBackupKey } = await import('../../backup/commands.ts');
+  const { createS3Client, getObjectStream, headObject } = await import('../../backup/s3-store.ts');
   const endpoint = opts.s3Endpoint ?? destination.endpoint;
   const s3 = createS3Client({
     endpoint,
@@ -504,7 +505,7 @@ export function exportCommand(): Command {
         if (o.decrypt && o.keepEncrypted) {
           throw new CliError('--decrypt and --keep-encrypted exclude each other', { exitCode: EXIT.usage });
         }
-        const kube = connect(command.optsWithGlobals<ClusterOptions>());
+        const kube = await connect(command.optsWithGlobals<ClusterOptions>());
         try {
           const manifest = await exportTerritory(kube, name, {
             mode: o.keepEncrypted ? 'encrypted' : 'decrypted',

@@ -357,7 +357,7 @@ export function registerCommand(): Command {
       if (o.file) {
         entries = requireTerritories(o.file).map(({ territory }) => registerEntry(territory, providers));
       } else {
-        const kube = connect(command.optsWithGlobals<ClusterOptions>());
+        const kube = await connect(command.optsWithGlobals<ClusterOptions>());
         try {
           ({ entries, errors } = fromCluster(await listTerritories(kube), providers));
         } finally {

@@ -156,7 +156,7 @@ export function statusCommand(): Command {
     .addHelpText('after', '\nMarks: ✓ ready, ✗ failed (needs a fix), … not yet (waiting on an earlier part).')
     .action(async (name: string | undefined, o: { output: string }, command: Command) => {
       const format = outputFormat(o.output, ['table', 'json', 'yaml'] as const);
-      const kube = connect(command.optsWithGlobals<ClusterOptions>());
+      const kube = await connect(command.optsWithGlobals<ClusterOptions>());
       try {
         const objects = name ? [await getTerritory(kube, name)] : await listTerritories(kube);
         const rows = objects.map(statusRow);
