@@ -2,7 +2,6 @@
 // with SIGKILL (no chance to release its Lease), the other takes over and a Territory applied
 // afterwards converges.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -156,12 +155,6 @@ describe('leader election with two operator processes', () => {
 
     const after = uniqueName('after');
     await client.create(territory(after));
-    await client.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 's3', namespace: before },
-      stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(8).toString('hex') },
-    });
     await waitFor(() => converged(after), {
       what: `${after} reconciled by the new leader`,
       timeoutMs: 20_000,
