@@ -35,14 +35,21 @@ export async function cnpgCrdDir(env: NodeJS.ProcessEnv = process.env): Promise<
           'install Go, or set TERRITORY_CNPG_CRDS to a folder holding CloudNativePG config/crd/bases',
       );
     }
-    throw new Error(`CloudNativePG CRDs: go mod download ${CNPG_MODULE}@${CNPG_VERSION} failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`);
+    throw new Error(
+      `CloudNativePG CRDs: go mod download ${CNPG_MODULE}@${CNPG_VERSION} failed: ${e.stdout ?? ''}${e.stderr ?? e.message}`,
+    );
   }
   const info = JSON.parse(stdout) as { Dir?: string; Error?: string };
   if (!info.Dir) throw new Error(`CloudNativePG CRDs: ${info.Error ?? 'the module has no Dir'}`);
   return join(info.Dir, 'config', 'crd', 'bases');
 }
 
-export type CrdObject = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown };
+export type CrdObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string };
+  [k: string]: unknown;
+};
 
 export async function cnpgCrds(env: NodeJS.ProcessEnv = process.env): Promise<CrdObject[]> {
   const dir = await cnpgCrdDir(env);
