@@ -1,0 +1,101 @@
+// Running the pinned helm (and kubectl) on the repository's chart, for the chart integration tests. Helm gets
+// private config/cache/data folders, so tests never read or write the user's Helm set-up.
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { ensureHelmBinary } from './build.ts';
+
+const exec = promisify(execFile);
+
+export const CHART_DIR = resolve(import.meta.dirname, '..', '..', 'charts', 'territory-operator');
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let helmHome: string | undefined;
+
+function helmEnv(): NodeJS.ProcessEnv {
+  helmHome ??= mkdtempSync(join(tmpdir(), 'territory-helm-'));
+  return {
+    ...process.env,
+    HELM_CONFIG_HOME: join(helmHome, 'config'),
+    HELM_CACHE_HOME: join(helmHome, 'cache'),
+    HELM_DATA_HOME: join(helmHome, 'data'),
+  };
+}
+
+async function run(file: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<RunResult> {
+  const child = exec(file, args, { env, maxBuffer: 64 * 1024 * 1024 });
+  if (input !== undefined) {
+    child.child.stdin?.end(input);
+  }
+  try {
+    const { stdout, stderr } = await child;
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string; message: string };
+    if (typeof e.code !== 'number') throw error;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
+  }
+}
+
+/** Runs the pinned helm (building it into the cache first if needed). */
+export async function helm(args: string[]): Promise<RunResult> {
+  return run(await ensureHelmBinary(), args, helmEnv());
+}
+
+/** `--set-json` arguments from a values object: exact types, no --set string-parsing surprises. */
+export function setJson(values: Record<string, unknown>): string[] {
+  return Object.entries(values).flatMap(([k, v]) => ['--set-json', `${k}=${JSON.stringify(v)}`]);
+}
+
+/** `helm template` of the chart; throws with helm's message when it fails. */
+export async function renderChart(opts: {
+  release: string;
+  namespace: string;
+  values?: Record<string, unknown>;
+  includeCrds?: boolean;
+}): Promise<{ text: string; manifests: Manifest[] }> {
+  const args = [
+    'template',
+    opts.release,
+    CHART_DIR,
+    '--namespace',
+    opts.namespace,
+    ...setJson(opts.values ?? {}),
+  ];
+  if (opts.includeCrds) args.push('--include-crds');
+  const result = await helm(args);
+  if (result.code !== 0) throw new Error(`helm template failed (exit ${result.code}):\n${result.stderr}`);
+  const manifests = parseAllDocuments(result.stdout)
+    .map((d) => d.toJS() as Manifest | null)
+    .filter((m): m is Manifest => m !== null);
+  return { text: result.stdout, manifests };
+}
+
+/** kubectl with a given kubeconfig, manifests on stdin when given. */
+export function kubectl(kubectlPath: string, kubeconfig: string, args: string[], input?: string) {
+  return run(kubectlPath, ['--kubeconfig', kubeconfig, ...args], process.env, input);
+}
+
+export function findManifest(manifests: Manifest[], kind: string, name?: string): Manifest {
+  const found = manifests.find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+  if (!found) {
+    const have = manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ');
+    throw new Error(`no ${kind}${name ? ` ${name}` : ''} in the rendered chart (have: ${have})`);
+  }
+  return found;
+}
