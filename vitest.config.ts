@@ -10,6 +10,8 @@ export default defineConfig({
           name: 'unit',
           include: ['operator/**/*.test.ts', 'infra/**/*.test.ts'],
           environment: 'node',
+          // Unit tests run first: a broken builder should fail fast, before a control plane starts.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -17,6 +19,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
+          sequence: { groupOrder: 1 },
           globalSetup: ['test/setup/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,

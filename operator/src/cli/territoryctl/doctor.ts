@@ -41,6 +41,8 @@ export interface Check {
   detail: string;
   /** What to do, for a ✗ (or a warning). */
   fix?: string;
+  /** Every missing item when the detail only shows the first ones (RBAC). */
+  missing?: string[];
 }
 
 const ok = (name: string, detail: string): Check => ({ name, verdict: 'ok', detail });
@@ -268,11 +270,14 @@ export function checkRbac(subject: string, results: { permission: Permission; al
       denied.length > 12
         ? `${denied.slice(0, 12).join(', ')} and ${denied.length - 12} more`
         : denied.join(', ');
-    return fail(
-      'RBAC',
-      `${subject} lacks ${denied.length} of ${results.length} permissions: ${shown}`,
-      'bind it to the chart ClusterRole (charts/territory-operator/files/clusterrole-rules.yaml) and the leader-election Role',
-    );
+    return {
+      ...fail(
+        'RBAC',
+        `${subject} lacks ${denied.length} of ${results.length} permissions: ${shown}`,
+        'bind it to the chart ClusterRole (charts/territory-operator/files/clusterrole-rules.yaml) and the leader-election Role',
+      ),
+      missing: denied,
+    };
   }
   return ok('RBAC', `${subject} holds all ${results.length} permissions the operator uses`);
 }
