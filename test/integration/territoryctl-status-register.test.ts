@@ -164,6 +164,8 @@ describe('territoryctl register (from the cluster)', () => {
     const csv = ok(await territoryctl(['register', '-o', 'csv']), 'register -o csv').stdout;
     const rows = csv.split('\r\n').filter((l) => l.startsWith(`${ready},`) || l.startsWith(`${fresh},`));
     expect(rows).toHaveLength(4); // two purposes each
+    const excel = ok(await territoryctl(['register', '-o', 'csv', '--bom']), 'register -o csv --bom').stdout;
+    expect(excel.startsWith('\uFEFFterritory,controller,')).toBe(true);
     const md = ok(await territoryctl(['register']), 'register').stdout;
     expect(md).toContain('## Acigné — commune 35001');
     expect(md).toContain('## Rennes Métropole — epci 243500139');

@@ -344,36 +344,42 @@ export function registerCommand(): Command {
     .addOption(new Option('-o, --output <format>', 'markdown, csv, json or yaml').default('markdown'))
     .option('-f, --file <files...>', 'read Territories from these YAML files instead of the cluster')
     .option('--config <file>', 'operator configuration (its provider table names the backup providers)')
-    .action(async (o: { output: string; file?: string[]; config?: string }, command: Command) => {
-      const format = outputFormat(o.output, ['markdown', 'csv', 'json', 'yaml'] as const);
-      let providers: Provider[];
-      try {
-        providers = loadOperatorConfig(o.config).providers;
-      } catch (err) {
-        throw new CliError((err as Error).message, { exitCode: EXIT.usage });
-      }
-      let entries: RegisterEntry[];
-      let errors: string[] = [];
-      if (o.file) {
-        entries = requireTerritories(o.file).map(({ territory }) => registerEntry(territory, providers));
-      } else {
-        const kube = await connect(command.optsWithGlobals<ClusterOptions>());
+    .option(
+      '--bom',
+      'start the CSV with a UTF-8 byte-order mark, so spreadsheet software reads the accents right',
+    )
+    .action(
+      async (o: { output: string; file?: string[]; config?: string; bom?: boolean }, command: Command) => {
+        const format = outputFormat(o.output, ['markdown', 'csv', 'json', 'yaml'] as const);
+        let providers: Provider[];
         try {
-          ({ entries, errors } = fromCluster(await listTerritories(kube), providers));
-        } finally {
-          await kube.close();
+          providers = loadOperatorConfig(o.config).providers;
+        } catch (err) {
+          throw new CliError((err as Error).message, { exitCode: EXIT.usage });
         }
-      }
-      if (format === 'markdown') process.stdout.write(toMarkdown(entries));
-      else if (format === 'csv') process.stdout.write(toCsv(entries));
-      else process.stdout.write(formatData(entries, format));
-      if (errors.length > 0) {
-        throw new CliError(
-          `the record is incomplete: invalid Territories left out:\n  ${errors.join('\n  ')}`,
-          {
-            hint: 'fix those Territories (`territoryctl status` shows their InvalidSpec reason)',
-          },
-        );
-      }
-    });
+        let entries: RegisterEntry[];
+        let errors: string[] = [];
+        if (o.file) {
+          entries = requireTerritories(o.file).map(({ territory }) => registerEntry(territory, providers));
+        } else {
+          const kube = await connect(command.optsWithGlobals<ClusterOptions>());
+          try {
+            ({ entries, errors } = fromCluster(await listTerritories(kube), providers));
+          } finally {
+            await kube.close();
+          }
+        }
+        if (format === 'markdown') process.stdout.write(toMarkdown(entries));
+        else if (format === 'csv') process.stdout.write(`${o.bom ? '\uFEFF' : ''}${toCsv(entries)}`);
+        else process.stdout.write(formatData(entries, format));
+        if (errors.length > 0) {
+          throw new CliError(
+            `the record is incomplete: invalid Territories left out:\n  ${errors.join('\n  ')}`,
+            {
+              hint: 'fix those Territories (`territoryctl status` shows their InvalidSpec reason)',
+            },
+          );
+        }
+      },
+    );
 }
