@@ -15,7 +15,7 @@ import { createLogger } from '../runtime/logger.ts';
 import type { KubeObject } from '../runtime/types.ts';
 import { installCustomResourceDefinitions } from '../territory/install.ts';
 import { createOperator } from '../territory/operator.ts';
-import { formatStatusTable } from '../territory/status-table.ts';
+import { formatNextSteps, formatStatusTable } from '../territory/status-table.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 const LOCAL_CONFIG = join(REPO, 'operator', 'data', 'local-config.yaml');
@@ -135,7 +135,10 @@ async function main(): Promise<void> {
       const list = await client.list({ apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory' });
       const table = formatStatusTable(list.items);
       if (table !== last) {
-        process.stdout.write(`\n${new Date().toISOString()}\n${table}\n`);
+        const steps = formatNextSteps(list.items);
+        process.stdout.write(
+          `\n${new Date().toISOString()}\n${table}\n${steps ? `Not ready yet:\n${steps}\n` : ''}`,
+        );
         last = table;
       }
     } catch (err) {

@@ -42,3 +42,18 @@ export function formatStatusTable(territories: KubeObject[]): string {
     )
     .join('\n');
 }
+
+/** One line per Territory that is not Ready: its Ready message, which says what to do next. */
+export function formatNextSteps(territories: KubeObject[]): string {
+  return territories
+    .map((t) => {
+      const conditions =
+        (t.status as { conditions?: (Cond & { message?: string })[] } | undefined)?.conditions ?? [];
+      const ready = conditions.find((c) => c.type === 'Ready');
+      return ready && ready.status !== 'True'
+        ? `  ${t.metadata.name}: ${ready.message ?? ready.reason}`
+        : undefined;
+    })
+    .filter((line): line is string => line !== undefined)
+    .join('\n');
+}
