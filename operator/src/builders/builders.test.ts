@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { quantityValue } from '../api/quantity.ts';
 import { toCnpgSchedule } from './backup.ts';
 import { LABELS, type Owned } from './context.ts';
 import { context, territory } from './fixtures.test-helpers.ts';
 import { buildDesiredState } from './index.ts';
-import { parseQuantity } from './quantity.ts';
 import { chooseProfile, effectiveQuota } from './quota.ts';
 
 const all = (s: ReturnType<typeof buildDesiredState>): Owned[] => [
@@ -68,7 +68,7 @@ describe('quota', () => {
   it('always leaves room for the database volumes, and applies overrides last', () => {
     const big = territory({ spec: { database: { instances: 3, storage: { size: '400Gi' } } } });
     const q = effectiveQuota(context(big, { authority: { officialName: 'x', population: 100 } }));
-    expect(parseQuantity(q.requestsStorage)).toBeGreaterThanOrEqual(3 * 400 * 2 ** 30);
+    expect(quantityValue(q.requestsStorage)).toBeGreaterThanOrEqual(3 * 400 * 2 ** 30);
     const over = territory({ spec: { quota: { profile: 'small', overrides: { pods: 7, limitsCpu: '3' } } } });
     expect(effectiveQuota(context(over))).toMatchObject({ pods: 7, limitsCpu: '3', profile: 'small' });
   });

@@ -1,9 +1,10 @@
 // Resource limits of a Territory: a ResourceQuota and a LimitRange from a size profile. The profile is
 // chosen from the authority's kind and its official population (a village and a métropole do not need
 // the same share of the cluster), and every value can be overridden in spec.quota.overrides.
+
+import { quantityValue } from '../api/quantity.ts';
 import type { Territory } from '../api/territory.ts';
 import { type BuildContext, type Owned, ownedMeta } from './context.ts';
-import { formatGi, maxQuantity, parseQuantity } from './quantity.ts';
 
 export type QuotaProfileName = 'small' | 'medium' | 'large' | 'xlarge';
 
@@ -85,14 +86,26 @@ export function chooseProfile(t: Territory, population: number | undefined): Quo
   }
 }
 
+function bytes(quantity: string): number {
+  const value = quantityValue(quantity);
+  // The schema only admits valid quantities; reaching this means a caller skipped validation.
+  if (value === undefined) throw new Error(`"${quantity}" is not a Kubernetes quantity`);
+  return value;
+}
+
+/** Bytes rounded up to whole GiB, the unit platform engineers read storage quotas in. */
+function formatGi(value: number): string {
+  return `${Math.ceil(value / 2 ** 30)}Gi`;
+}
+
 /** The profile, then the database's own volume needs, then the authority's explicit overrides. */
 export function effectiveQuota(ctx: BuildContext): QuotaProfile & { profile: QuotaProfileName } {
   const t = ctx.territory;
   const profile = chooseProfile(t, ctx.authority.population);
   const base = { ...QUOTA_PROFILES[profile] };
   // Never create a database the quota would refuse: one volume per instance.
-  const dbBytes = parseQuantity(t.spec.database.storage.size) * t.spec.database.instances;
-  base.requestsStorage = maxQuantity(base.requestsStorage, formatGi(dbBytes));
+  const dbBytes = bytes(t.spec.database.storage.size) * t.spec.database.instances;
+  if (dbBytes > bytes(base.requestsStorage)) base.requestsStorage = formatGi(dbBytes);
   base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, t.spec.database.instances + 2);
   const overrides = t.spec.quota.overrides ?? {};
   const merged = { ...base };
