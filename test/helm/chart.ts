@@ -1,11 +1,13 @@
 // Running the pinned helm (and kubectl) on the repository's chart, for the chart integration tests. Helm gets
 // private config/cache/data folders, so tests never read or write the user's Helm set-up.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
+import { renderCrdYaml } from '../../operator/src/api/crd.ts';
+import { cnpgCrds } from '../cnpg/crds.ts';
 import { ensureHelmBinary } from './build.ts';
 
 const exec = promisify(execFile);
@@ -98,4 +100,66 @@ export function findManifest(manifests: Manifest[], kind: string, name?: string)
     throw new Error(`no ${kind}${name ? ` ${name}` : ''} in the rendered chart (have: ${have})`);
   }
   return found;
+}
+
+/**
+ * A kubeconfig that authenticates as a ServiceAccount with a real token (TokenRequest API, 1 hour), so the API
+ * server authenticates and authorises requests exactly as it would for the operator's pod.
+ */
+export async function serviceAccountKubeconfig(opts: {
+  kubectlPath: string;
+  adminKubeconfig: string;
+  namespace: string;
+  serviceAccount: string;
+}): Promise<string> {
+  const admin = async (args: string[]) => {
+    const r = await kubectl(opts.kubectlPath, opts.adminKubeconfig, args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${r.stderr}`);
+    return r.stdout;
+  };
+  const token = (
+    await admin(['create', 'token', opts.serviceAccount, '-n', opts.namespace, '--duration=1h'])
+  ).trim();
+  const view = parseYaml(await admin(['config', 'view', '--raw', '--minify'])) as {
+    clusters: { name: string; cluster: Record<string, unknown> }[];
+  };
+  const cluster = view.clusters[0];
+  if (!cluster) throw new Error('the admin kubeconfig has no cluster');
+  const path = join(mkdtempSync(join(tmpdir(), 'territory-sa-')), `${opts.serviceAccount}.kubeconfig`);
+  const user = `system:serviceaccount:${opts.namespace}:${opts.serviceAccount}`;
+  writeFileSync(
+    path,
+    stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [cluster],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: user, context: { cluster: cluster.name, user, namespace: opts.namespace } }],
+      'current-context': user,
+    }),
+    { mode: 0o600 },
+  );
+  return path;
+}
+
+/** Our CRD (as generated) and CloudNativePG's pinned ones, applied as the platform would (admin). */
+export async function installCrdsAsAdmin(kubectlPath: string, adminKubeconfig: string): Promise<void> {
+  const cnpg = (await cnpgCrds()).map((o) => stringify(o)).join('---\n');
+  for (const [args, input] of [
+    [['apply', '--server-side', '--force-conflicts', '-f', '-'], renderCrdYaml()],
+    [['apply', '--server-side', '--force-conflicts', '-f', '-'], cnpg],
+    [
+      [
+        'wait',
+        '--for=condition=Established',
+        '--timeout=60s',
+        'crd/territories.sovereign.dev',
+        'crd/clusters.postgresql.cnpg.io',
+      ],
+      undefined,
+    ],
+  ] as const) {
+    const r = await kubectl(kubectlPath, adminKubeconfig, [...args], input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${r.stderr}`);
+  }
 }

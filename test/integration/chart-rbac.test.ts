@@ -4,21 +4,22 @@
 //   RoleBindings (Kubernetes' escalation check: it can only grant what it holds), writes status, finalizers,
 //   events, and its leader-election Lease;
 // - not broader than needed: SelfSubjectAccessReviews for what it must NOT do are denied.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parse as parseYaml, stringify } from 'yaml';
-import { renderCrdYaml } from '../../operator/src/api/crd.ts';
+import { stringify } from 'yaml';
 import { parseTerritory } from '../../operator/src/api/territory.ts';
 import { context, territory } from '../../operator/src/builders/fixtures.test-helpers.ts';
 import { buildDesiredState } from '../../operator/src/builders/index.ts';
 import { groupOf, resourceOf } from '../../operator/src/rbac/operator-rbac.ts';
 import { OWNED_KINDS } from '../../operator/src/territory/owned-kinds.ts';
-import { cnpgCrds } from '../cnpg/crds.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
-import { kubectl, type Manifest, renderChart } from '../helm/chart.ts';
+import {
+  installCrdsAsAdmin,
+  kubectl,
+  type Manifest,
+  renderChart,
+  serviceAccountKubeconfig,
+} from '../helm/chart.ts';
 import { uniqueName } from '../support/kube.ts';
 
 const admin = inject('kubeconfigPath');
@@ -60,9 +61,7 @@ async function can(
 beforeAll(async () => {
   await ensureHelmBinary();
   // Our CRD and CloudNativePG's, as the platform installs them (admin); the operator never does.
-  await asAdmin(['apply', '--server-side', '--force-conflicts', '-f', '-'], renderCrdYaml());
-  await asAdmin(['apply', '--server-side', '--force-conflicts', '-f', '-'], toYamlStream(await cnpgCrds()));
-  await asAdmin(['wait', '--for=condition=Established', '--timeout=60s', 'crd/territories.sovereign.dev']);
+  await installCrdsAsAdmin(kubectlPath, admin);
   await asAdmin(['create', 'namespace', operatorNs]);
 
   const { manifests } = await renderChart({ release, namespace: operatorNs });
@@ -74,28 +73,12 @@ beforeAll(async () => {
   await asAdmin(['apply', '--server-side', '-f', '-'], toYamlStream(rbac));
 
   const sa = rbac.find((m) => m.kind === 'ServiceAccount')?.metadata.name ?? '';
-  const token = (await asAdmin(['create', 'token', sa, '-n', operatorNs, '--duration=1h'])).trim();
-  const adminConfig = parseYaml(await asAdmin(['config', 'view', '--raw', '--minify'])) as {
-    clusters: { name: string; cluster: Record<string, unknown> }[];
-  };
-  const cluster = adminConfig.clusters[0];
-  if (!cluster) throw new Error('the admin kubeconfig has no cluster');
-  const dir = mkdtempSync(join(tmpdir(), 'territory-chart-rbac-'));
-  saKubeconfig = join(dir, 'operator.kubeconfig');
-  writeFileSync(
-    saKubeconfig,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [cluster],
-      users: [{ name: 'operator', user: { token } }],
-      contexts: [
-        { name: 'operator', context: { cluster: cluster.name, user: 'operator', namespace: operatorNs } },
-      ],
-      'current-context': 'operator',
-    }),
-    { mode: 0o600 },
-  );
+  saKubeconfig = await serviceAccountKubeconfig({
+    kubectlPath,
+    adminKubeconfig: admin,
+    namespace: operatorNs,
+    serviceAccount: sa,
+  });
   const kc = new KubeConfig();
   kc.loadFromFile(saKubeconfig);
   auth = kc.makeApiClient(AuthorizationV1Api);
