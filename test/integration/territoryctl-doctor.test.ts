@@ -46,7 +46,9 @@ afterAll(async () => {
 });
 
 describe('territoryctl doctor', () => {
-  it('finds the CRDs, judges the attestation of --config, and says the operator is missing', async () => {
+  it('finds the CRDs, judges the attestation of --config, and says the operator is missing', {
+    timeout: 240_000,
+  }, async () => {
     const config = join(dir, 'config.yaml');
     await writeFile(
       config,
@@ -85,7 +87,9 @@ describe('territoryctl doctor', () => {
     );
   });
 
-  it("reads the operator's own configuration and checks its ServiceAccount's RBAC, before and after binding the chart's rules", async () => {
+  it("reads the operator's own configuration and checks its ServiceAccount's RBAC, before and after binding the chart's rules", {
+    timeout: 240_000,
+  }, async () => {
     const sa = 'territory-operator';
     const objects = [
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
