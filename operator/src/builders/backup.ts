@@ -55,7 +55,9 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
     { name: 'PGSSLROOTCERT', value: `${CA_DIR}/ca.crt` },
     { name: 'S3_ENDPOINT', value: d.endpoint },
     { name: 'S3_BUCKET', value: d.bucket },
-    { name: 'S3_PREFIX', value: d.pathPrefix ?? '' },
+    // Only when set: the API server drops an empty env value, so the CronJob would never match what
+    // was applied and every reconcile would re-apply it. The backup command reads unset as ''.
+    ...(d.pathPrefix ? [{ name: 'S3_PREFIX', value: d.pathPrefix }] : []),
     { name: 'S3_REGION', value: d.region ?? 'us-east-1' },
     secretEnv('AWS_ACCESS_KEY_ID', d.credentialsSecret.name, d.credentialsSecret.accessKeyIdKey),
     secretEnv('AWS_SECRET_ACCESS_KEY', d.credentialsSecret.name, d.credentialsSecret.secretAccessKeyKey),
