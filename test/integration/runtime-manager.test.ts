@@ -98,7 +98,9 @@ describe('Manager process', () => {
         namespace,
         name: 'runtime-child',
       });
-      expect((lease?.spec as { holderIdentity?: string | null }).holderIdentity ?? null).toBeNull();
+      expect(lease, 'the Lease should still exist, released').toBeDefined();
+      const spec = lease?.spec as { holderIdentity?: string | null } | undefined;
+      expect(spec?.holderIdentity ?? null).toBeNull();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

@@ -122,9 +122,9 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
     return [...this.#cache.keys()];
   }
 
-  /** The silence deadline in ms (health checks use it to judge a wedged loop). */
-  silenceDeadlineMs(): number {
-    return this.#options.silenceDeadlineMs ?? (this.#watchTimeoutSeconds() + 30) * 1000;
+  /** The silence deadline in ms for a watch of `timeoutSeconds` (health checks use the default bound). */
+  silenceDeadlineMs(timeoutSeconds = 360): number {
+    return this.#options.silenceDeadlineMs ?? (timeoutSeconds + 30) * 1000;
   }
 
   #watchTimeoutSeconds(): number {
@@ -255,7 +255,8 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
     const abort = new AbortController();
     const onStop = () => abort.abort();
     this.#stop.signal.addEventListener('abort', onStop, { once: true });
-    const deadline = this.silenceDeadlineMs();
+    const timeoutSeconds = this.#watchTimeoutSeconds();
+    const deadline = this.silenceDeadlineMs(timeoutSeconds);
     let silent = false;
     let timer = this.#clock.setTimeout(fire, deadline);
     function fire() {
@@ -267,7 +268,6 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       timer = this.#clock.setTimeout(fire, deadline);
       this.#lastActivity = this.#clock.now();
     };
-    const timeoutSeconds = this.#watchTimeoutSeconds();
     const started = this.#clock.now();
     let delivered = 0;
     try {
