@@ -111,7 +111,11 @@ describe('ServerSideApplier', () => {
       metadata: { name: 'p', namespace },
       spec: {
         containers: [
-          { name: 'c', image: 'registry.invalid/none:1', resources: { requests: { memory: '64Mi' }, limits: { cpu: '100m' } } },
+          {
+            name: 'c',
+            image: 'registry.invalid/none:1',
+            resources: { requests: { memory: '64Mi' }, limits: { cpu: '100m' } },
+          },
         ],
         volumes: [{ name: 'scratch', emptyDir: {} }],
       },
