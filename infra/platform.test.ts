@@ -2,7 +2,7 @@
 // resources the program registers and their inputs, and that invalid stacks fail before any is registered.
 import { readFileSync } from 'node:fs';
 import * as pulumi from '@pulumi/pulumi';
-import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { TerritorySpecInput } from '../operator/src/api/territory.ts';
 import { CHART_PATH, chartValuesFor, deployPlatform, territory } from './platform.ts';
@@ -210,6 +210,37 @@ describe('the stack configuration is checked at preview', () => {
     expect(chartValuesFor(parsed.clusters[0] ?? (bretagne as never))).toHaveProperty(
       'config.cluster.provider',
       'outscale',
+    );
+  });
+});
+
+describe('the program entry point (index.ts)', () => {
+  it('reads the clusters, Territories and kubeconfig secrets of a stack (Pulumi.example.yaml)', async () => {
+    const file = parseYaml(readFileSync(new URL('./Pulumi.example.yaml', import.meta.url), 'utf8')) as {
+      config: Record<string, unknown>;
+    };
+    const kubeconfig = 'apiVersion: v1\nkind: Config\n';
+    pulumi.runtime.setAllConfig(
+      {
+        'territory-infra:clusters': JSON.stringify(file.config['territory-infra:clusters']),
+        'territory-infra:territories': JSON.stringify(file.config['territory-infra:territories']),
+        'territory-infra:kubeconfig-bretagne': kubeconfig,
+      },
+      ['territory-infra:kubeconfig-bretagne'],
+    );
+    const program = await import('./index.ts');
+    expect(program.territories).toEqual(['commune-acigne']);
+    await new Promise((ok) => pulumi.all(Object.values(program.operatorNamespaces)).apply(ok));
+    const provider = registered.find((r) => r.type === 'pulumi:providers:kubernetes');
+    expect(provider?.name).toBe('bretagne-k8s');
+    // Handed to the provider as a secret: encrypted in the state, never shown in previews.
+    expect(provider?.inputs.kubeconfig).toEqual({
+      [pulumi.runtime.specialSigKey]: pulumi.runtime.specialSecretSig,
+      value: kubeconfig,
+    });
+    // The Territory registers once the chart it depends on has.
+    await vi.waitFor(() =>
+      expect(registered.map((r) => r.type)).toContain('kubernetes:sovereign.dev/v1alpha1:Territory'),
     );
   });
 });
