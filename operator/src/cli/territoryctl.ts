@@ -26,6 +26,12 @@ import { statusCommand } from './territoryctl/status.ts';
 const invokedAs = basename(process.argv[1] ?? '').replace(/\.ts$/, '');
 const name = invokedAs === 'kubectl-territory' ? 'kubectl territory' : 'territoryctl';
 
+// `territoryctl render x | head` closes stdout early: that is the reader's choice, not a failure.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.ok);
+  throw err;
+});
+
 const program = new Command(name)
   .description('Sovereign data stacks of French local authorities: render, status, register, export, doctor')
   .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')

@@ -30,7 +30,7 @@ import { LABELS } from '../../builders/context.ts';
 import { databaseName, ownerRole, purposeRole } from '../../builders/database.ts';
 import { KEYRING_KEY, KEYRING_SECRET } from '../../builders/keys.ts';
 import { parseOperatorConfig } from '../../config/operator-config.ts';
-import { type Keyring, parseKek, parseKeyring } from '../../keys/keyring.ts';
+import { type Keyring, parseKek, parseKeyring, serializeKeyring } from '../../keys/keyring.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/types.ts';
 import { OWNED_KINDS } from '../../territory/owned-kinds.ts';
@@ -357,9 +357,7 @@ export async function exportTerritory(
         decryptedBytes = check.plaintextBytes;
       }
       await mkdir(join(work, 'keys'), { mode: 0o700 });
-      await writeFile(join(work, 'keys', 'keyring.json'), `${JSON.stringify(keyring, null, 2)}\n`, {
-        mode: 0o600,
-      });
+      await writeFile(join(work, 'keys', 'keyring.json'), serializeKeyring(keyring), { mode: 0o600 });
     }
 
     // 3. The Territory and what it manages, portable (no uids, versions or Secret values).
