@@ -69,7 +69,10 @@ try {
     'territory operator starting',
   );
   await operator.start();
-  logger.info({}, 'territory operator stopped');
+  const reason = operator.manager.stopReason();
+  logger.info({ reason }, 'territory operator stopped');
+  // A replica that lost its Lease exits non-zero so that its pod restarts and campaigns again.
+  if (reason === 'leadership-lost') process.exitCode = 1;
 } catch (err) {
   logger.error({ err }, 'territory operator failed');
   process.exitCode = 1;

@@ -241,7 +241,7 @@ export class Controller {
 
   async #reconcileOne(key: ObjectKey, attempt: number): Promise<ReconcileResult> {
     const { namespace, name } = splitKey(key);
-    const logger = this.#logger.child({ key });
+    const logger = this.#logger.child({ object: key }); // not `key`: that field name is redacted as a secret
     const ctx: ReconcileContext = {
       key,
       namespace,
