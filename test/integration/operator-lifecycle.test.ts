@@ -205,6 +205,28 @@ describe('drift and spec edits', () => {
   });
 });
 
+describe('observability', () => {
+  it('serves health probes and Prometheus metrics, territories by condition included', async () => {
+    const name = await createWithCredentials(territory(uniqueName('metrics')));
+    await waitCondition(name, 'KeysReady', (c) => c.status === 'True');
+    const port = op.operator.manager.healthPort();
+    for (const probe of ['healthz', 'readyz']) {
+      expect((await fetch(`http://127.0.0.1:${port}/${probe}`)).status, probe).toBe(200);
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const family of [
+      'controller_runtime_reconcile_total',
+      'controller_runtime_reconcile_time_seconds',
+      'workqueue_depth',
+      'workqueue_queue_duration_seconds',
+      'rest_client_requests_total',
+    ]) {
+      expect(metrics, family).toContain(family);
+    }
+    expect(metrics).toMatch(/territory_conditions\{type="KeysReady",status="True"\} [1-9]/);
+  });
+});
+
 describe('deletion policies', () => {
   it('Retain keeps the namespace and its objects, released from the Territory', async () => {
     const name = await createWithCredentials(territory(uniqueName('retain')));

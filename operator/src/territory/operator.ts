@@ -3,6 +3,7 @@
 // `cli/start.ts` (npm start) both call it.
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { Gauge } from 'prom-client';
 import { API_VERSION, KIND } from '../api/territory.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
 import { Manager } from '../runtime/manager.ts';
@@ -85,6 +86,23 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     randomBytes: (size) => randomBytes(size),
   };
   reconciler = new TerritoryReconciler(ports);
+
+  // Territories by condition, counted from the informer cache when Prometheus scrapes: no extra
+  // work per reconcile, and always consistent with what the API server holds.
+  new Gauge({
+    name: 'territory_conditions',
+    help: 'Territories by condition type (Ready, each part, Reconciling, Stalled) and status',
+    labelNames: ['type', 'status'],
+    registers: [manager.metrics.registry],
+    collect() {
+      this.reset();
+      for (const t of controller.cache(API_VERSION, KIND)?.list() ?? []) {
+        const conditions =
+          (t.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+        for (const c of conditions) this.inc({ type: c.type, status: c.status });
+      }
+    },
+  });
 
   return { manager, start: () => manager.start(), stop: () => manager.stop() };
 }
