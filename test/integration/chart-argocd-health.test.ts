@@ -56,8 +56,28 @@ describe('the Argo CD health check for Territory', () => {
     const stale = territory({ observedGeneration: 1, conditions: [condition('Ready', 'True', 'Ready')] });
     expect(await health(stale)).toEqual({
       status: 'Progressing',
-      message: 'The operator has not yet reconciled the latest spec',
+      message: 'Waiting for the operator to observe generation 2',
     });
+    expect(await health(territory({ conditions: [] }))).toEqual({
+      status: 'Progressing',
+      message: 'Waiting for the Territory operator to report',
+    });
+  });
+
+  it('is Progressing while the Territory is being deleted, whatever its conditions say', async () => {
+    const deleting = {
+      ...territory({ observedGeneration: 2, conditions: [condition('Ready', 'True', 'Ready')] }),
+      metadata: { name: 'acigne', generation: 2, deletionTimestamp: '2026-11-28T10:00:00Z' },
+    };
+    expect((await health(deleting)).status).toBe('Progressing');
+  });
+
+  it('passes quotes, backslashes and accents in messages through unchanged', async () => {
+    const t = territory({
+      observedGeneration: 2,
+      conditions: [condition('Ready', 'True', 'Ready', 'Île-de-France "quoted" \\ ok')],
+    });
+    expect((await health(t)).message).toBe('Ready: Île-de-France "quoted" \\ ok');
   });
 
   it('is Healthy when Ready, Progressing while Reconciling, Degraded when Stalled or not Ready', async () => {

@@ -7,27 +7,49 @@
 -- Rules (kstatus): a status older than the spec is Progressing; Stalled=True is Degraded;
 -- Ready=True is Healthy; Reconciling=True, or no Ready yet, is Progressing; Ready=False otherwise
 -- is Degraded, with the operator's reason and message.
-local hs = { status = "Progressing", message = "Waiting for the operator to report status" }
-if obj.status == nil then
-  return hs
-end
-if obj.metadata ~= nil and obj.metadata.generation ~= nil and obj.status.observedGeneration ~= nil
-    and obj.status.observedGeneration < obj.metadata.generation then
-  hs.message = "The operator has not yet reconciled the latest spec"
-  return hs
-end
-local ready, reconciling, stalled = nil, nil, nil
-if obj.status.conditions ~= nil then
-  for _, c in ipairs(obj.status.conditions) do
-    if c.type == "Ready" then ready = c end
-    if c.type == "Reconciling" then reconciling = c end
-    if c.type == "Stalled" then stalled = c end
+-- A Territory being deleted is Progressing: its finalizer is releasing or removing the stack.
+local hs = {}
+
+local function find(conditions, kind)
+  if conditions == nil then return nil end
+  for _, c in ipairs(conditions) do
+    if c.type == kind then return c end
   end
+  return nil
 end
+
 local function describe(c)
-  if c.message ~= nil and c.message ~= "" then return c.reason .. ": " .. c.message end
-  return c.reason
+  if c == nil then return "" end
+  local reason = c.reason or ""
+  local message = c.message or ""
+  if reason ~= "" and message ~= "" then return reason .. ": " .. message end
+  return reason .. message
 end
+
+if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "Territory is being deleted (deletionPolicy decides what is kept)"
+  return hs
+end
+
+local status = obj.status
+if status == nil or status.conditions == nil or #status.conditions == 0 then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the Territory operator to report"
+  return hs
+end
+
+local generation = obj.metadata and obj.metadata.generation
+if generation ~= nil and (status.observedGeneration == nil or status.observedGeneration < generation) then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the operator to observe generation " .. tostring(generation)
+  return hs
+end
+
+local ready = find(status.conditions, "Ready")
+local stalled = find(status.conditions, "Stalled")
+local reconciling = find(status.conditions, "Reconciling")
+
 if stalled ~= nil and stalled.status == "True" then
   hs.status = "Degraded"
   hs.message = describe(stalled)
@@ -39,6 +61,7 @@ if ready ~= nil and ready.status == "True" then
   return hs
 end
 if reconciling ~= nil and reconciling.status == "True" then
+  hs.status = "Progressing"
   hs.message = describe(reconciling)
   return hs
 end
@@ -47,4 +70,6 @@ if ready ~= nil and ready.status == "False" then
   hs.message = describe(ready)
   return hs
 end
+hs.status = "Progressing"
+hs.message = "Waiting for the Ready condition"
 return hs
