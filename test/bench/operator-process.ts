@@ -13,7 +13,10 @@ import {
   tailFile,
 } from '../controlplane/processes.ts';
 
-export const MANAGER = resolve(import.meta.dirname, '..', '..', 'operator', 'src', 'cli', 'manager.ts');
+/** The operator's process entry point; TERRITORY_BENCH_MANAGER points the bench at another build of it. */
+export const MANAGER =
+  process.env.TERRITORY_BENCH_MANAGER ??
+  resolve(import.meta.dirname, '..', '..', 'operator', 'src', 'cli', 'manager.ts');
 
 /**
  * The bench cluster's configuration: an attested SecNumCloud Outscale region with attestation-only

@@ -37,6 +37,11 @@ export interface SizeResult {
     rssAtStartMB: number;
     ready: Record<string, number>;
   };
+  /**
+   * CPU seconds kube-apiserver + etcd spent while the floor wrote, and while the operator converged: the
+   * work each put on the control plane, much less sensitive than wall time to other load on the machine.
+   */
+  controlPlaneCpu: { floorSeconds: number; operatorSeconds: number; operatorOverFloor: number };
   /** operator converge time / floor time; also without the operator's process start. */
   ratio: { operatorOverFloor: number; operatorAfterStartOverFloor: number; requestsOverFloor: number };
   steady: {
@@ -205,6 +210,11 @@ export function renderMarkdown(r: BenchResult): string {
           round(s.ratio.operatorAfterStartOverFloor),
         ),
         row('operator / floor requests', (s) => round(s.ratio.requestsOverFloor)),
+        row(
+          'operator / floor control-plane CPU s',
+          (s) =>
+            `${round(s.controlPlaneCpu.operatorOverFloor)} (${round(s.controlPlaneCpu.operatorSeconds, 0)} / ${round(s.controlPlaneCpu.floorSeconds, 0)})`,
+        ),
         row('objects per Territory', (s) => s.objectsPerTerritory),
         row('operator requests per Territory', (s) => round(s.converge.requestsPerTerritory)),
         row(

@@ -60,6 +60,7 @@ const { values } = parseArgs({
     'idle-periods': { type: 'string', default: '6' },
     concurrency: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
     'request-metric': { type: 'string', default: 'rest_client_requests_total' },
     'converge-timeout-seconds': { type: 'string', default: '1800' },
     keep: { type: 'boolean', default: false },
@@ -90,6 +91,8 @@ async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Pro
   return out;
 }
 
+const slug = (label: string) => label.replace(/[^a-z0-9]/gi, '-');
+
 function latency(ms: number[]): LatencyFigures {
   return { count: ms.length, p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), maxMs: Math.max(...ms) };
 }
@@ -100,10 +103,14 @@ function spread<T>(items: T[], count: number, offset: number): T[] {
   return Array.from({ length: count }, (_, i) => items[Math.floor(i * step + offset) % items.length] as T);
 }
 
-/** After namespaces are created, kube-controller-manager adds a ServiceAccount to each: wait for that tail. */
-async function waitControllerManagerQuiet(client: KubeClient, namespaces: number): Promise<void> {
+/**
+ * After namespaces are created, kube-controller-manager adds a ServiceAccount (and a CA ConfigMap) to each:
+ * wait for that tail so it does not run into the next measurement.
+ */
+async function waitControllerManagerQuiet(client: KubeClient): Promise<void> {
   const deadline = Date.now() + 180_000;
   for (;;) {
+    const namespaces = (await client.list({ apiVersion: 'v1', kind: 'Namespace' })).items.length;
     const sa = await client.list({
       apiVersion: 'v1',
       kind: 'ServiceAccount',
@@ -116,7 +123,7 @@ async function waitControllerManagerQuiet(client: KubeClient, namespaces: number
       );
       return;
     }
-    await sleep(2_000);
+    await sleep(1_000);
   }
 }
 
@@ -127,15 +134,13 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
   const runId = `${stamp}-${size.label}`.replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, 63);
   say(`=== size ${size.label}: ${n} Territories (${size.kind}) ===`);
 
-  const cpDir = join(runDir, `controlplane-${size.label.replace(/[^a-z0-9]/gi, '-')}`);
+  const cpDir = join(runDir, `controlplane-${slug(size.label)}`);
   const cp = await startControlPlane({ dir: cpDir, log: (l) => say(`controlplane: ${l}`) });
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const client = new KubeClient(kc);
     await installCustomResourceDefinitions(client, { cnpg: 'no' });
-    // The operator's leader-election Lease lives here in the Helm chart's default layout.
-    await client.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'territory-system' } });
 
     // 1. The Territories, before any operator runs (both the floor and the operator start from them).
     const phase = performance.now();
@@ -158,6 +163,10 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
     say(
       `floor: applying ${groups.length * objectsPerTerritory} objects (${objectsPerTerritory} per Territory), concurrency ${concurrency}`,
     );
+    // CPU the API server and etcd spend is a load-independent measure of the work each writer causes.
+    const controlPlaneCpu = () =>
+      readProcStats(cp.pids.kubeApiServer).cpuSeconds + readProcStats(cp.pids.etcd).cpuSeconds;
+    const floorCpuBefore = controlPlaneCpu();
     const floor = await runFloorWriter({
       tls: readKubeconfigTls(cp.kubeconfigPath),
       groups,
@@ -167,8 +176,9 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
         if (done % 500 === 0) say(`floor: ${done}/${n} Territories`);
       },
     });
+    const floorControlPlaneCpu = controlPlaneCpu() - floorCpuBefore;
     say(`floor: ${floor.seconds.toFixed(1)} s, ${floor.requests} requests (${floor.retries} retried)`);
-    await waitControllerManagerQuiet(client, n + 5);
+    await waitControllerManagerQuiet(client);
 
     // 3. Converge.
     const territoriesTracker = new Tracker(
@@ -184,17 +194,18 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
         say(`converged ${count}/${n}`);
       }
     });
+    const operatorCpuBefore = controlPlaneCpu();
     const operator = await startOperator({
       dir: runDir,
       kubeconfigPath: cp.kubeconfigPath,
       config: operatorConfigRaw,
-      name: `operator-${size.label.replace(/[^a-z0-9]/gi, '-')}`,
-      nodeFlags: values['cpu-prof']
-        ? [
-            '--cpu-prof',
-            `--cpu-prof-dir=${join(runDir, `profile-${size.label.replace(/[^a-z0-9]/gi, '-')}`)}`,
-          ]
-        : [],
+      name: `operator-${slug(size.label)}`,
+      nodeFlags: [
+        ...(values['cpu-prof']
+          ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, `profile-${slug(size.label)}`)}`]
+          : []),
+        ...(values['node-flags'] ?? '').split(' ').filter(Boolean),
+      ],
     });
     const rssAtStart = readProcStats(operator.pid).rssBytes;
     say(
@@ -219,6 +230,7 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
       const metric = requestCounterName(samples, values['request-metric']);
       const convergeCounts = requestCounts(samples, metric);
       const convergeProc = readProcStats(operator.pid);
+      const operatorControlPlaneCpu = controlPlaneCpu() - operatorCpuBefore;
       const convergeTotals = totals(convergeCounts);
       const convergeSeconds = (convergedAt - operator.spawnedAt) / 1000;
       const startupSeconds = (operator.readyAt - operator.spawnedAt) / 1000;
@@ -331,6 +343,11 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
           peakRssMB: convergeProc.peakRssBytes / MB,
           rssAtStartMB: rssAtStart / MB,
           ready,
+        },
+        controlPlaneCpu: {
+          floorSeconds: floorControlPlaneCpu,
+          operatorSeconds: operatorControlPlaneCpu,
+          operatorOverFloor: operatorControlPlaneCpu / floorControlPlaneCpu,
         },
         ratio: {
           operatorOverFloor: convergeSeconds / floor.seconds,
