@@ -105,6 +105,17 @@ async function deleteStack(
       });
     }
   }
+  // Only a namespace labelled for this Territory: one it was refused (NamespaceConflict) belongs to
+  // someone else, and deleting it would delete their data.
+  if (!owned.some((o) => o.kind === 'Namespace' && o.metadata.name === ns)) {
+    ports.events.record(object, {
+      type: 'Normal',
+      reason: 'Deleted',
+      message: `deletionPolicy Delete: namespace ${ns} was not created for this Territory and is left untouched`,
+      action: 'Delete',
+    });
+    return;
+  }
   await ports.applier.deleteIfExists({ apiVersion: 'v1', kind: 'Namespace', name: ns });
   ports.events.record(object, {
     type: 'Normal',
