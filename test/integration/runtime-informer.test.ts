@@ -63,8 +63,17 @@ describe('Informer', () => {
           what: 'the update of cm1',
         },
       );
+      // The per-namespace index follows adds, updates and deletes.
+      const inNamespace = () =>
+        informer
+          .listInNamespace(namespace)
+          .map((o) => `${o.metadata.name} ${JSON.stringify(o.data)}`)
+          .sort();
+      expect(inNamespace()).toEqual(['before-start {"a":"1"}', 'cm1 {"v":"2"}']);
+      expect(informer.listInNamespace('no-such-namespace')).toEqual([]);
       await admin.delete({ apiVersion: 'v1', kind: 'ConfigMap', namespace, name: 'cm1' });
       await waitFor(() => informer.get(`${namespace}/cm1`) === undefined, { what: 'cm1 to leave the cache' });
+      expect(inNamespace()).toEqual(['before-start {"a":"1"}']);
       expect(seen).toEqual(['add before-start', 'add cm1', 'update cm1 {"v":"2"}', 'delete cm1']);
       expect(informer.stats.lists).toBe(1);
     } finally {

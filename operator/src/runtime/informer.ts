@@ -53,6 +53,8 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
   readonly #logger: Logger | undefined;
   readonly #handlers: InformerHandlers<T>[] = [];
   readonly #cache = new Map<ObjectKey, T>();
+  /** The same objects by namespace, so a per-namespace read costs that namespace, not the whole cache. */
+  readonly #byNamespace = new Map<string, Map<ObjectKey, T>>();
   readonly #stop = new AbortController();
   #resourceVersion = '';
   #synced = false;
@@ -121,6 +123,27 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
   keys(): ObjectKey[] {
     return [...this.#cache.keys()];
   }
+  listInNamespace(namespace: string): T[] {
+    return [...(this.#byNamespace.get(namespace)?.values() ?? [])];
+  }
+
+  #put(key: ObjectKey, item: T): void {
+    this.#cache.set(key, item);
+    const ns = item.metadata.namespace;
+    if (!ns) return;
+    const bucket = this.#byNamespace.get(ns) ?? new Map<ObjectKey, T>();
+    bucket.set(key, item);
+    this.#byNamespace.set(ns, bucket);
+  }
+
+  #remove(key: ObjectKey, item: T): void {
+    this.#cache.delete(key);
+    const ns = item.metadata.namespace;
+    const bucket = ns === undefined ? undefined : this.#byNamespace.get(ns);
+    if (!bucket || ns === undefined) return;
+    bucket.delete(key);
+    if (bucket.size === 0) this.#byNamespace.delete(ns);
+  }
 
   /** The silence deadline in ms for a watch of `timeoutSeconds` (health checks use the default bound). */
   silenceDeadlineMs(timeoutSeconds = 360): number {
@@ -188,7 +211,7 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
 
   #markNotServed(): void {
     for (const [key, old] of this.#cache) {
-      this.#cache.delete(key);
+      this.#remove(key, old);
       this.#emit('delete', old);
     }
     this.#resourceVersion = '';
@@ -233,14 +256,14 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       const key = objectKey(item);
       seen.add(key);
       const old = this.#cache.get(key);
-      this.#cache.set(key, item);
+      this.#put(key, item);
       if (!old) this.#emit('add', item);
       else if (old.metadata.resourceVersion !== item.metadata.resourceVersion)
         this.#emit('update', item, old);
     }
     for (const [key, old] of this.#cache) {
       if (!seen.has(key)) {
-        this.#cache.delete(key);
+        this.#remove(key, old);
         this.#emit('delete', old);
       }
     }
@@ -306,7 +329,7 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
         const item = { ...obj, apiVersion: this.selector.apiVersion, kind: this.selector.kind } as T;
         const key = objectKey(item);
         const old = this.#cache.get(key);
-        this.#cache.set(key, item);
+        this.#put(key, item);
         this.#resourceVersion = item.metadata.resourceVersion ?? this.#resourceVersion;
         if (old) this.#emit('update', item, old);
         else this.#emit('add', item);
@@ -315,7 +338,7 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       case 'DELETED': {
         const key = objectKey(obj);
         const old = this.#cache.get(key);
-        this.#cache.delete(key);
+        if (old) this.#remove(key, old);
         this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
         // The DELETED event carries the last state; fall back to the cached one if it is partial.
         this.#emit('delete', {

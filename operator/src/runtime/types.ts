@@ -97,6 +97,8 @@ export interface ObjectCache<T extends KubeObject = KubeObject> {
   get(key: ObjectKey): T | undefined;
   list(): T[];
   keys(): ObjectKey[];
+  /** The cached objects of one namespace (indexed: costs that namespace's size, not the cache's). */
+  listInNamespace(namespace: string): T[];
   hasSynced(): boolean;
 }
 

@@ -36,11 +36,10 @@ export async function finalizeTerritory(
 function ownedObjects(ports: TerritoryPorts, t: Territory): KubeObject[] {
   const ns = namespaceOf(t);
   return OWNED_KINDS.flatMap((k) =>
-    (ports.cache(k.apiVersion, k.kind)?.list() ?? []).filter(
-      (o) =>
-        territoryOf(o) === t.metadata.name &&
-        (k.namespaced ? o.metadata.namespace === ns : o.metadata.name === ns),
-    ),
+    (k.namespaced
+      ? (ports.cache(k.apiVersion, k.kind)?.listInNamespace(ns) ?? [])
+      : [ports.cache(k.apiVersion, k.kind)?.get(ns)].filter((o) => o !== undefined)
+    ).filter((o) => territoryOf(o) === t.metadata.name),
   );
 }
 

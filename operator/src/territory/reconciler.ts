@@ -312,8 +312,9 @@ export class TerritoryReconciler {
     const ns = namespaceOf(ctx.territory);
     for (const owned of OWNED_KINDS.filter((k) => kinds.includes(k.kind) && k.prune)) {
       const cache = this.ports.cache(owned.apiVersion, owned.kind);
-      for (const live of cache?.list() ?? []) {
-        if (live.metadata.namespace !== ns || territoryOf(live) !== ctx.territory.metadata.name) continue;
+      // The namespace's objects only: scanning the whole cache made every reconcile O(all Territories).
+      for (const live of cache?.listInNamespace(ns) ?? []) {
+        if (territoryOf(live) !== ctx.territory.metadata.name) continue;
         if (keep.has(`${owned.kind}/${live.metadata.name}`)) continue;
         await this.ports.applier.deleteIfExists({
           apiVersion: owned.apiVersion,
