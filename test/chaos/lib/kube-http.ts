@@ -11,6 +11,26 @@ export interface Identity {
   groups: string[];
 }
 
+/** A Kubernetes object as JSON (the fields the chaos suite reads). */
+export interface KubeItem {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: { uid: string; kind: string; name: string; controller?: boolean }[];
+    managedFields?: { manager?: string; operation?: string; time?: string; subresource?: string }[];
+  };
+  [field: string]: unknown;
+}
+
 export interface HttpResult {
   status: number;
   /** Parsed JSON when the answer is JSON, else the raw text. */
@@ -102,6 +122,81 @@ export class KubeHttp {
 
   get(path: string): Promise<HttpResult> {
     return this.request('GET', path);
+  }
+
+  /** Every item of a collection (all pages), and the list's resourceVersion. */
+  async list<T = KubeItem>(path: string): Promise<{ items: T[]; resourceVersion: string }> {
+    const items: T[] = [];
+    let token: string | undefined;
+    let resourceVersion = '';
+    do {
+      const sep = path.includes('?') ? '&' : '?';
+      const page = await this.get(
+        `${path}${sep}limit=500${token ? `&continue=${encodeURIComponent(token)}` : ''}`,
+      );
+      if (page.status !== 200) throw new Error(`GET ${path}: ${page.status} ${page.text.slice(0, 300)}`);
+      const body = page.body as { items: T[]; metadata: { continue?: string; resourceVersion: string } };
+      items.push(...body.items);
+      token = body.metadata.continue || undefined;
+      resourceVersion = body.metadata.resourceVersion;
+    } while (token);
+    return { items, resourceVersion };
+  }
+
+  /**
+   * A watch stream: `onEvent` for each event until `stop()` or the server ends it (then `onEnd`).
+   * Deliberately simple: callers that must not miss anything re-list on `onEnd`.
+   */
+  watch(
+    path: string,
+    onEvent: (type: string, object: KubeItem) => void,
+    onEnd: (error?: Error) => void,
+  ): { stop(): void } {
+    const sep = path.includes('?') ? '&' : '?';
+    const headers: Record<string, string | string[]> = { Accept: 'application/json' };
+    if (this.#identity) {
+      headers['Impersonate-User'] = this.#identity.user;
+      headers['Impersonate-Group'] = this.#identity.groups;
+    }
+    let ended = false;
+    const end = (error?: Error) => {
+      if (ended) return;
+      ended = true;
+      onEnd(error);
+    };
+    const req = request(`${this.server}${path}${sep}watch=true&allowWatchBookmarks=true`, {
+      method: 'GET',
+      agent: this.#agent,
+      headers,
+    });
+    req.on('response', (response) => {
+      if (response.statusCode !== 200) {
+        response.resume();
+        end(new Error(`watch ${path}: HTTP ${response.statusCode}`));
+        return;
+      }
+      let rest = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        const lines = (rest + chunk).split('\n');
+        rest = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.trim()) continue;
+          const event = JSON.parse(line) as { type: string; object: KubeItem };
+          onEvent(event.type, event.object);
+        }
+      });
+      response.on('end', () => end());
+      response.on('error', (error) => end(error));
+    });
+    req.on('error', (error) => end(error));
+    req.end();
+    return {
+      stop: () => {
+        ended = true;
+        req.destroy();
+      },
+    };
   }
 
   /** Server-side apply (force) of one object at its own URL. */
