@@ -16,6 +16,7 @@ import {
   type CustomerKek,
   ensureCurrent,
   type Keyring,
+  kekFingerprint,
   keyVersions,
   newKeyring,
   nextRotation,
@@ -120,6 +121,19 @@ export function planKeyring(opts: {
         wrapped
           ? 'the keyring is wrapped by a customer key but spec.encryption.customerKey is not set'
           : 'spec.encryption.customerKey was set after the keyring was created: re-wrapping an existing keyring is not supported yet, keep the keyring unwrapped or start a new Territory',
+      );
+    }
+    // Checked on every reconcile, not only when a rotation needs the key: a customer key replaced by a
+    // different one must not leave KeysReady=True while backups can no longer unwrap the data keys.
+    if (
+      kek &&
+      keyring.wrapping.algorithm !== 'none' &&
+      kekFingerprint(kek.material) !== keyring.wrapping.kekFingerprint
+    ) {
+      return fail(
+        'CustomerKeyMismatch',
+        `the customer key in Secret ${kek.secretName} (key "${kek.key}") is not the one that wraps the keyring ` +
+          `(fingerprint ${kekFingerprint(kek.material)}, keyring expects ${keyring.wrapping.kekFingerprint}): put the original key back`,
       );
     }
     try {
