@@ -232,7 +232,8 @@ export class Controller {
     if (period <= 0 || this.#stop.signal.aborted) return;
     this.#resyncTimer = this.#clock.setTimeout(
       () => {
-        for (const key of this.#primary.keys()) this.#queue.add(key);
+        // Low priority: a resync pass must not delay reconciles that events asked for.
+        for (const key of this.#primary.keys()) this.#queue.add(key, 'low');
         this.#scheduleResync();
       },
       jittered(period, 0.1),

@@ -95,6 +95,53 @@ describe('WorkQueue (get/done semantics)', () => {
   });
 });
 
+describe('WorkQueue priorities', () => {
+  it('hands out low-priority keys only when no normal key waits', async () => {
+    const q = new WorkQueue({ clock: new ManualClock() });
+    q.add('resync-1', 'low');
+    q.add('resync-2', 'low');
+    q.add('event-1');
+    expect(q.len()).toBe(3);
+    expect(await q.get()).toBe('event-1');
+    q.add('event-2');
+    expect(await q.get()).toBe('event-2');
+    expect(await q.get()).toBe('resync-1');
+    expect(await q.get()).toBe('resync-2');
+    expect(q.len()).toBe(0);
+  });
+
+  it('promotes a key waiting at low priority when it is added normally, and runs it once', async () => {
+    const q = new WorkQueue({ clock: new ManualClock() });
+    for (const k of ['a', 'b', 'c']) q.add(k, 'low');
+    q.add('c');
+    expect(q.len()).toBe(3);
+    expect(await q.get()).toBe('c');
+    q.done('c');
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('b');
+    expect(q.len()).toBe(0);
+    let handedOut = false;
+    void q.get().then(() => {
+      handedOut = true;
+    });
+    await settle();
+    expect(handedOut).toBe(false); // the stale low-lane entry of c is not handed out again
+  });
+
+  it('a low add never demotes a normal one, and a key parked while processing keeps the higher priority', async () => {
+    const q = new WorkQueue({ clock: new ManualClock() });
+    q.add('x', 'low');
+    q.add('a');
+    q.add('a', 'low');
+    expect(await q.get()).toBe('a');
+    q.add('a', 'low'); // parked while processing…
+    q.add('a'); // …then asked for by an event
+    q.done('a');
+    expect(await q.get()).toBe('a');
+    expect(await q.get()).toBe('x');
+  });
+});
+
 describe('WorkQueue workers', () => {
   it('never processes the same key twice at once, and reprocesses after a re-add during processing', async () => {
     const clock = new ManualClock();
