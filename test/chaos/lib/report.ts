@@ -42,6 +42,10 @@ function lines(report: ChaosReport): string[] {
     out.push(
       `| invariant violations after kills (duplicates, orphans, owners, keys) | ${n(check?.violations)} |`,
     );
+    const requests = crash.requests as Any | undefined;
+    out.push(
+      `| idle after convergence (one resync period) | ${n(crash.idleReconciles)} reconciles, ${n(crash.idleWrites)} writes; requests during the phase: peak ${n(requests?.peakPerSecond)}/s, mean ${Number(requests?.perSecond ?? 0).toFixed(1)}/s |`,
+    );
   }
   const faults = p.faults as Any | undefined;
   if (faults) {

@@ -1,0 +1,216 @@
+// Property tests of what must persist: a keyring and the database passwords live through random
+// sequences of reconciles (time jumps, customer key right or wrong, the Secret vanishing, rotation and
+// retention settings at their bounds), each plan's write applied to a simulated store as the API server
+// would. Whatever happens: a key version, once it exists, keeps its bytes until it is past retention;
+// nothing is ever silently regenerated; no key material reaches status, outcome or Event text.
+import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { context, territory } from '../builders/fixtures.test-helpers.ts';
+import { KEYRING_KEY, ROTATED_AT } from '../builders/keys.ts';
+import { type Keyring, parseKeyring, unwrapKey } from '../keys/keyring.ts';
+import type { KubeObject } from '../runtime/types.ts';
+import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** What the API server stores for a write: data from stringData, a new resourceVersion. */
+function store(write: SecretWrite, version: number): KubeObject {
+  const o = write.object as KubeObject & {
+    stringData?: Record<string, string>;
+    data?: Record<string, string>;
+  };
+  const { stringData, ...rest } = o;
+  const data =
+    o.data ??
+    Object.fromEntries(
+      Object.entries(stringData ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    );
+  return { ...rest, data, metadata: { ...o.metadata, resourceVersion: String(version) } } as KubeObject;
+}
+
+function keyringOf(secret: KubeObject): Keyring {
+  const text = Buffer.from((secret.data as Record<string, string>)[KEYRING_KEY] ?? '', 'base64').toString(
+    'utf8',
+  );
+  const parsed = parseKeyring(JSON.parse(text));
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.value;
+}
+
+type Step =
+  | { kind: 'reconcile'; advanceDays: number }
+  | { kind: 'wrong-kek'; advanceDays: number }
+  | { kind: 'secret-lost' };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('reconcile' as const),
+      advanceDays: fc.integer({ min: 0, max: 400 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('wrong-kek' as const),
+      advanceDays: fc.integer({ min: 0, max: 400 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('secret-lost' as const) }) },
+);
+
+describe('keyring through random reconcile histories (property)', () => {
+  it('never changes or drops a key before its retention ends, never regenerates, never leaks material', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          rotationDays: fc.integer({ min: 1, max: 3650 }),
+          retentionDays: fc.integer({ min: 1, max: 3650 }),
+          wrapped: fc.boolean(),
+          steps: fc.array(stepArb, { minLength: 1, maxLength: 25 }),
+        }),
+        ({ rotationDays, retentionDays, wrapped, steps }) => {
+          const t = territory({
+            spec: {
+              hosting: { level: 'standard' },
+              encryption: { rotationDays },
+              backup: {
+                retentionDays,
+                destination: {
+                  endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
+                  bucket: 'rennes-backups',
+                  credentialsSecret: { name: 'backup-credentials' },
+                },
+              },
+            },
+          });
+          const ctx = context(t);
+          const kek = wrapped ? { secretName: 'kek', key: 'kek', material: randomBytes(32) } : undefined;
+          let now = T0;
+          let live: KubeObject | undefined;
+          let version = 1;
+          let issued: string[] = [];
+          let previous: Keyring | undefined;
+          /** Every version ever seen: id -> material and when it was retired. */
+          const seen = new Map<string, { material: string; createdAt: string }>();
+          const materials = new Set<string>();
+
+          for (const step of steps) {
+            if (step.kind === 'secret-lost') {
+              // The Secret is deleted behind the operator's back, after keys were issued.
+              const plan = planKeyring({
+                ctx,
+                live: undefined,
+                issued,
+                kek,
+                now: new Date(now),
+                randomBytes,
+              });
+              if (issued.length > 0) {
+                expect(plan.write, 'a lost keyring is never silently recreated').toBeUndefined();
+                expect(plan.outcome.reason).toBe('KeyringLost');
+              }
+              continue;
+            }
+            now += step.advanceDays * DAY;
+            // A different key only once a keyring exists: before that, the key given IS the authority's.
+            const usedKek =
+              step.kind === 'wrong-kek' && kek && live ? { ...kek, material: randomBytes(32) } : kek;
+            const plan = planKeyring({ ctx, live, issued, kek: usedKek, now: new Date(now), randomBytes });
+            const text = JSON.stringify([plan.outcome, plan.status, plan.created, plan.dropped]);
+            for (const m of materials) {
+              expect(text).not.toContain(m);
+              expect(text).not.toContain(Buffer.from(m, 'base64').toString('hex'));
+            }
+            if (step.kind === 'wrong-kek' && kek && live) {
+              expect(plan.write, 'a wrong customer key writes nothing').toBeUndefined();
+              expect(plan.outcome).toMatchObject({ status: 'False', reason: 'CustomerKeyMismatch' });
+              continue;
+            }
+            if (plan.write) {
+              if (live) {
+                expect(plan.write.op).toBe('replace');
+                expect(plan.write).toMatchObject({ resourceVersion: live.metadata.resourceVersion });
+              } else expect(plan.write.op).toBe('create');
+              live = store(plan.write, ++version);
+            }
+            if (!live) continue;
+            const keyring = keyringOf(live);
+            expect(plan.created.length).toBeLessThanOrEqual(1);
+            expect(keyring.keys.some((k) => k.id === keyring.current)).toBe(true);
+            for (const k of keyring.keys) {
+              const before = seen.get(k.id);
+              if (before) expect(k, `key ${k.id} kept byte for byte`).toMatchObject(before);
+              else seen.set(k.id, { material: k.material, createdAt: k.createdAt });
+              materials.add(k.material);
+              if (kek) materials.add(unwrapKey(keyring, k.id, kek.material).toString('base64'));
+            }
+            // A version leaves only after its retention: backups it protected are all expired.
+            for (const id of plan.dropped) {
+              const was = previous?.keys.find((k) => k.id === id);
+              expect(was?.retiredAt, `dropped ${id} had been retired`).toBeDefined();
+              const retiredFor = now - Date.parse(was?.retiredAt ?? '');
+              expect(retiredFor, `${id} dropped before its retention ended`).toBeGreaterThanOrEqual(
+                retentionDays * DAY,
+              );
+            }
+            for (const id of issued) {
+              if (keyring.keys.some((k) => k.id === id)) continue;
+              expect(plan.dropped, `${id} vanished without being dropped by retention`).toContain(id);
+            }
+            issued = keyring.keys.map((k) => k.id);
+            previous = keyring;
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('database passwords through random reconcile histories (property)', () => {
+  it('change only when their rotation is due, and are never sent again when unchanged', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 3650 }),
+        fc.array(fc.integer({ min: 0, max: 120 }), { minLength: 1, maxLength: 20 }),
+        (rotationDays, advances) => {
+          const ctx = context();
+          const secrets = new Map<string, KubeObject>();
+          let now = T0;
+          let version = 1;
+          for (const days of advances) {
+            now += days * DAY;
+            const before = new Map(secrets);
+            const plan = planCredentials({
+              ctx,
+              live: (n) => secrets.get(n),
+              now: new Date(now),
+              rotationDays,
+              randomBytes,
+            });
+            for (const w of plan.writes) secrets.set(w.object.metadata?.name as string, store(w, ++version));
+            for (const [name, old] of before) {
+              const rotatedAt = Date.parse(old.metadata.annotations?.[ROTATED_AT] ?? '');
+              const due = rotatedAt + rotationDays * DAY <= now;
+              const changed =
+                (secrets.get(name)?.data as Record<string, string> | undefined)?.password !==
+                (old.data as Record<string, string>).password;
+              expect(changed, `${name}: due ${due}`).toBe(due);
+            }
+            // Unchanged Secrets are not written at all (steady state costs nothing).
+            const written = new Set(plan.writes.map((w) => w.object.metadata?.name));
+            for (const [name, old] of before) {
+              const rotatedAt = Date.parse(old.metadata.annotations?.[ROTATED_AT] ?? '');
+              if (rotatedAt + rotationDays * DAY > now) expect(written.has(name), name).toBe(false);
+            }
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
