@@ -1,7 +1,7 @@
 // What the floor writer applies: for each Territory, exactly the objects the operator creates when the
 // sovereignty gate is open and CloudNativePG is absent: the namespace, the tenancy objects (quota, limit
 // range, network policies, roles, bindings) and the Secrets (keyring + one credential per role), built
-// by the operator's own pure builders and planners. Only where they go differs: into `floor-<name>`,
+// by the operator's own pure builders and planners. Only where they go differs: into `<prefix><name>`,
 // labelled as the bench's, so the operator neither watches nor prunes them.
 import { randomBytes } from 'node:crypto';
 import { lookupAuthority } from '../../operator/src/api/geography.ts';
@@ -16,7 +16,12 @@ export const FLOOR_PREFIX = 'floor-';
 export const FLOOR_MANAGER = 'territory-bench-floor';
 
 /** The objects of one Territory, namespace first (everything else lives in it). */
-export function floorObjects(t: Territory, config: OperatorConfig, now: Date): Owned[] {
+export function floorObjects(
+  t: Territory,
+  config: OperatorConfig,
+  now: Date,
+  prefix = FLOOR_PREFIX,
+): Owned[] {
   const authority = lookupAuthority(t.spec.authority.kind, t.spec.authority.code);
   if (!authority.found) throw new Error(`${t.metadata.name}: ${authority.message}`);
   const verdict = evaluateSovereignty(
@@ -27,7 +32,7 @@ export function floorObjects(t: Territory, config: OperatorConfig, now: Date): O
   );
   if (!verdict.compliant)
     throw new Error(`${t.metadata.name}: the bench config must open the gate: ${verdict.message}`);
-  const moved: Territory = { ...t, spec: { ...t.spec, namespace: `${FLOOR_PREFIX}${t.metadata.name}` } };
+  const moved: Territory = { ...t, spec: { ...t.spec, namespace: `${prefix}${t.metadata.name}` } };
   const ctx = {
     territory: moved,
     authority,

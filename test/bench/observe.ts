@@ -100,6 +100,41 @@ export async function scrapeMetrics(url: string): Promise<Sample[]> {
   return parsePrometheus(await res.text());
 }
 
+/** What the operator's runtime says about its own work (controller-runtime metric names). */
+export interface OperatorWork {
+  reconciles: number;
+  reconcileErrors: number;
+  /** Sum of reconcile durations, seconds (all workers). */
+  reconcileSeconds: number;
+  /** Sum of the time keys waited in the queue before a worker took them, and how many waits. */
+  queueWaitSeconds: number;
+  queueWaits: number;
+  retries: number;
+}
+
+export function operatorWork(samples: Sample[]): OperatorWork {
+  const sum = (name: string) => samples.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
+  return {
+    reconciles: sum('controller_runtime_reconcile_total'),
+    reconcileErrors: sum('controller_runtime_reconcile_errors_total'),
+    reconcileSeconds: sum('controller_runtime_reconcile_time_seconds_sum'),
+    queueWaitSeconds: sum('workqueue_queue_duration_seconds_sum'),
+    queueWaits: sum('workqueue_queue_duration_seconds_count'),
+    retries: sum('workqueue_retries_total'),
+  };
+}
+
+export function diffWork(after: OperatorWork, before: OperatorWork): OperatorWork {
+  return {
+    reconciles: after.reconciles - before.reconciles,
+    reconcileErrors: after.reconcileErrors - before.reconcileErrors,
+    reconcileSeconds: after.reconcileSeconds - before.reconcileSeconds,
+    queueWaitSeconds: after.queueWaitSeconds - before.queueWaitSeconds,
+    queueWaits: after.queueWaits - before.queueWaits,
+    retries: after.retries - before.retries,
+  };
+}
+
 /** Kernel clock ticks per second for /proc/<pid>/stat times (USER_HZ: 100 on every Linux ABI we run on). */
 const USER_HZ = 100;
 
@@ -133,4 +168,9 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
   return sorted[Math.min(rank, sorted.length) - 1] as number;
+}
+
+/** CPU seconds used so far by the control plane's kube-apiserver and etcd. */
+export function controlPlaneCpuSeconds(pids: { kubeApiServer: number; etcd: number }): number {
+  return readProcStats(pids.kubeApiServer).cpuSeconds + readProcStats(pids.etcd).cpuSeconds;
 }

@@ -17,7 +17,19 @@ export interface SizeResult {
   objectsPerTerritory: number;
   concurrency: number;
   createTerritoriesSeconds: number;
-  floor: { seconds: number; requests: number; retries: number; requestsPerSecond: number };
+  /** `seconds` is the mean of the runs (before the operator, and after it when run). */
+  floor: {
+    seconds: number;
+    requests: number;
+    runs: {
+      prefix: string;
+      seconds: number;
+      requests: number;
+      retries: number;
+      requestsPerSecond: number;
+      controlPlaneCpuSeconds: number;
+    }[];
+  };
   converge: {
     /** From spawning the operator process to the last Territory converged. */
     seconds: number;
@@ -35,6 +47,12 @@ export interface SizeResult {
     cpuMsPerTerritory: number;
     peakRssMB: number;
     rssAtStartMB: number;
+    reconcilesPerTerritory: number;
+    reconcileErrors: number;
+    meanReconcileMs: number;
+    /** Sum of reconcile durations / (workers × converge time after start): 1 = workers never idle. */
+    workerUtilization: number;
+    meanQueueWaitMs: number;
     ready: Record<string, number>;
   };
   /**
@@ -54,6 +72,7 @@ export interface SizeResult {
     readsPerMinute: number;
     writesPerMinute: number;
     cpuSecondsPerMinute: number;
+    reconcilesPerMinute: number;
   };
   reaction: {
     specChange: LatencyFigures & { observedGeneration: LatencyFigures; applied: boolean };
@@ -64,9 +83,10 @@ export interface SizeResult {
 
 export interface BenchResult {
   startedAt: string;
-  machine: { cpus: number; loadAverage: number[]; node: string; kubernetes: string };
+  machine: { cpus: number; loadAverage: number[]; node: string; operatorNodeFlags: string };
   definitions: Record<string, string>;
   sizes: SizeResult[];
+  failures: { size: string; error: string }[];
   growth: GrowthFigures | undefined;
   targets: Target[];
 }
@@ -182,7 +202,7 @@ export function renderMarkdown(r: BenchResult): string {
   out.push('');
   out.push(
     `${r.machine.cpus} CPUs, load average ${r.machine.loadAverage.map((x) => x.toFixed(1)).join(' ')} at start, ` +
-      `Node ${r.machine.node}, Kubernetes ${r.machine.kubernetes}.`,
+      `Node ${r.machine.node}, operator node flags: ${r.machine.operatorNodeFlags || 'none'}.`,
   );
   out.push('');
   out.push('## Targets');
@@ -216,6 +236,13 @@ export function renderMarkdown(r: BenchResult): string {
             `${round(s.controlPlaneCpu.operatorOverFloor)} (${round(s.controlPlaneCpu.operatorSeconds, 0)} / ${round(s.controlPlaneCpu.floorSeconds, 0)})`,
         ),
         row('objects per Territory', (s) => s.objectsPerTerritory),
+        row('reconciles per Territory (converge)', (s) => round(s.converge.reconcilesPerTerritory)),
+        row(
+          'worker utilization / mean reconcile / mean queue wait',
+          (s) =>
+            `${round(s.converge.workerUtilization)} / ${round(s.converge.meanReconcileMs, 0)} ms / ${round(s.converge.meanQueueWaitMs, 0)} ms`,
+        ),
+        row('reconcile errors (converge)', (s) => s.converge.reconcileErrors),
         row('operator requests per Territory', (s) => round(s.converge.requestsPerTerritory)),
         row(
           '… writes / reads per Territory',
@@ -225,6 +252,7 @@ export function renderMarkdown(r: BenchResult): string {
         row('steady: writes (must be 0)', (s) => s.steady.writes),
         row('steady: reads / idle minute', (s) => round(s.steady.readsPerMinute, 1)),
         row('steady: CPU s / idle minute', (s) => round(s.steady.cpuSecondsPerMinute, 2)),
+        row('steady: reconciles / idle minute', (s) => round(s.steady.reconcilesPerMinute, 0)),
         row('steady: window', (s) => `${s.steady.periods} × ${s.steady.resyncSeconds} s resync`),
         row(
           'spec change → converged p50 / p99',
@@ -250,8 +278,9 @@ export function renderMarkdown(r: BenchResult): string {
           (s) => `${round(s.converge.seconds, 1)} s (start ${round(s.converge.startupSeconds, 1)} s)`,
         ),
         row(
-          'floor time',
-          (s) => `${round(s.floor.seconds, 1)} s (${round(s.floor.requestsPerSecond, 0)} req/s)`,
+          'floor time (mean of runs)',
+          (s) =>
+            `${round(s.floor.seconds, 1)} s (${s.floor.runs.map((f) => `${f.prefix}* ${round(f.seconds, 1)} s, ${round(f.requestsPerSecond, 0)} req/s`).join('; ')})`,
         ),
         row('concurrency (operator = floor)', (s) => s.concurrency),
         row('Ready after converge', (s) =>
@@ -262,6 +291,12 @@ export function renderMarkdown(r: BenchResult): string {
       ],
     ),
   );
+  if (r.failures.length > 0) {
+    out.push('');
+    out.push('## Failed sizes');
+    out.push('');
+    for (const f of r.failures) out.push(`- **${f.size}**: ${f.error}`);
+  }
   if (r.growth) {
     const g = r.growth;
     out.push('');

@@ -2,19 +2,20 @@
 // (issue 7). For each size, on a FRESH control plane (etcd + kube-apiserver + kube-controller-manager):
 //
 //   1. create N Territories from the official geography (no operator running yet);
-//   2. floor: a minimal concurrent server-side-apply writer puts the same objects the operator would
-//      create (pure builders' output) into `floor-<name>` namespaces, with the operator's concurrency;
+//   2. floor: a minimal concurrent server-side-apply writer puts the objects the operator would create
+//      (the pure builders' output) into `floor-<name>` namespaces, with the operator's concurrency;
 //   3. converge: start the operator process and time it until every Territory converged; requests by
-//      verb (its /metrics), peak RSS and CPU seconds (/proc);
+//      verb (its /metrics), peak RSS and CPU seconds (/proc), control-plane CPU;
 //   4. steady state: several resync periods with nothing changed: writes must be zero;
-//   5. reaction: spec change on 1% of Territories, and deletion of one owned object in 1% (drift).
+//   5. reaction: spec change on 1% of the Territories, and deletion of one owned object in 1% (drift);
+//   6. floor again (`floor2-<name>`), operator stopped: the two floors bracket the operator's run, so
+//      a change in the machine's load during the run shows (their mean is the reference).
 //
 //   npm run bench -- [--size 100,epci] [--resync-seconds 10] [--idle-periods 6] [--concurrency N]
-//                    [--cpu-prof] [--keep]
+//                    [--cpu-prof] [--node-flags="--max-semi-space-size=4"] [--no-floor-after] [--keep]
 //
 // --size: a number = the first N communes, `epci` = all 1,255 EPCIs, `epci:N` = the first N EPCIs.
 // Results: bench-results/bench-<time>.json and .md (the Markdown is also printed at the end).
-
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,35 +26,37 @@ import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/con
 import { KubeClient } from '../../operator/src/runtime/kube-client.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { installCustomResourceDefinitions } from '../../operator/src/territory/install.ts';
-import { removeControlPlaneData, startControlPlane } from '../controlplane/controlplane.ts';
+import {
+  type ControlPlane,
+  removeControlPlaneData,
+  startControlPlane,
+} from '../controlplane/controlplane.ts';
 import { sleep } from '../controlplane/processes.ts';
 import { authoritiesFor, BENCH_LABEL, parseSizes, type SizeSpec, territoryManifest } from './dataset.ts';
-import { FLOOR_MANAGER, floorObjects } from './floor-objects.ts';
-import { readKubeconfigTls, runFloorWriter } from './floor-writer.ts';
+import { type FloorMeasure, measureFloor } from './floor-phase.ts';
+import { readKubeconfigTls } from './floor-writer.ts';
 import {
+  controlPlaneCpuSeconds,
   diffCounts,
-  percentile,
+  diffWork,
+  operatorWork,
   readProcStats,
   requestCounterName,
   requestCounts,
   scrapeMetrics,
   totals,
 } from './observe.ts';
-import { benchOperatorConfig, startOperator } from './operator-process.ts';
-import {
-  type BenchResult,
-  evaluateTargets,
-  growthOf,
-  type LatencyFigures,
-  renderMarkdown,
-  type SizeResult,
-} from './report.ts';
-import { converged, observedCurrent, PARTS_POSSIBLE_WITHOUT_CNPG, readySummary, Tracker } from './tracker.ts';
+import { benchOperatorConfig, type OperatorProcess, startOperator } from './operator-process.ts';
+import { measureDrift, measureSpecChange, spread } from './reaction.ts';
+import { type BenchResult, evaluateTargets, growthOf, renderMarkdown, type SizeResult } from './report.ts';
+import { converged, PARTS_POSSIBLE_WITHOUT_CNPG, readySummary, Tracker } from './tracker.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const MB = 1024 * 1024;
+const PACE_MS = 200;
 
 const { values } = parseArgs({
+  allowNegative: true,
   options: {
     size: { type: 'string', default: '100,epci' },
     'resync-seconds': { type: 'string', default: '10' },
@@ -61,8 +64,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'node-flags': { type: 'string', default: '' },
+    'floor-after': { type: 'boolean', default: true },
     'request-metric': { type: 'string', default: 'rest_client_requests_total' },
-    'converge-timeout-seconds': { type: 'string', default: '1800' },
+    'converge-timeout-seconds': { type: 'string', default: '3600' },
     keep: { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO, 'bench-results') },
   },
@@ -72,124 +76,99 @@ const sizes = parseSizes(values.size ?? '');
 const resyncSeconds = Number(values['resync-seconds']);
 const idlePeriods = Number(values['idle-periods']);
 const concurrency = Number(values.concurrency ?? parseOperatorConfig({}).concurrency);
+const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const runDir = join(values.out ?? 'bench-results', `bench-${stamp}`);
+const outDir = values.out ?? join(REPO, 'bench-results');
+const runDir = join(outDir, `bench-${stamp}`);
 
 const t0 = performance.now();
 const say = (line: string) =>
   process.stderr.write(`[bench +${((performance.now() - t0) / 1000).toFixed(0)}s] ${line}\n`);
+const slug = (label: string) => label.replace(/[^a-z0-9]/gi, '-');
 
-/** Runs `fn` over `items` with `n` in flight, in order of start. */
-async function pool<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+/** Runs `fn` over `items` with `n` in flight. */
+async function pool<T, R>(items: T[], n: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(n, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T, i);
+      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i] as T);
     }),
   );
   return out;
 }
 
-const slug = (label: string) => label.replace(/[^a-z0-9]/gi, '-');
-
-function latency(ms: number[]): LatencyFigures {
-  return { count: ms.length, p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99), maxMs: Math.max(...ms) };
+async function createTerritories(client: KubeClient, size: SizeSpec, runId: string): Promise<Territory[]> {
+  const authorities = authoritiesFor(size);
+  let created = 0;
+  return pool(authorities, 16, async (a) => {
+    const live = await client.create(territoryManifest(a, runId) as unknown as KubeObject);
+    if (++created % 1000 === 0) say(`created ${created}/${authorities.length} Territories`);
+    const parsed = parseTerritory(live);
+    if (!parsed.ok) throw new Error(`${live.metadata.name}: ${parsed.errors.join('; ')}`);
+    return parsed.territory;
+  });
 }
 
-/** Every `count`-th object, spread over the list so no region of the data is favoured. */
-function spread<T>(items: T[], count: number, offset: number): T[] {
-  const step = items.length / count;
-  return Array.from({ length: count }, (_, i) => items[Math.floor(i * step + offset) % items.length] as T);
-}
-
-/**
- * After namespaces are created, kube-controller-manager adds a ServiceAccount (and a CA ConfigMap) to each:
- * wait for that tail so it does not run into the next measurement.
- */
-async function waitControllerManagerQuiet(client: KubeClient): Promise<void> {
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    const namespaces = (await client.list({ apiVersion: 'v1', kind: 'Namespace' })).items.length;
-    const sa = await client.list({
-      apiVersion: 'v1',
-      kind: 'ServiceAccount',
-      fieldSelector: 'metadata.name=default',
-    });
-    if (sa.items.length >= namespaces) return;
-    if (Date.now() > deadline) {
-      say(
-        `kube-controller-manager still catching up (${sa.items.length}/${namespaces} default ServiceAccounts); going on`,
+/** Waits until every Territory converged; fails early if the operator dies. The time the last one did. */
+async function waitConverged(tracker: Tracker, n: number, operator: OperatorProcess): Promise<number> {
+  const timeoutMs = Number(values['converge-timeout-seconds']) * 1000;
+  const deadline = performance.now() + timeoutMs;
+  while (tracker.satisfiedCount() < n) {
+    if (!operator.alive()) throw new Error(`the operator exited during convergence; see ${operator.logPath}`);
+    if (performance.now() > deadline) {
+      throw new Error(
+        `${tracker.satisfiedCount()}/${n} converged after ${timeoutMs / 1000} s; Ready: ` +
+          JSON.stringify(readySummary(tracker.informer.list())),
       );
-      return;
     }
-    await sleep(1_000);
+    await sleep(100);
   }
+  return Math.max(...tracker.satisfiedTimes());
 }
 
 async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown>): Promise<SizeResult> {
   const config: OperatorConfig = parseOperatorConfig(operatorConfigRaw);
-  const authorities = authoritiesFor(size);
-  const n = authorities.length;
   const runId = `${stamp}-${size.label}`.replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, 63);
-  say(`=== size ${size.label}: ${n} Territories (${size.kind}) ===`);
-
+  say(`=== size ${size.label} ===`);
   const cpDir = join(runDir, `controlplane-${slug(size.label)}`);
-  const cp = await startControlPlane({ dir: cpDir, log: (l) => say(`controlplane: ${l}`) });
+  const cp: ControlPlane = await startControlPlane({ dir: cpDir, log: (l) => say(`controlplane: ${l}`) });
   try {
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const client = new KubeClient(kc);
     await installCustomResourceDefinitions(client, { cnpg: 'no' });
+    const controlPlaneCpu = () => controlPlaneCpuSeconds(cp.pids);
 
-    // 1. The Territories, before any operator runs (both the floor and the operator start from them).
-    const phase = performance.now();
-    let created = 0;
-    const territories: Territory[] = await pool(authorities, 16, async (a) => {
-      const live = await client.create(territoryManifest(a, runId) as unknown as KubeObject);
-      created++;
-      if (created % 500 === 0) say(`created ${created}/${n} Territories`);
-      const parsed = parseTerritory(live);
-      if (!parsed.ok) throw new Error(`${live.metadata.name}: ${parsed.errors.join('; ')}`);
-      return parsed.territory;
-    });
-    const createTerritoriesSeconds = (performance.now() - phase) / 1000;
+    // 1. The Territories, before any operator runs (the floor and the operator start from them).
+    let started = performance.now();
+    const territories = await createTerritories(client, size, runId);
+    const n = territories.length;
+    const createTerritoriesSeconds = (performance.now() - started) / 1000;
     say(`created ${n} Territories in ${createTerritoriesSeconds.toFixed(1)} s`);
 
-    // 2. The floor, on the same API server, into other namespaces, before the operator starts.
-    const now = new Date();
-    const groups = territories.map((t) => floorObjects(t, config, now));
-    const objectsPerTerritory = groups[0]?.length ?? 0;
-    say(
-      `floor: applying ${groups.length * objectsPerTerritory} objects (${objectsPerTerritory} per Territory), concurrency ${concurrency}`,
-    );
-    // CPU the API server and etcd spend is a load-independent measure of the work each writer causes.
-    const controlPlaneCpu = () =>
-      readProcStats(cp.pids.kubeApiServer).cpuSeconds + readProcStats(cp.pids.etcd).cpuSeconds;
-    const floorCpuBefore = controlPlaneCpu();
-    const floor = await runFloorWriter({
+    // 2. The floor, on the same API server, before the operator starts.
+    const floorArgs = {
+      client,
       tls: readKubeconfigTls(cp.kubeconfigPath),
-      groups,
+      territories,
+      config,
       concurrency,
-      fieldManager: FLOOR_MANAGER,
-      onProgress: (done) => {
-        if (done % 500 === 0) say(`floor: ${done}/${n} Territories`);
-      },
-    });
-    const floorControlPlaneCpu = controlPlaneCpu() - floorCpuBefore;
-    say(`floor: ${floor.seconds.toFixed(1)} s, ${floor.requests} requests (${floor.retries} retried)`);
-    await waitControllerManagerQuiet(client);
+      controlPlaneCpu,
+      say,
+    };
+    const floors: FloorMeasure[] = [await measureFloor({ ...floorArgs, prefix: 'floor-' })];
 
     // 3. Converge.
-    const territoriesTracker = new Tracker(
+    const tracker = new Tracker(
       client,
       { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', labelSelector: `${BENCH_LABEL}=${runId}` },
       converged,
     );
-    await territoriesTracker.start();
+    await tracker.start();
     let lastSaid = 0;
-    territoriesTracker.onProgress((count) => {
-      if (performance.now() - lastSaid > 5_000 || count === n) {
+    tracker.onProgress((count) => {
+      if (performance.now() - lastSaid > 10_000 || count === n) {
         lastSaid = performance.now();
         say(`converged ${count}/${n}`);
       }
@@ -204,123 +183,72 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
         ...(values['cpu-prof']
           ? ['--cpu-prof', `--cpu-prof-dir=${join(runDir, `profile-${slug(size.label)}`)}`]
           : []),
-        ...(values['node-flags'] ?? '').split(' ').filter(Boolean),
+        ...nodeFlags,
       ],
     });
     const rssAtStart = readProcStats(operator.pid).rssBytes;
-    say(
-      `operator pid ${operator.pid} up in ${((operator.readyAt - operator.spawnedAt) / 1000).toFixed(1)} s; logs ${operator.logPath}`,
-    );
+    const startupSeconds = (operator.readyAt - operator.spawnedAt) / 1000;
+    say(`operator pid ${operator.pid} up in ${startupSeconds.toFixed(1)} s; log ${operator.logPath}`);
+    let stopped = false;
     try {
-      const timeoutMs = Number(values['converge-timeout-seconds']) * 1000;
-      const deadline = performance.now() + timeoutMs;
-      while (territoriesTracker.satisfiedCount() < n) {
-        if (!operator.alive())
-          throw new Error(`the operator exited during convergence; see ${operator.logPath}`);
-        if (performance.now() > deadline) {
-          throw new Error(
-            `${territoriesTracker.satisfiedCount()}/${n} converged after ${timeoutMs / 1000} s; Ready: ` +
-              JSON.stringify(readySummary(territoriesTracker.informer.list())),
-          );
-        }
-        await sleep(100);
-      }
-      const convergedAt = Math.max(...territoriesTracker.satisfiedTimes());
+      const convergedAt = await waitConverged(tracker, n, operator);
       const samples = await scrapeMetrics(operator.metricsUrl);
+      const operatorControlPlaneCpu = controlPlaneCpu() - operatorCpuBefore;
+      const convergeProc = readProcStats(operator.pid);
       const metric = requestCounterName(samples, values['request-metric']);
       const convergeCounts = requestCounts(samples, metric);
-      const convergeProc = readProcStats(operator.pid);
-      const operatorControlPlaneCpu = controlPlaneCpu() - operatorCpuBefore;
+      const convergeWork = operatorWork(samples);
       const convergeTotals = totals(convergeCounts);
       const convergeSeconds = (convergedAt - operator.spawnedAt) / 1000;
-      const startupSeconds = (operator.readyAt - operator.spawnedAt) / 1000;
       say(`converged in ${convergeSeconds.toFixed(1)} s: ${JSON.stringify(convergeCounts.byVerb)}`);
 
       // 4. Steady state: one full (jittered) resync period to settle, then the measured window.
       say(`steady state: settling ${resyncSeconds * 1.2} s, then ${idlePeriods} × ${resyncSeconds} s`);
       await sleep(resyncSeconds * 1200);
-      const steadyBefore = requestCounts(await scrapeMetrics(operator.metricsUrl), metric);
+      const before = await scrapeMetrics(operator.metricsUrl);
       const cpuBefore = readProcStats(operator.pid).cpuSeconds;
-      const windowStart = performance.now();
+      started = performance.now();
       await sleep(idlePeriods * resyncSeconds * 1000);
-      const steadyAfter = requestCounts(await scrapeMetrics(operator.metricsUrl), metric);
+      const after = await scrapeMetrics(operator.metricsUrl);
       const cpuAfter = readProcStats(operator.pid).cpuSeconds;
-      const windowSeconds = (performance.now() - windowStart) / 1000;
-      const steady = diffCounts(steadyAfter, steadyBefore);
+      const windowSeconds = (performance.now() - started) / 1000;
+      const steady = diffCounts(requestCounts(after, metric), requestCounts(before, metric));
+      const steadyWork = diffWork(operatorWork(after), operatorWork(before));
       const steadyTotals = totals(steady);
       const perMinute = (x: number) => (x * 60) / windowSeconds;
       say(`steady: ${JSON.stringify(steady.byVerbResource)} in ${windowSeconds.toFixed(0)} s`);
 
-      // 5a. Reaction to a spec change: 1% of the Territories get one more reader group.
+      // 5. Reaction: 1% of the Territories, spread over the data, paced.
       const k = Math.max(1, Math.round(n / 100));
-      const changed = spread(territories, k, 0);
-      say(`reaction: spec change on ${k} Territories, one every 200 ms`);
-      const specRuns = await Promise.all(
-        changed.map(async (t, i) => {
-          await sleep(i * 200);
-          const name = t.metadata.name;
-          const group = `${name}:bench-reader`;
-          const live = territoriesTracker.informer.get(name);
-          const readers = ((live?.spec as Territory['spec'] | undefined)?.access.readerGroups ?? []).filter(
-            (g) => g !== group,
-          );
-          const sentAt = performance.now();
-          const patched = await client.mergePatch(
-            { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', name },
-            { spec: { access: { readerGroups: [...readers, group] } } },
-          );
-          const gen = patched.metadata.generation ?? 0;
-          const [observedAt, convergedAt2] = await Promise.all([
-            territoriesTracker.until(name, (o) => (o.metadata.generation ?? 0) >= gen && observedCurrent(o)),
-            territoriesTracker.until(name, (o) => (o.metadata.generation ?? 0) >= gen && converged(o)),
-          ]);
-          const binding = await client.get({
-            apiVersion: 'rbac.authorization.k8s.io/v1',
-            kind: 'RoleBinding',
-            namespace: name,
-            name: 'territory-reader',
-          });
-          const subjects = (binding?.subjects as { name: string }[] | undefined) ?? [];
-          return {
-            observedMs: observedAt - sentAt,
-            convergedMs: convergedAt2 - sentAt,
-            applied: subjects.some((s) => s.name === group),
-          };
-        }),
-      );
-
-      // 5b. Drift: delete one owned object (a NetworkPolicy) in 1% of the namespaces.
-      const policies = new Tracker(client, {
-        apiVersion: 'networking.k8s.io/v1',
-        kind: 'NetworkPolicy',
-        fieldSelector: 'metadata.name=default-deny',
+      say(`reaction: spec change on ${k} Territories, one every ${PACE_MS} ms`);
+      const specChange = await measureSpecChange({
+        client,
+        territories: tracker,
+        chosen: spread(territories, k, 0),
+        paceMs: PACE_MS,
       });
-      await policies.start();
-      const drifted = spread(territories, k, Math.floor(n / (2 * k)));
-      say(`reaction: deleting NetworkPolicy default-deny in ${k} namespaces, one every 200 ms`);
-      const driftMs = await Promise.all(
-        drifted.map(async (t, i) => {
-          await sleep(i * 200);
-          const key = `${t.metadata.name}/default-deny`;
-          const before = policies.informer.get(key);
-          if (!before) throw new Error(`NetworkPolicy ${key} does not exist before the drift test`);
-          const deletedAt = performance.now();
-          await client.delete({
-            apiVersion: 'networking.k8s.io/v1',
-            kind: 'NetworkPolicy',
-            namespace: t.metadata.name,
-            name: 'default-deny',
-          });
-          const repairedAt = await policies.until(key, (o) => o.metadata.uid !== before.metadata.uid);
-          return repairedAt - deletedAt;
-        }),
-      );
-      await policies.stop();
+      say(`reaction: deleting NetworkPolicy default-deny in ${k} namespaces, one every ${PACE_MS} ms`);
+      const drift = await measureDrift({
+        client,
+        chosen: spread(territories, k, Math.floor(n / (2 * k))),
+        paceMs: PACE_MS,
+      });
 
       const endProc = readProcStats(operator.pid);
       const endCounts = requestCounts(await scrapeMetrics(operator.metricsUrl), metric);
-      const ready = readySummary(territoriesTracker.informer.list());
-      await territoriesTracker.stop();
+      const ready = readySummary(tracker.informer.list());
+      await tracker.stop();
+      say(`operator: ${await operator.stop()}`);
+      stopped = true;
+
+      // 6. The floor again, operator stopped.
+      if (values['floor-after']) floors.push(await measureFloor({ ...floorArgs, prefix: 'floor2-' }));
+      const floorSeconds = floors.reduce((a, f) => a + f.seconds, 0) / floors.length;
+      const floorCpu = floors.reduce((a, f) => a + f.controlPlaneCpuSeconds, 0) / floors.length;
+      const floorRequests = floors[0]?.requests ?? 0;
+      const objectsPerTerritory = floors[0]?.objectsPerTerritory ?? 0;
+      const workSeconds = convergeSeconds - startupSeconds;
+
       const result: SizeResult = {
         size: size.label,
         kind: size.kind,
@@ -328,7 +256,20 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
         objectsPerTerritory,
         concurrency,
         createTerritoriesSeconds,
-        floor: { ...floor, requestsPerSecond: floor.requests / floor.seconds },
+        floor: {
+          seconds: floorSeconds,
+          requests: floorRequests,
+          runs: floors.map(
+            ({ prefix, seconds, requests, retries, requestsPerSecond, controlPlaneCpuSeconds }) => ({
+              prefix,
+              seconds,
+              requests,
+              retries,
+              requestsPerSecond,
+              controlPlaneCpuSeconds,
+            }),
+          ),
+        },
         converge: {
           seconds: convergeSeconds,
           startupSeconds,
@@ -342,17 +283,22 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
           cpuMsPerTerritory: (convergeProc.cpuSeconds * 1000) / n,
           peakRssMB: convergeProc.peakRssBytes / MB,
           rssAtStartMB: rssAtStart / MB,
+          reconcilesPerTerritory: convergeWork.reconciles / n,
+          reconcileErrors: convergeWork.reconcileErrors,
+          meanReconcileMs: (convergeWork.reconcileSeconds * 1000) / Math.max(1, convergeWork.reconciles),
+          workerUtilization: convergeWork.reconcileSeconds / (concurrency * workSeconds),
+          meanQueueWaitMs: (convergeWork.queueWaitSeconds * 1000) / Math.max(1, convergeWork.queueWaits),
           ready,
         },
         controlPlaneCpu: {
-          floorSeconds: floorControlPlaneCpu,
+          floorSeconds: floorCpu,
           operatorSeconds: operatorControlPlaneCpu,
-          operatorOverFloor: operatorControlPlaneCpu / floorControlPlaneCpu,
+          operatorOverFloor: operatorControlPlaneCpu / floorCpu,
         },
         ratio: {
-          operatorOverFloor: convergeSeconds / floor.seconds,
-          operatorAfterStartOverFloor: (convergeSeconds - startupSeconds) / floor.seconds,
-          requestsOverFloor: convergeTotals.all / floor.requests,
+          operatorOverFloor: convergeSeconds / floorSeconds,
+          operatorAfterStartOverFloor: workSeconds / floorSeconds,
+          requestsOverFloor: convergeTotals.all / floorRequests,
         },
         steady: {
           periods: idlePeriods,
@@ -364,15 +310,9 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
           readsPerMinute: perMinute(steadyTotals.reads),
           writesPerMinute: perMinute(steadyTotals.writes),
           cpuSecondsPerMinute: perMinute(cpuAfter - cpuBefore),
+          reconcilesPerMinute: perMinute(steadyWork.reconciles),
         },
-        reaction: {
-          specChange: {
-            ...latency(specRuns.map((r) => r.convergedMs)),
-            observedGeneration: latency(specRuns.map((r) => r.observedMs)),
-            applied: specRuns.every((r) => r.applied),
-          },
-          drift: { ...latency(driftMs), kind: 'NetworkPolicy' },
-        },
+        reaction: { specChange, drift },
         end: {
           peakRssMB: endProc.peakRssBytes / MB,
           cpuSeconds: endProc.cpuSeconds,
@@ -381,11 +321,11 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
       };
       say(
         `size ${size.label}: ratio ${result.ratio.operatorOverFloor.toFixed(2)}, steady writes ${result.steady.writes}, ` +
-          `peak RSS ${result.end.peakRssMB.toFixed(0)} MB, spec p99 ${result.reaction.specChange.p99Ms.toFixed(0)} ms`,
+          `peak RSS ${result.end.peakRssMB.toFixed(0)} MB, spec p99 ${specChange.p99Ms.toFixed(0)} ms`,
       );
       return result;
     } finally {
-      say(`operator: ${await operator.stop()}`);
+      if (!stopped) say(`operator: ${await operator.stop()}`);
     }
   } finally {
     await cp.stop();
@@ -393,53 +333,73 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
   }
 }
 
+const DEFINITIONS: Record<string, string> = {
+  converged:
+    `status.observedGeneration == metadata.generation and ${PARTS_POSSIBLE_WITHOUT_CNPG.join(', ')} True. Ready ` +
+    'cannot be True here: DatabaseReady needs CloudNativePG running PostgreSQL and BackupReady a real bucket, ' +
+    'its credentials and a first backup (the table shows what Ready says)',
+  floor:
+    'the objects the operator creates with the gate open and no CloudNativePG (the pure builders and Secret ' +
+    'planners: namespace, tenancy, keyring and credential Secrets), server-side-applied by a minimal node:https ' +
+    'keep-alive writer, one PATCH each, with the operator’s concurrency, on the same API server in the same run, ' +
+    'into floor-<name> namespaces BEFORE the operator starts (so the operator shares etcd with them: against the ' +
+    'operator), and again into floor2-<name> after it stopped; the reference is the mean of the two',
+  'operator time':
+    'from spawning the operator process to the last Territory converged (includes process start)',
+  'control-plane CPU':
+    'kube-apiserver + etcd CPU seconds during the floor writes and during the operator’s convergence',
+  'steady state':
+    'after convergence, one resync period to settle, then idle-periods × resyncSeconds with nothing changed; ' +
+    'writes = create/update/patch/delete requests',
+  reaction:
+    `1% of Territories (at least 1), one every ${PACE_MS} ms: spec.access.readerGroups gains a group (time from the ` +
+    'PATCH to converged at the new generation; the RoleBinding is then checked); drift = NetworkPolicy ' +
+    'default-deny deleted, time until a new one exists',
+  'peak RSS': 'VmHWM of the operator process, as started (node flags in the table)',
+};
+
 async function main(): Promise<void> {
   await mkdir(runDir, { recursive: true });
   const operatorConfigRaw = benchOperatorConfig({ resyncSeconds, concurrency });
   const startedAt = new Date().toISOString();
   const loadAverage = loadavg();
   const results: SizeResult[] = [];
-  let kubernetes = '';
+  const failures: { size: string; error: string }[] = [];
   for (const size of [...sizes].sort((a, b) => Math.min(a.count, 1e9) - Math.min(b.count, 1e9))) {
-    results.push(await runSize(size, operatorConfigRaw));
-    kubernetes ||= 'see control plane log';
+    try {
+      results.push(await runSize(size, operatorConfigRaw));
+    } catch (error) {
+      // One size failing (e.g. the operator running out of memory) is a result too; the others still run.
+      const message = error instanceof Error ? error.message : String(error);
+      say(`size ${size.label} FAILED: ${message}`);
+      failures.push({ size: size.label, error: message });
+    }
   }
   const growth = growthOf(results);
   const result: BenchResult = {
     startedAt,
-    machine: { cpus: cpus().length, loadAverage, node: process.version, kubernetes },
+    machine: {
+      cpus: cpus().length,
+      loadAverage,
+      node: process.version,
+      operatorNodeFlags: nodeFlags.join(' '),
+    },
     definitions: {
-      converged:
-        `status.observedGeneration == metadata.generation and ${PARTS_POSSIBLE_WITHOUT_CNPG.join(', ')} True. Ready cannot be ` +
-        'True here: DatabaseReady needs CloudNativePG running PostgreSQL and BackupReady a real bucket with credentials ' +
-        'and a first backup (the table shows what Ready says)',
-      floor:
-        'the same objects the operator creates (builders + Secret planners: namespace, tenancy, keyring and credential ' +
-        'Secrets) server-side-applied by a minimal node:https keep-alive writer, one PATCH each, with the operator’s ' +
-        'concurrency, on the same API server in the same run, into floor-<name> namespaces, BEFORE the operator starts ' +
-        '(the operator then shares etcd with the floor’s objects: a fairness choice against the operator)',
-      'operator time':
-        'from spawning the operator process to the last Territory converged (includes process start)',
-      'steady state':
-        'after convergence, one resync period to settle, then idle-periods × resyncSeconds with nothing changed; ' +
-        'writes = create/update/patch/delete requests',
-      reaction:
-        '1% of Territories (at least 1), one every 200 ms: spec.access.readerGroups gains a group (time from the PATCH ' +
-        'to converged at the new generation, and the RoleBinding checked); drift = NetworkPolicy default-deny deleted, ' +
-        'time until a new one exists',
-      'requests by verb': `the operator's own counter on /metrics (${values['request-metric'] ?? 'found by shape'})`,
+      ...DEFINITIONS,
+      'requests by verb': `the operator's own counter on /metrics (${values['request-metric']})`,
     },
     sizes: results,
+    failures,
     growth,
     targets: evaluateTargets(results, growth),
   };
-  await mkdir(values.out ?? 'bench-results', { recursive: true });
-  const base = join(values.out ?? 'bench-results', `bench-${stamp}`);
+  const base = join(outDir, `bench-${stamp}`);
   const markdown = renderMarkdown(result);
   await writeFile(`${base}.json`, `${JSON.stringify(result, null, 2)}\n`);
   await writeFile(`${base}.md`, markdown);
   process.stdout.write(markdown);
   say(`results: ${base}.json, ${base}.md`);
+  if (failures.length > 0) process.exitCode = 1;
 }
 
 main().catch((error: unknown) => {
