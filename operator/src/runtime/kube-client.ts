@@ -88,6 +88,7 @@ export class KubeClient {
   readonly #server: string;
   #dispatcher: Dispatcher | undefined;
   readonly #timeoutMs: number;
+  #writeFence: (() => boolean) | undefined;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -314,6 +315,14 @@ export class KubeClient {
     return text ? JSON.parse(text) : undefined;
   }
 
+  /**
+   * Refuse every write (not reads, not the leader Lease itself) while `allowed()` is false, without
+   * sending it: with leader election, only a replica that knows it still leads may write.
+   */
+  setWriteFence(allowed: () => boolean): void {
+    this.#writeFence = allowed;
+  }
+
   /** Releases the pooled connections (on shutdown). */
   async close(): Promise<void> {
     const d = this.#dispatcher;
@@ -355,6 +364,14 @@ export class KubeClient {
     }
     const verb = options.verb ?? method.toLowerCase();
     const resource = options.resource ?? resourceFromPath(path);
+    if (method !== 'GET' && resource !== 'leases' && this.#writeFence && !this.#writeFence()) {
+      release();
+      throw new KubeApiError(
+        503,
+        `${method} ${path} refused: this replica is not (or no longer) the leader`,
+        'NotLeader',
+      );
+    }
     try {
       const response = await this.#http.send(ctx).toPromise();
       this.#recorder?.record(verb, resource, response.httpStatusCode);

@@ -88,8 +88,12 @@ export class LeaderElector {
     });
   }
 
+  /**
+   * Leading AND renewed within the renew deadline, judged now: a process paused (GC, frozen VM, SIGSTOP)
+   * past its lease still has `#leading` set when it wakes up, while a successor may already be writing.
+   */
   isLeader(): boolean {
-    return this.#leading;
+    return this.#leading && this.#clock.now() - this.#lastRenew < this.#opts.renewDeadlineMs;
   }
 
   start(): void {

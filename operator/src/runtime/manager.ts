@@ -86,6 +86,9 @@ export class Manager {
     });
     const le = options.leaderElection;
     if (le) {
+      // Writes go out only while this replica knows it leads (checked at each write, so a replica
+      // resumed after a long pause cannot write next to its successor before it notices).
+      this.client.setWriteFence(() => this.#elector?.isLeader() ?? false);
       this.#elector = new LeaderElector(this.client, {
         ...le,
         identity: this.identity,
