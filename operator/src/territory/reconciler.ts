@@ -269,16 +269,7 @@ export class TerritoryReconciler {
       this.cached('v1', 'Namespace', undefined, name) ??
       (await this.ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name }));
     const owner = live ? territoryOf(live) : undefined;
-    if (live && owner !== t.metadata.name) {
-      return {
-        type: 'NamespaceReady',
-        status: 'False',
-        reason: 'NamespaceConflict',
-        message: owner
-          ? `namespace ${name} belongs to Territory ${owner}`
-          : `namespace ${name} already exists and was not created for this Territory; it is left untouched (set spec.namespace to another name)`,
-      };
-    }
+    if (live && owner !== t.metadata.name) return namespaceConflict(name, owner);
     if (live?.metadata.deletionTimestamp) {
       return {
         type: 'NamespaceReady',
@@ -288,7 +279,19 @@ export class TerritoryReconciler {
         progressing: true,
       };
     }
-    if (!live) log.info({ namespace: name }, 'creating namespace');
+    if (!live) {
+      log.info({ namespace: name }, 'creating namespace');
+      // Created with POST, not applied: an apply also "succeeds" for a second Territory racing for the
+      // same new namespace, and both would then believe they own it. Only one create can succeed.
+      try {
+        await this.ports.kube.create(desired.namespace as KubeObject);
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+        const winner = await this.ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name });
+        const holder = winner ? territoryOf(winner) : undefined;
+        if (holder !== t.metadata.name) return namespaceConflict(name, holder);
+      }
+    }
     await this.apply(desired.namespace);
     for (const o of desired.tenancy) await this.apply(o);
     await this.pruneKinds(
@@ -486,6 +489,17 @@ export class TerritoryReconciler {
     );
     this.recordTransition(object, previous, conditions);
   }
+}
+
+function namespaceConflict(name: string, owner: string | undefined): PartOutcome {
+  return {
+    type: 'NamespaceReady',
+    status: 'False',
+    reason: 'NamespaceConflict',
+    message: owner
+      ? `namespace ${name} belongs to Territory ${owner}`
+      : `namespace ${name} already exists and was not created for this Territory; it is left untouched (set spec.namespace to another name)`,
+  };
 }
 
 function failKeys(reason: string, message: string) {
