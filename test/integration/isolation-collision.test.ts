@@ -175,14 +175,23 @@ describe('a Territory whose namespace already exists', () => {
     async (policy) => {
       const owner = uniqueName('owner');
       await create(territory(owner));
-      await admin
-        .request('POST', objectPath({ apiVersion: 'v1', kind: 'Secret', namespace: owner }), {
+      // The authority's S3 credentials, once the operator has made its namespace.
+      await waitFor(
+        async () =>
+          (await admin.get(objectPath({ apiVersion: 'v1', kind: 'Namespace', name: owner }))).status === 200,
+        { what: `namespace ${owner}` },
+      );
+      const secret = await admin.request(
+        'POST',
+        objectPath({ apiVersion: 'v1', kind: 'Secret', namespace: owner }),
+        {
           apiVersion: 'v1',
           kind: 'Secret',
           metadata: { name: 'backup-s3' },
           stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(16).toString('hex') },
-        })
-        .catch(() => undefined);
+        },
+      );
+      expect(secret.status, secret.text.slice(0, 200)).toBe(201);
       await waitFor(
         async () =>
           (
@@ -228,7 +237,7 @@ describe('a Territory whose namespace already exists', () => {
   );
 
   it('goes to exactly one of two Territories created at the same instant for one new namespace', async () => {
-    for (let round = 0; round < 3; round++) {
+    for (let round = 0; round < 5; round++) {
       const ns = uniqueName('contested');
       const names = [uniqueName('claim-p'), uniqueName('claim-q')];
       await Promise.all(
