@@ -116,6 +116,8 @@ export async function leaderFailover(
   // Paused while idle (its write counter steady), so every write counted after it resumes was SENT
   // after it resumed: a second writer next to the successor.
   let pause: Record<string, unknown> | undefined;
+  let pausedIdentity = '';
+  let resumedAtMs = 0;
   if (leader && failures.length === 0) {
     const paused = leader;
     const survivor = replicas.find((op) => op !== paused) as OperatorProcess;
@@ -140,6 +142,8 @@ export async function leaderFailover(
     await sleep(2_000);
     paused.signal('SIGCONT');
     const resumedAt = Date.now();
+    pausedIdentity = paused.identity;
+    resumedAtMs = resumedAt;
     let writesAfter = writesBefore;
     for (let i = 0; i < 40 && paused.exit() === undefined; i++) {
       const m = await paused.metrics();
@@ -185,13 +189,17 @@ export async function leaderFailover(
     const before = [...list].reverse().find((s) => s.at <= at);
     return before?.leader === 1;
   };
+  // A scrape sent while a replica was paused is answered the instant it resumes, before its elector has
+  // run: that gauge reading is stale, not a claim (its writes, counted below, are what matters).
+  const stale = (x: RateSample) =>
+    x.identity === pausedIdentity && x.at >= resumedAtMs && x.at - resumedAtMs < 3_000;
   for (const s of samples) {
-    if (s.leader !== 1) continue;
+    if (s.leader !== 1 || stale(s)) continue;
     for (const other of byIdentity.keys()) {
       if (other !== s.identity && leading(other, s.at)) {
         const otherSample = [...(byIdentity.get(other) ?? [])].reverse().find((x) => x.at <= s.at);
         // Same instant (within one sampling period) both claiming the lease.
-        if (otherSample && s.at - otherSample.at < 300) doubleLeaderSamples++;
+        if (otherSample && !stale(otherSample) && s.at - otherSample.at < 300) doubleLeaderSamples++;
       }
     }
   }
