@@ -12,6 +12,8 @@ export default defineConfig({
           environment: 'node',
           // Unit tests run first: a broken builder should fail fast, before a control plane starts.
           sequence: { groupOrder: 0 },
+          // Property tests draw hundreds of cases; 5 s (the default) is too short on a loaded 2-core machine.
+          testTimeout: 30_000,
         },
       },
       {
