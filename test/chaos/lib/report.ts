@@ -44,14 +44,14 @@ function lines(report: ChaosReport): string[] {
     );
     const requests = crash.requests as Any | undefined;
     out.push(
-      `| idle after convergence (one resync period) | ${n(crash.idleReconciles)} reconciles, ${n(crash.idleWrites)} writes; requests during the phase: peak ${n(requests?.peakPerSecond)}/s, mean ${Number(requests?.perSecond ?? 0).toFixed(1)}/s |`,
+      `| idle after convergence (one resync period) | ${n(crash.idleReconciles)} reconciles, ${n(crash.idleWrites)} writes; requests during the phase: peak ${n(requests?.peakPerSecond)}/s over 1 s, ${n(requests?.sustainedPeakPerSecond)}/s over 5 s, mean ${Number(requests?.perSecond ?? 0).toFixed(1)}/s |`,
     );
   }
   const faults = p.faults as Any | undefined;
   if (faults) {
     for (const f of (faults.faults as Any[] | undefined) ?? []) {
       out.push(
-        `| fault: ${f.name} | ${f.recovered ? 'recovered' : '**NOT recovered**'} in ${s(f.recoveryMs)}; operator restarted: ${f.operatorRestarted ? '**yes**' : 'no'}; requests peak ${f.peakRequestsPerSecond}/s, mean ${Number(f.requestsPerSecond ?? 0).toFixed(1)}/s (baseline ${Number(f.baselinePerSecond ?? 0).toFixed(1)}/s) |`,
+        `| fault: ${f.name} | ${f.recovered ? 'recovered' : '**NOT recovered**'} in ${s(f.recoveryMs)}; operator restarted: ${f.operatorRestarted ? '**yes**' : 'no'}; requests peak ${f.peakRequestsPerSecond}/s over 1 s, ${f.sustainedPeakPerSecond}/s over 5 s, mean ${Number(f.requestsPerSecond ?? 0).toFixed(1)}/s (baseline ${Number(f.baselinePerSecond ?? 0).toFixed(1)}/s) |`,
       );
     }
   }

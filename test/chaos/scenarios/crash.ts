@@ -19,7 +19,7 @@ export interface CrashResult {
   convergedAfterLastKillMs: number;
   idleWrites: number;
   /** API requests during the phase: the normal-work reference for the fault scenarios' rates. */
-  requests: { total: number; peakPerSecond: number; perSecond: number };
+  requests: { total: number; peakPerSecond: number; sustainedPeakPerSecond: number; perSecond: number };
   idleReconciles: number;
   converged: boolean;
   check: WorldCheck;
