@@ -29,6 +29,80 @@ afterAll(async () => {
 });
 
 describe('Informer', () => {
+  it('metadata only: sees Secrets come and change without ever receiving their data', async () => {
+    const informer = new Informer(admin, {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      namespace,
+      metadataOnly: true,
+    });
+    const updates: string[] = [];
+    informer.on({ update: (_old, o) => updates.push(o.metadata.resourceVersion ?? '') });
+    informer.start();
+    try {
+      await informer.waitForSync();
+      const secret = {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'authority-s3', namespace },
+        stringData: { AWS_SECRET_ACCESS_KEY: 'never-cached' },
+      } as KubeObject;
+      await admin.create(secret);
+      const key = `${namespace}/authority-s3`;
+      const seen = await waitFor(() => informer.get(key), { what: 'the Secret’s metadata' });
+      expect(seen.kind).toBe('Secret');
+      expect(JSON.stringify(seen)).not.toContain('never-cached');
+      expect(seen).not.toHaveProperty('data');
+      const changed = await admin.mergePatch(
+        { apiVersion: 'v1', kind: 'Secret', namespace, name: 'authority-s3' },
+        { stringData: { AWS_SECRET_ACCESS_KEY: 'rotated' } },
+      );
+      await waitFor(() => (updates.includes(changed.metadata.resourceVersion ?? '-') ? true : undefined), {
+        what: 'the update of the rotated Secret',
+      });
+    } finally {
+      await informer.stop();
+    }
+  });
+
+  it('with a transform, caches the reduced object and stays quiet about changes only to what it drops', async () => {
+    const informer = new Informer(admin, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace,
+      labelSelector: 'suite=informer-transform',
+      // Keep `data.kept`, drop everything else under data.
+      transform: (o) => ({ ...o, data: { kept: (o.data as Record<string, string>)?.kept ?? '' } }),
+      quietWhenUnchanged: true,
+    });
+    const updates: string[] = [];
+    informer.on({ update: (_old, o) => updates.push(String((o.data as Record<string, string>).kept)) });
+    informer.start();
+    try {
+      await informer.waitForSync();
+      const cm = configMap('shaped', { kept: 'a', noise: '1' });
+      cm.metadata.labels = { suite: 'informer-transform' };
+      const created = await admin.create(cm);
+      const key = `${namespace}/shaped`;
+      await waitFor(() => informer.get(key), { what: 'shaped in the cache' });
+      expect(informer.get(key)?.data).toEqual({ kept: 'a' });
+      const ref = { apiVersion: 'v1', kind: 'ConfigMap', namespace, name: 'shaped' };
+      const noisy = await admin.mergePatch(ref, { data: { noise: '2' } });
+      expect(noisy.metadata.resourceVersion).not.toBe(created.metadata.resourceVersion);
+      await admin.mergePatch(ref, { data: { kept: 'b' } });
+      await waitFor(() => (updates.length > 0 ? updates : undefined), { what: 'the visible update' });
+      // The noise-only change came first and was not reported; the kept one was, once.
+      expect(updates).toEqual(['b']);
+      // Every read is a fresh copy: mutating it does not touch the cache.
+      const copy = informer.get(key) as KubeObject;
+      (copy.data as Record<string, string>).kept = 'mutated';
+      expect(informer.get(key)?.data).toEqual({ kept: 'b' });
+      expect(informer.listInNamespace(namespace).map((o) => o.metadata.name)).toEqual(['shaped']);
+    } finally {
+      await informer.stop();
+    }
+  });
+
   it('lists, then sees add, update and delete through its watch', async () => {
     await admin.create(configMap('before-start', { a: '1' }));
     const informer = new Informer(admin, {

@@ -193,9 +193,18 @@ export class Controller {
     return this.#primary.keys();
   }
 
-  /** The cache of the primary kind or of an owned kind (first informer of that GVK). */
-  cache(apiVersion: string, kind: string): ObjectCache | undefined {
-    return this.informers().find((i) => i.selector.apiVersion === apiVersion && i.selector.kind === kind);
+  /**
+   * The cache of the primary kind or of an owned kind (first informer of that GVK), or of its
+   * metadata-only informer when `metadataOnly` is set.
+   */
+  cache(apiVersion: string, kind: string, options: { metadataOnly?: boolean } = {}): ObjectCache | undefined {
+    const metadataOnly = options.metadataOnly === true;
+    return this.informers().find(
+      (i) =>
+        i.selector.apiVersion === apiVersion &&
+        i.selector.kind === kind &&
+        (i.selector.metadataOnly === true) === metadataOnly,
+    );
   }
 
   enqueue(key: ObjectKey): void {

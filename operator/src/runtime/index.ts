@@ -22,7 +22,7 @@
  *   await manager.start();                     // resolves once stopped (SIGTERM/SIGINT or manager.stop())
  *
  * Modules:
- * - kube-client.ts  `KubeClient`: JSON REST over a KubeConfig (discovery of GVK -> resource, get/list/
+ * - kube-client.ts  `KubeClient`: JSON REST on node:https (cluster-access.ts: server, TLS, token) (discovery of GVK -> resource, get/list/
  *                   create/patch/delete, raw watch); every request is counted via a `RequestRecorder`.
  *                   `KubeApiError` carries `statusCode`/`reason`.
  * - informer.ts     `Informer`: list then watch from the list's resourceVersion with bookmarks; re-list on
@@ -51,6 +51,13 @@
 export { applyBody, refOf, ServerSideApplier, type ServerSideApplierOptions } from './apply.ts';
 export { backoffDelay, jittered } from './backoff.ts';
 export { ManualClock, systemClock } from './clock.ts';
+export {
+  type ClusterAccess,
+  type ClusterTls,
+  fromKubeConfig,
+  inCluster,
+  loadClusterAccess,
+} from './cluster-access.ts';
 export { Controller, type ControllerDeps, mapByLabel, mapByOwnerReference, splitKey } from './controller.ts';
 export { EventDeduper, KubeEventRecorder, type KubeEventRecorderOptions, microTime } from './events.ts';
 export { type Check, HealthServer } from './health.ts';

@@ -1,6 +1,7 @@
 import { backoffDelay } from './backoff.ts';
 import { systemClock } from './clock.ts';
 import { isGone, isNotServed, KubeApiError, type KubeClient, type WatchEvent } from './kube-client.ts';
+import { CompactObjectStore } from './object-store.ts';
 import type {
   BackoffOptions,
   Clock,
@@ -12,7 +13,7 @@ import type {
   ResourceSelector,
 } from './types.ts';
 
-export interface InformerOptions extends ResourceSelector {
+export interface InformerOptions<T extends KubeObject = KubeObject> extends ResourceSelector {
   /**
    * Server-side watch timeout. The server ends the watch cleanly after it and we re-watch from the last
    * resourceVersion; default: random in [300, 360) s so many informers do not reconnect together.
@@ -27,6 +28,17 @@ export interface InformerOptions extends ResourceSelector {
   backoff?: BackoffOptions;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Applied to every object before it is cached and handed to handlers: drop what the controller never
+   * reads (other managers' managedFields, a status nobody looks at) so the cache holds less.
+   */
+  transform?: (obj: T) => T;
+  /**
+   * Handlers are not told of an update that leaves the (transformed) object as it was but for its
+   * resourceVersion: a change only to what the transform drops (a Node's heartbeat, a quota's usage)
+   * then wakes nothing. Off when the version itself is the news (a metadata-only watch).
+   */
+  quietWhenUnchanged?: boolean;
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000 };
@@ -48,13 +60,13 @@ class WatchSilentError extends Error {}
 export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<T> {
   readonly selector: ResourceSelector;
   readonly #client: KubeClient;
-  readonly #options: InformerOptions;
+  readonly #options: InformerOptions<T>;
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   readonly #handlers: InformerHandlers<T>[] = [];
-  readonly #cache = new Map<ObjectKey, T>();
-  /** The same objects by namespace, so a per-namespace read costs that namespace, not the whole cache. */
-  readonly #byNamespace = new Map<string, Map<ObjectKey, T>>();
+  readonly #cache = new CompactObjectStore<T>();
+  /** Keys by namespace, so a per-namespace read costs that namespace, not the whole cache. */
+  readonly #byNamespace = new Map<string, Set<ObjectKey>>();
   readonly #stop = new AbortController();
   #resourceVersion = '';
   #synced = false;
@@ -65,7 +77,7 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
   /** Counters for tests and diagnostics. */
   readonly stats = { lists: 0, watches: 0, restarts: 0, gone: 0, silent: 0, events: 0 };
 
-  constructor(client: KubeClient, options: InformerOptions) {
+  constructor(client: KubeClient, options: InformerOptions<T>) {
     this.#client = client;
     this.#options = options;
     this.selector = {
@@ -74,6 +86,7 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       ...(options.namespace ? { namespace: options.namespace } : {}),
       ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
       ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
+      ...(options.metadataOnly ? { metadataOnly: true } : {}),
     };
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger?.child({ informer: `${options.kind}.${options.apiVersion}` });
@@ -117,32 +130,56 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
   get(key: ObjectKey): T | undefined {
     return this.#cache.get(key);
   }
+  /** Every cached object, decoded: costs the whole cache, prefer get() or listInNamespace(). */
   list(): T[] {
-    return [...this.#cache.values()];
+    return this.#decode(this.#cache.keys());
   }
   keys(): ObjectKey[] {
     return [...this.#cache.keys()];
   }
   listInNamespace(namespace: string): T[] {
-    return [...(this.#byNamespace.get(namespace)?.values() ?? [])];
+    return this.#decode(this.#byNamespace.get(namespace)?.values() ?? []);
+  }
+
+  #decode(keys: Iterable<ObjectKey>): T[] {
+    const out: T[] = [];
+    for (const key of keys) {
+      const obj = this.#cache.get(key);
+      if (obj) out.push(obj);
+    }
+    return out;
   }
 
   #put(key: ObjectKey, item: T): void {
     this.#cache.set(key, item);
     const ns = item.metadata.namespace;
     if (!ns) return;
-    const bucket = this.#byNamespace.get(ns) ?? new Map<ObjectKey, T>();
-    bucket.set(key, item);
+    const bucket = this.#byNamespace.get(ns) ?? new Set<ObjectKey>();
+    bucket.add(key);
     this.#byNamespace.set(ns, bucket);
   }
 
-  #remove(key: ObjectKey, item: T): void {
+  #remove(key: ObjectKey, namespace: string | undefined): void {
     this.#cache.delete(key);
-    const ns = item.metadata.namespace;
-    const bucket = ns === undefined ? undefined : this.#byNamespace.get(ns);
-    if (!bucket || ns === undefined) return;
+    const bucket = namespace === undefined ? undefined : this.#byNamespace.get(namespace);
+    if (!bucket || namespace === undefined) return;
     bucket.delete(key);
-    if (bucket.size === 0) this.#byNamespace.delete(ns);
+    if (bucket.size === 0) this.#byNamespace.delete(namespace);
+  }
+
+  /** See `quietWhenUnchanged`. */
+  #invisibleChange(old: T, item: T): boolean {
+    if (!this.#options.quietWhenUnchanged) return false;
+    const withoutVersion = (o: T) =>
+      JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
+    return withoutVersion(old) === withoutVersion(item);
+  }
+
+  #prepare(obj: T): T {
+    // Watch events and list items carry no apiVersion/kind (list) or may lack them: fill them in so
+    // cached objects are self-describing.
+    const item = { ...obj, apiVersion: this.selector.apiVersion, kind: this.selector.kind } as T;
+    return this.#options.transform ? this.#options.transform(item) : item;
   }
 
   /** The silence deadline in ms for a watch of `timeoutSeconds` (health checks use the default bound). */
@@ -210,8 +247,9 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
   }
 
   #markNotServed(): void {
-    for (const [key, old] of this.#cache) {
-      this.#remove(key, old);
+    for (const key of [...this.#cache.keys()]) {
+      const old = this.#cache.get(key) as T;
+      this.#remove(key, old.metadata.namespace);
       this.#emit('delete', old);
     }
     this.#resourceVersion = '';
@@ -252,18 +290,23 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
     this.stats.lists++;
     const { items, resourceVersion } = await this.#client.list<T>(this.selector);
     const seen = new Set<ObjectKey>();
-    for (const item of items) {
+    for (const listed of items) {
+      const item = this.#prepare(listed);
       const key = objectKey(item);
       seen.add(key);
-      const old = this.#cache.get(key);
-      this.#put(key, item);
-      if (!old) this.#emit('add', item);
-      else if (old.metadata.resourceVersion !== item.metadata.resourceVersion)
-        this.#emit('update', item, old);
+      if (!this.#cache.has(key)) {
+        this.#put(key, item);
+        this.#emit('add', item);
+      } else if (this.#cache.resourceVersion(key) !== item.metadata.resourceVersion) {
+        const old = this.#cache.get(key) as T;
+        this.#put(key, item);
+        if (!this.#invisibleChange(old, item)) this.#emit('update', item, old);
+      }
     }
-    for (const [key, old] of this.#cache) {
+    for (const key of [...this.#cache.keys()]) {
       if (!seen.has(key)) {
-        this.#remove(key, old);
+        const old = this.#cache.get(key) as T;
+        this.#remove(key, old.metadata.namespace);
         this.#emit('delete', old);
       }
     }
@@ -326,19 +369,19 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
     switch (event.type) {
       case 'ADDED':
       case 'MODIFIED': {
-        const item = { ...obj, apiVersion: this.selector.apiVersion, kind: this.selector.kind } as T;
+        const item = this.#prepare(obj);
         const key = objectKey(item);
         const old = this.#cache.get(key);
         this.#put(key, item);
         this.#resourceVersion = item.metadata.resourceVersion ?? this.#resourceVersion;
-        if (old) this.#emit('update', item, old);
-        else this.#emit('add', item);
+        if (!old) this.#emit('add', item);
+        else if (!this.#invisibleChange(old, item)) this.#emit('update', item, old);
         return;
       }
       case 'DELETED': {
         const key = objectKey(obj);
         const old = this.#cache.get(key);
-        if (old) this.#remove(key, old);
+        if (old) this.#remove(key, old.metadata.namespace);
         this.#resourceVersion = obj.metadata.resourceVersion ?? this.#resourceVersion;
         // The DELETED event carries the last state; fall back to the cached one if it is partial.
         this.#emit('delete', {

@@ -1,16 +1,17 @@
-import {
-  HttpMethod,
-  IsomorphicFetchHttpLibrary,
-  type KubeConfig,
-  RequestContext,
-  type ResponseContext,
-} from '@kubernetes/client-node';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { type ClusterAccess, fromKubeConfig } from './cluster-access.ts';
 import type { KubeObject, ObjectRef, RequestRecorder, ResourceSelector } from './types.ts';
 
-// A small JSON REST client over a KubeConfig. Why not the generated typed clients: they turn
+// A small JSON REST client on node:https. Why not client-node's generated typed clients: they turn
 // timestamps into Date objects and drop unknown fields of built-in kinds, which breaks "is the live
-// object already what we want?" comparisons, and they open a new connection pool per request. Here every
-// request is plain JSON, reuses one connection pool, and is counted by verb and resource.
+// object already what we want?" comparisons, and they build a new connection pool (TLS context
+// included) for every request, which costs CPU at thousands of requests a minute. Here every request is
+// plain JSON on one keep-alive pool, each watch has its own connection, and each request is counted by
+// verb and resource.
+
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** An API error response, with the Kubernetes `Status` reason when the server sent one. */
 export class KubeApiError extends Error {
@@ -67,6 +68,13 @@ export interface RequestOptions {
   verb?: string;
   /** Counted resource (plural name); derived from the path if unset. */
   resource?: string;
+  /** Accept header; default application/json. */
+  accept?: string;
+}
+
+/** The Accept header that asks for metadata only (`as=PartialObjectMetadata[List]`). */
+function metadataOnlyAccept(list: boolean): string {
+  return `application/json;as=PartialObjectMetadata${list ? 'List' : ''};g=meta.k8s.io;v=v1,application/json`;
 }
 
 export type PatchType = 'apply' | 'merge' | 'json' | 'strategic';
@@ -81,26 +89,36 @@ const PAGE_SIZE = 500;
 const DISCOVERY_MISS_TTL_MS = 10_000;
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
-  readonly #http = new IsomorphicFetchHttpLibrary();
+  /** `https://host:port` of the API server. */
+  readonly server: string;
+  readonly #access: Promise<ClusterAccess>;
   readonly #recorder: RequestRecorder | undefined;
   readonly #discovery = new Map<string, { at: number; resources: Promise<ApiResource[]> }>();
-  readonly #server: string;
-  #dispatcher: Dispatcher | undefined;
+  #pool: HttpAgent | undefined;
   readonly #timeoutMs: number;
+  readonly #userAgent: string;
   #writeFence: (() => boolean) | undefined;
 
+  /** `cluster`: a ClusterAccess (see cluster-access.ts), or a client-node KubeConfig. */
   constructor(
-    kubeConfig: KubeConfig,
-    options: { recorder?: RequestRecorder; requestTimeoutMs?: number } = {},
+    cluster: ClusterAccess | KubeConfig,
+    options: { recorder?: RequestRecorder; requestTimeoutMs?: number; userAgent?: string } = {},
   ) {
-    this.kubeConfig = kubeConfig;
     this.#recorder = options.recorder;
+    // The API server names the field manager of a create/update after the User-Agent.
+    this.#userAgent = options.userAgent ?? 'territory-runtime';
     // Every non-watch request has a deadline: a request on a dead connection must fail, not hang.
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('KubeConfig has no current cluster');
-    this.#server = cluster.server.replace(/\/+$/, '');
+    if ('getCurrentCluster' in cluster) {
+      const current = cluster.getCurrentCluster();
+      if (!current) throw new Error('KubeConfig has no current cluster');
+      this.server = current.server.replace(/\/+$/, '');
+      this.#access = fromKubeConfig(cluster);
+    } else {
+      this.server = cluster.server;
+      this.#access = Promise.resolve(cluster);
+    }
+    this.#access.catch(() => {}); // reported by the first request instead
   }
 
   // ---- discovery ----------------------------------------------------------------------------------
@@ -181,6 +199,7 @@ export class KubeClient {
       const page = (await this.request('GET', path, {
         verb: 'list',
         resource: resource.name,
+        ...(selector.metadataOnly ? { accept: metadataOnlyAccept(true) } : {}),
         query: {
           labelSelector: selector.labelSelector,
           fieldSelector: selector.fieldSelector,
@@ -266,9 +285,10 @@ export class KubeClient {
     const { path, resource } = await this.pathFor({ ...selector, name: undefined });
     // A watch gets its own connection, destroyed when it ends: an aborted half-dead connection must
     // never go back to a pool where the next request would hang on it.
-    const { response, release } = await this.#send('GET', path, {
+    const { response } = await this.#send('GET', path, {
       verb: 'watch',
       resource: resource.name,
+      ...(selector.metadataOnly ? { accept: metadataOnlyAccept(false) } : {}),
       query: {
         ...query,
         watch: true,
@@ -280,13 +300,11 @@ export class KubeClient {
       timeoutMs: 0,
     });
     try {
-      if (response.httpStatusCode !== 200) throw await toError(response);
-      const stream = response.body.stream();
-      if (!stream) return;
-      const decoder = new TextDecoder();
+      if (!isSuccess(response)) throw toError(response, await readBody(response));
+      response.setEncoding('utf8');
       let buffered = '';
-      for await (const chunk of stream) {
-        buffered += decoder.decode(chunk, { stream: true });
+      for await (const chunk of response) {
+        buffered += chunk as string;
         let newline = buffered.indexOf('\n');
         while (newline >= 0) {
           const line = buffered.slice(0, newline).trim();
@@ -299,19 +317,15 @@ export class KubeClient {
       if (signal.aborted) return;
       throw error;
     } finally {
-      release();
+      response.destroy();
     }
   }
 
   /** Any request; parses a JSON answer, throws KubeApiError on non-2xx. */
-  async request(
-    method: keyof typeof HttpMethod,
-    path: string,
-    options: RequestOptions = {},
-  ): Promise<unknown> {
+  async request(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<unknown> {
     const { response } = await this.#send(method, path, options);
-    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) throw await toError(response);
-    const text = await response.body.text();
+    const text = await readBody(response);
+    if (!isSuccess(response)) throw toError(response, text);
     return text ? JSON.parse(text) : undefined;
   }
 
@@ -325,77 +339,93 @@ export class KubeClient {
 
   /** Releases the pooled connections (on shutdown). */
   async close(): Promise<void> {
-    const d = this.#dispatcher;
-    this.#dispatcher = undefined;
-    await d?.close?.();
+    this.#pool?.destroy();
+    this.#pool = undefined;
   }
 
   async #send(
-    method: keyof typeof HttpMethod,
+    method: HttpMethod,
     path: string,
     options: RequestOptions & { dedicatedConnection?: boolean; timeoutMs?: number },
-  ): Promise<{ response: ResponseContext; release: () => void }> {
-    const url = new URL(this.#server + path);
-    for (const [k, v] of Object.entries(options.query ?? {}))
-      if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-    ctx.setHeaderParam('Accept', 'application/json');
-    if (options.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
-      ctx.setBody(JSON.stringify(options.body));
-    }
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-    const signals = [options.signal, timeout].filter((x): x is AbortSignal => x !== undefined);
-    if (signals.length > 0) ctx.setSignal(AbortSignal.any(signals));
-    // Credentials are re-applied per request (tokens may rotate). client-node builds a new connection
-    // pool each time; we keep one shared pool (connection reuse) and only use the fresh one for watches.
-    await this.kubeConfig.applySecurityAuthentication(ctx);
-    const fresh = ctx.getDispatcher() as Dispatcher | undefined;
-    let release = () => {};
-    if (options.dedicatedConnection) {
-      release = () => void fresh?.destroy?.().catch(() => {});
-    } else if (fresh) {
-      this.#dispatcher ??= fresh;
-      if (this.#dispatcher !== fresh) {
-        ctx.setDispatcher(this.#dispatcher as unknown as Parameters<RequestContext['setDispatcher']>[0]);
-        void fresh.close?.().catch(() => {});
-      }
-    }
+  ): Promise<{ response: IncomingMessage }> {
     const verb = options.verb ?? method.toLowerCase();
     const resource = options.resource ?? resourceFromPath(path);
     if (method !== 'GET' && resource !== 'leases' && this.#writeFence && !this.#writeFence()) {
-      release();
       throw new KubeApiError(
         503,
         `${method} ${path} refused: this replica is not (or no longer) the leader`,
         'NotLeader',
       );
     }
+    const access = await this.#access;
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(options.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    const headers: Record<string, string | number> = {
+      Accept: options.accept ?? 'application/json',
+      'User-Agent': this.#userAgent,
+      ...(await access.headers()),
+    };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['Content-Type'] = options.contentType ?? 'application/json';
+      headers['Content-Length'] = Buffer.byteLength(body);
+    }
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+    const signals = [options.signal, timeout].filter((x): x is AbortSignal => x !== undefined);
+    const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+    const https = url.protocol === 'https:';
+    // A watch gets a connection of its own (agent: false), closed when it ends: an aborted half-dead
+    // connection must never go back to the pool where the next request would hang on it.
+    const agent = options.dedicatedConnection ? false : this.#sharedPool(access, https);
     try {
-      const response = await this.#http.send(ctx).toPromise();
-      this.#recorder?.record(verb, resource, response.httpStatusCode);
-      return { response, release };
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = (https ? httpsRequest : httpRequest)(url, {
+          method,
+          headers,
+          agent,
+          ...(agent === false ? access.tls : {}),
+          ...(signal ? { signal } : {}),
+        });
+        req.once('response', resolve);
+        req.once('error', reject);
+        req.end(body);
+      });
+      // The deadline covers the body too: an abort destroys the response, and reading it then fails.
+      this.#recorder?.record(verb, resource, response.statusCode ?? 0);
+      return { response };
     } catch (error) {
-      release();
       if (options.signal?.aborted) throw error;
       this.#recorder?.record(verb, resource, 'error');
       if (timeout?.aborted) {
-        // The connection may be half-dead: drop the whole pool so the next request dials afresh.
-        const stale = this.#dispatcher;
-        this.#dispatcher = undefined;
-        void stale?.destroy?.().catch(() => {});
+        // Other pooled connections may be half-dead too (a network cut): drop the pool, dial afresh.
+        this.#pool?.destroy();
+        this.#pool = undefined;
         throw new KubeApiError(504, `${method} ${path} timed out after ${timeoutMs} ms`, 'Timeout');
       }
       throw error;
     }
   }
+
+  #sharedPool(access: ClusterAccess, https: boolean): HttpAgent {
+    // LIFO keeps a few warm connections busy instead of spreading requests over many idle ones.
+    const options = { keepAlive: true, scheduling: 'lifo' as const, maxFreeSockets: 32 };
+    this.#pool ??= https ? new HttpsAgent({ ...options, ...access.tls }) : new HttpAgent(options);
+    return this.#pool;
+  }
 }
 
-/** The part of undici's Dispatcher we use (typed here to avoid importing a transitive dependency). */
-interface Dispatcher {
-  close?(): Promise<void>;
-  destroy?(): Promise<void>;
+function isSuccess(response: IncomingMessage): boolean {
+  const code = response.statusCode ?? 0;
+  return code >= 200 && code <= 299;
+}
+
+async function readBody(response: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A watch line; an ERROR event (e.g. 410 Gone for an expired resourceVersion) becomes a thrown KubeApiError. */
@@ -412,16 +442,16 @@ function refParts(object: KubeObject): { name: string | undefined; namespace: st
   return { name: object.metadata.name, namespace: object.metadata.namespace };
 }
 
-async function toError(response: ResponseContext): Promise<KubeApiError> {
-  const text = await response.body.text().catch(() => '');
+function toError(response: IncomingMessage, text: string): KubeApiError {
   let status: { message?: string; reason?: string } | undefined;
   try {
     status = text ? (JSON.parse(text) as { message?: string; reason?: string }) : undefined;
   } catch {
     status = undefined;
   }
-  const message = status?.message ?? (text.slice(0, 200) || `HTTP ${response.httpStatusCode}`);
-  return new KubeApiError(response.httpStatusCode, message, status?.reason, status);
+  const code = response.statusCode ?? 0;
+  const message = status?.message ?? (text.slice(0, 200) || `HTTP ${code}`);
+  return new KubeApiError(code, message, status?.reason, status);
 }
 
 /** `/apis/g/v/namespaces/ns/things/x/status` -> `things`. */

@@ -1,5 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { ServerSideApplier } from './apply.ts';
+import type { ClusterAccess } from './cluster-access.ts';
 import { Controller } from './controller.ts';
 import { KubeEventRecorder } from './events.ts';
 import { HealthServer } from './health.ts';
@@ -10,7 +11,8 @@ import { RuntimeMetrics } from './metrics.ts';
 import type { ControllerOptions, Logger } from './types.ts';
 
 export interface ManagerOptions {
-  kubeConfig: KubeConfig;
+  /** A ClusterAccess (light, see cluster-access.ts) or a client-node KubeConfig. */
+  kubeConfig: ClusterAccess | KubeConfig;
   /** Field manager for server-side apply, Events' reportingController, log field. */
   name: string;
   logger?: Logger;
@@ -70,7 +72,10 @@ export class Manager {
     this.identity = options.leaderElection?.identity ?? defaultIdentity();
     this.logger = (options.logger ?? createLogger()).child({ manager: options.name });
     this.metrics = options.metrics ?? new RuntimeMetrics();
-    this.client = new KubeClient(options.kubeConfig, { recorder: this.metrics.requestRecorder() });
+    this.client = new KubeClient(options.kubeConfig, {
+      recorder: this.metrics.requestRecorder(),
+      userAgent: options.name,
+    });
     this.applier = new ServerSideApplier(this.client, {
       fieldManager: options.name,
       force: options.forceApply ?? false,

@@ -52,6 +52,11 @@ export interface ResourceSelector {
   namespace?: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * List and watch metadata only (PartialObjectMetadata): to notice objects one does not own, such as
+   * Secrets a user creates for a controller, without holding their content.
+   */
+  metadataOnly?: boolean;
 }
 
 /** Identifies one object for reads and deletes. */
@@ -126,7 +131,17 @@ export interface ReconcileContext {
 export type Reconciler = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult>;
 
 /** A secondary watched kind. Default mapping: ownerReferences with controller=true pointing at the primary kind. */
-export interface OwnedResource extends ResourceSelector {
+/**
+ * A kind a controller watches. `transform` reduces each object before it is cached (the informer's
+ * option): drop what the reconciler never reads, so a cache of thousands of objects stays small.
+ */
+export interface WatchedResource extends ResourceSelector {
+  transform?: (obj: KubeObject) => KubeObject;
+  /** Do not report an update that leaves the transformed object unchanged but for its resourceVersion. */
+  quietWhenUnchanged?: boolean;
+}
+
+export interface OwnedResource extends WatchedResource {
   /** Custom mapping (e.g. by label for objects that cannot carry an owner reference). */
   mapToPrimary?: OwnerMapper;
 }
@@ -134,7 +149,7 @@ export interface OwnedResource extends ResourceSelector {
 export interface ControllerOptions {
   /** Short name used in metrics and logs, e.g. `territory`. */
   name: string;
-  primary: ResourceSelector;
+  primary: WatchedResource;
   owned?: OwnedResource[];
   reconcile: Reconciler;
   /** Parallel reconciles of DIFFERENT keys (the same key never runs twice at once). Default 2. */

@@ -92,7 +92,7 @@ function apiError(err: unknown): { statusCode: number; message: string } | undef
 /** Turns transport and API errors into messages that say what to do. */
 export function explain(err: unknown, kube: KubeClient, doing: string): Error {
   if (err instanceof CliError) return err;
-  const server = kube.kubeConfig.getCurrentCluster()?.server ?? '(unknown server)';
+  const server = kube.server || '(unknown server)';
   const api = apiError(err);
   if (api) {
     if (api.statusCode === 401) {
@@ -109,10 +109,10 @@ export function explain(err: unknown, kube: KubeClient, doing: string): Error {
     }
     return new CliError(`the API server answered ${api.statusCode} while ${doing}: ${api.message}`);
   }
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const transport = cause?.code !== undefined || (err instanceof TypeError && err.message === 'fetch failed');
-  if (!transport) return new CliError(`${doing}: ${(err as Error).message}`);
-  const detail = cause?.code ?? cause?.message ?? (err as Error).message;
+  // Transport failures are Node system errors (ECONNREFUSED, ENOTFOUND, ETIMEDOUT...), possibly wrapped.
+  const { code, cause } = err as { code?: unknown; cause?: { code?: string } };
+  const detail = typeof code === 'string' && code.startsWith('E') ? code : cause?.code;
+  if (detail === undefined) return new CliError(`${doing}: ${(err as Error).message}`);
   return new CliError(`cannot reach the cluster at ${server} while ${doing} (${detail})`, {
     hint: `check the cluster is up and the kubeconfig points to it; ${NO_CLUSTER_HINT}`,
     exitCode: EXIT.usage,

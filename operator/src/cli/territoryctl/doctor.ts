@@ -392,7 +392,7 @@ export interface DoctorOptions {
 
 export async function runDoctor(kube: KubeClient, opts: DoctorOptions): Promise<Check[]> {
   const checks: Check[] = [];
-  const server = kube.kubeConfig.getCurrentCluster()?.server ?? '';
+  const server = kube.server;
   try {
     const version = (await kube.request('GET', '/version', { verb: 'get', resource: 'version' })) as {
       gitVersion?: string;
