@@ -3,9 +3,9 @@
 // Kubeconfig: --kubeconfig, else $KUBECONFIG, else in-cluster. JSON logs on stdout. SIGTERM: finish
 // in-flight reconciles, release the leader Lease, exit 0.
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { loadOperatorConfig } from '../config/operator-config.ts';
+import { loadClusterAccess } from '../runtime/cluster-access.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { createOperator, OPERATOR_NAME } from '../territory/operator.ts';
 
@@ -32,13 +32,6 @@ const opts = program.opts<{
 
 const logger = createLogger({ level: opts.logLevel, bindings: { component: OPERATOR_NAME } });
 
-function loadKubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault(); // $KUBECONFIG, ~/.kube/config, or the in-cluster service account
-  return kc;
-}
-
 try {
   const config = loadOperatorConfig(opts.config ?? process.env.TERRITORY_CONFIG);
   if (opts.shardSelector) config.shardSelector = opts.shardSelector;
@@ -47,7 +40,8 @@ try {
     throw new Error('--leader-elect needs the Lease namespace: set POD_NAMESPACE or --lease-namespace');
   }
   const operator = createOperator({
-    kubeConfig: loadKubeConfig(),
+    // --kubeconfig, $KUBECONFIG, ~/.kube/config, or the in-cluster service account
+    kubeConfig: await loadClusterAccess(opts.kubeconfig),
     config,
     logger,
     healthPort: Number(opts.healthPort),

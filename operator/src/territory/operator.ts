@@ -6,8 +6,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
 import { API_VERSION, KIND } from '../api/territory.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
+import type { ClusterAccess } from '../runtime/cluster-access.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { KubeObject, Logger, OwnedResource } from '../runtime/types.ts';
+import { identityForCache, nodeForCache, slimForCache } from './cache-shape.ts';
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { TerritoryReconciler } from './reconciler.ts';
@@ -15,7 +17,7 @@ import { TerritoryReconciler } from './reconciler.ts';
 export const OPERATOR_NAME = 'territory-operator';
 
 export interface OperatorOptions {
-  kubeConfig: KubeConfig;
+  kubeConfig: ClusterAccess | KubeConfig;
   config: OperatorConfig;
   logger: Logger;
   healthPort?: number;
@@ -58,9 +60,30 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     kind: k.kind,
     labelSelector: OWNED_SELECTOR,
     mapToPrimary: byLabel,
+    transform: slimForCache(OPERATOR_NAME, k.statusRead === true),
+    quietWhenUnchanged: true,
   }));
   // A node joining, leaving or changing region re-evaluates every Territory's sovereignty.
-  owned.push({ apiVersion: 'v1', kind: 'Node', mapToPrimary: () => controller.primaryKeys() });
+  // The authority's own Secrets (customer key, backup credentials): metadata only, mapped to the
+  // Territory of their namespace, so creating or rotating one is acted on at once.
+  owned.push({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadataOnly: true,
+    transform: identityForCache,
+    mapToPrimary: (secret) => {
+      const ns = controller.cache('v1', 'Namespace')?.get(secret.metadata.namespace ?? '');
+      const name = ns ? territoryOf(ns) : undefined;
+      return name ? [name] : [];
+    },
+  });
+  owned.push({
+    apiVersion: 'v1',
+    kind: 'Node',
+    mapToPrimary: () => controller.primaryKeys(),
+    transform: nodeForCache,
+    quietWhenUnchanged: true,
+  });
 
   let reconciler: TerritoryReconciler | undefined;
   const controller = manager.addController({
@@ -68,6 +91,8 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     primary: {
       apiVersion: API_VERSION,
       kind: KIND,
+      transform: slimForCache(OPERATOR_NAME, true),
+      quietWhenUnchanged: true,
       ...(config.shardSelector ? { labelSelector: config.shardSelector } : {}),
     },
     owned,
@@ -81,14 +106,28 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     applier: manager.applier,
     events: manager.events,
     kube: manager.client,
-    cache: (apiVersion, kind) => controller.cache(apiVersion, kind),
+    cache: (apiVersion, kind, options) => controller.cache(apiVersion, kind, options),
     now: () => new Date(),
     randomBytes: (size) => randomBytes(size),
   };
   reconciler = new TerritoryReconciler(ports);
 
-  // Territories by condition, counted from the informer cache when Prometheus scrapes: no extra
-  // work per reconcile, and always consistent with what the API server holds.
+  // Territories by condition, from the informer's events (what the API server holds): no extra work per
+  // reconcile, and a scrape reads a small map instead of decoding every cached Territory.
+  const conditionsOf = new Map<string, { type: string; status: string }[]>();
+  const track = (t: KubeObject) => {
+    const conditions = (t.status as { conditions?: { type: string; status: string }[] } | undefined)
+      ?.conditions;
+    conditionsOf.set(
+      t.metadata.name ?? '',
+      (conditions ?? []).map(({ type, status }) => ({ type, status })),
+    );
+  };
+  controller.informers()[0]?.on({
+    add: track,
+    update: (_old, t) => track(t),
+    delete: (t) => conditionsOf.delete(t.metadata.name ?? ''),
+  });
   new Gauge({
     name: 'territory_conditions',
     help: 'Territories by condition type (Ready, each part, Reconciling, Stalled) and status',
@@ -96,9 +135,7 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     registers: [manager.metrics.registry],
     collect() {
       this.reset();
-      for (const t of controller.cache(API_VERSION, KIND)?.list() ?? []) {
-        const conditions =
-          (t.status as { conditions?: { type: string; status: string }[] } | undefined)?.conditions ?? [];
+      for (const conditions of conditionsOf.values()) {
         for (const c of conditions) this.inc({ type: c.type, status: c.status });
       }
     },

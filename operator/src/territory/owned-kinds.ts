@@ -11,6 +11,8 @@ export interface OwnedKind {
   prune: boolean;
   /** Served only when CloudNativePG's CRDs are installed. */
   cnpg?: boolean;
+  /** The reconciler reads this kind's status (health of the database and of backups); others drop it from cache. */
+  statusRead?: boolean;
 }
 
 export const OWNED_KINDS: OwnedKind[] = [
@@ -21,8 +23,15 @@ export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', namespaced: true, prune: true },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', namespaced: true, prune: true },
   { apiVersion: 'v1', kind: 'Secret', namespaced: true, prune: false },
-  { apiVersion: 'batch/v1', kind: 'CronJob', namespaced: true, prune: true },
-  { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', namespaced: true, prune: false, cnpg: true },
+  { apiVersion: 'batch/v1', kind: 'CronJob', namespaced: true, prune: true, statusRead: true },
+  {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Cluster',
+    namespaced: true,
+    prune: false,
+    cnpg: true,
+    statusRead: true,
+  },
   { apiVersion: 'postgresql.cnpg.io/v1', kind: 'ScheduledBackup', namespaced: true, prune: true, cnpg: true },
 ];
 

@@ -24,8 +24,11 @@ export interface TerritoryPorts {
   applier: Applier;
   events: EventRecorder;
   kube: DirectKube;
-  /** The informer cache of a watched kind (owned kinds, Nodes, Territories). */
-  cache(apiVersion: string, kind: string): ObjectCache | undefined;
+  /**
+   * The informer cache of a watched kind (owned kinds, Nodes, Territories); with `metadataOnly`, the
+   * metadata of every object of that kind (Secrets: the authority's own, which the operator does not own).
+   */
+  cache(apiVersion: string, kind: string, options?: { metadataOnly?: boolean }): ObjectCache | undefined;
   now(): Date;
   randomBytes: RandomBytes;
 }

@@ -12,6 +12,7 @@ import { buildDesiredState } from '../builders/index.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
+import { AuthoritySecrets } from './authority-secrets.ts';
 import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './conditions.ts';
 import { FINALIZER, finalizeTerritory } from './finalizer.ts';
 import { backupOutcome, databaseOutcome, lastSuccessfulBackup } from './health.ts';
@@ -25,9 +26,13 @@ const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export class TerritoryReconciler {
   private readonly ports: TerritoryPorts;
+  private readonly authoritySecrets: AuthoritySecrets;
 
   constructor(ports: TerritoryPorts) {
     this.ports = ports;
+    this.authoritySecrets = new AuthoritySecrets(ports.kube, () =>
+      ports.cache('v1', 'Secret', { metadataOnly: true }),
+    );
   }
 
   async reconcile(name: string, object: KubeObject | undefined, logger: Logger): Promise<ReconcileResult> {
@@ -265,9 +270,11 @@ export class TerritoryReconciler {
     const t = ctx.territory;
     const name = namespaceOf(t);
     const desired = buildDesiredState(ctx);
-    const live =
-      this.cached('v1', 'Namespace', undefined, name) ??
-      (await this.ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name }));
+    // A synced cache that lacks the namespace is trusted: the create below settles any doubt (409).
+    const namespaces = this.ports.cache('v1', 'Namespace');
+    const live = namespaces?.hasSynced()
+      ? namespaces.get(name)
+      : await this.ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name });
     const owner = live ? territoryOf(live) : undefined;
     if (live && owner !== t.metadata.name) return namespaceConflict(name, owner);
     if (live?.metadata.deletionTimestamp) {
@@ -335,23 +342,19 @@ export class TerritoryReconciler {
     let kek: CustomerKek | undefined;
     const ck = t.spec.encryption.customerKey;
     if (ck) {
-      const secret = await this.ports.kube.get({
-        apiVersion: 'v1',
-        kind: 'Secret',
-        namespace: ns,
-        name: ck.secretName,
+      const read = await this.authoritySecrets.judge(`kek:${ck.key}`, ns, ck.secretName, (secret) => {
+        const b64 = (secret?.data as Record<string, string> | undefined)?.[ck.key];
+        return b64 === undefined ? undefined : parseKek(Buffer.from(b64, 'base64'));
       });
-      const b64 = (secret?.data as Record<string, string> | undefined)?.[ck.key];
-      if (!secret || b64 === undefined) {
+      if (!read) {
         return failKeys(
           'CustomerKeyMissing',
           `the authority’s key is expected in Secret ${ns}/${ck.secretName}, key "${ck.key}" (32 random bytes); create it to continue`,
         );
       }
-      const parsedKek = parseKek(Buffer.from(b64, 'base64'));
-      if (!parsedKek.ok)
-        return failKeys('CustomerKeyInvalid', `Secret ${ck.secretName}, key "${ck.key}": ${parsedKek.error}`);
-      kek = { secretName: ck.secretName, key: ck.key, material: parsedKek.value };
+      if (!read.ok)
+        return failKeys('CustomerKeyInvalid', `Secret ${ck.secretName}, key "${ck.key}": ${read.error}`);
+      kek = { secretName: ck.secretName, key: ck.key, material: read.value };
     }
     const previous = (object.status as Status | undefined)?.keys?.versions?.map((v) => v.id) ?? [];
     const plan = planKeyring({
@@ -400,20 +403,22 @@ export class TerritoryReconciler {
       return { type: 'BackupReady', status: 'False', reason: dest.reason, message: dest.message };
     const ref = t.spec.backup.destination.credentialsSecret;
     const ns = namespaceOf(t);
-    const secret = await this.ports.kube.get({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      namespace: ns,
-      name: ref.name,
-    });
-    const data = (secret?.data ?? {}) as Record<string, string>;
-    const missing = [ref.accessKeyIdKey, ref.secretAccessKeyKey].filter((k) => !data[k]);
-    if (!secret || missing.length > 0) {
+    const wanted = [ref.accessKeyIdKey, ref.secretAccessKeyKey];
+    const { exists, missing } = await this.authoritySecrets.judge(
+      `s3:${wanted.join(',')}`,
+      ns,
+      ref.name,
+      (secret) => {
+        const data = (secret?.data ?? {}) as Record<string, string>;
+        return { exists: secret !== undefined, missing: wanted.filter((k) => !data[k]) };
+      },
+    );
+    if (!exists || missing.length > 0) {
       return {
         type: 'BackupReady',
         status: 'False',
         reason: 'BackupCredentialsMissing',
-        message: secret
+        message: exists
           ? `Secret ${ns}/${ref.name} lacks key(s) ${missing.join(', ')}`
           : `create Secret ${ns}/${ref.name} with keys ${ref.accessKeyIdKey} and ${ref.secretAccessKeyKey} for ${dest.host}`,
       };
@@ -448,6 +453,10 @@ export class TerritoryReconciler {
     const was = before.find((c) => c.type === 'Ready');
     const is = after.find((c) => c.type === 'Ready');
     if (!is || (was?.status === is.status && was?.reason === is.reason)) return;
+    // A first status that says "still converging" is not news: status shows it. An event is for a
+    // change, for reaching Ready, or for a first status that is already stuck (Stalled).
+    const stalled = after.find((c) => c.type === 'Stalled')?.status === 'True';
+    if (!was && is.status !== 'True' && !stalled) return;
     this.ports.events.record(object, {
       type: is.status === 'True' ? 'Normal' : 'Warning',
       reason: is.status === 'True' ? 'Ready' : is.reason,
