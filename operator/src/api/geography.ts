@@ -3,11 +3,15 @@
 // département, région, population and SIREN?
 //
 // The JSON files are read directly (the package's index.js resolves paths from the working
-// directory and breaks elsewhere), once, on first use, and indexed in Maps: ~35,000 communes take
-// a few hundred milliseconds to load, which an operator pays once and a CLI only when it asks.
+// directory and breaks elsewhere), on first use, and only those the asked kind needs (every kind
+// needs the communes: they give EPCIs their home and départements and régions their population).
+// JSON.parse of the whole files and one object per commune raised the operator's peak RSS by
+// 55-75 MB; instead the files are streamed (json-records.ts) and only the answered fields are
+// kept, as UTF-8 bytes in one column per field, outside the JS heap: all kinds loaded cost ~7 MB
+// of peak RSS and keep under 4 MB.
 
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { type RecordView, sameBytes, scanFileRecords } from './json-records.ts';
 import { AUTHORITY_CODE_PATTERNS, type AuthorityKind } from './patterns.ts';
 
 export type AuthorityFound = {
@@ -31,102 +35,306 @@ export type AuthorityNotFound = {
 
 export type AuthorityLookup = AuthorityFound | AuthorityNotFound;
 
-type CommuneRecord = {
-  code: string;
-  nom: string;
-  type: string;
-  departement?: string;
-  region?: string;
-  siren?: string;
-  population?: number;
-};
-type EpciRecord = { code: string; nom: string; populationTotale?: number; membres: { code: string }[] };
-type DepartementRecord = { code: string; nom: string; region?: string; zone?: string };
-type RegionRecord = { code: string; nom: string; zone?: string };
-
 type Entry = Omit<AuthorityFound, 'found' | 'kind' | 'note'>;
 
-type Geography = {
-  communes: Map<string, Entry>;
-  epcis: Map<string, Entry>;
-  departements: Map<string, Entry>;
-  regions: Map<string, Entry>;
-};
+/**
+ * Strings stored end to end as UTF-8 in one growing buffer, for a column of 35,000 names: no string
+ * object per row, outside the JS heap, decoded only for the row a lookup answers.
+ */
+class TextColumn {
+  #bytes = Buffer.alloc(16 * 1024);
+  #used = 0;
+  /** Where each row's value ends in #bytes; ~end (negative) for a row without a value. */
+  #ends = new Int32Array(1024);
+  #rows = 0;
+  #slots: Int32Array | undefined;
+  #scratch = Buffer.alloc(16);
 
-let geography: Geography | undefined;
+  /** Appends the record's `field`, copied as bytes: no string is made while loading. */
+  pushField(record: RecordView, field: string): void {
+    const room = record.byteLength(field);
+    if (room >= 0) {
+      this.#reserve(room);
+      this.#used += record.copyString(field, this.#bytes, this.#used);
+    }
+    this.#end(room >= 0);
+  }
 
-function readData<T>(file: string): T[] {
-  // createRequire rather than import.meta.resolve: it also works under the test runner's loader.
-  const path = createRequire(import.meta.url).resolve(`@etalab/decoupage-administratif/data/${file}`);
-  return JSON.parse(readFileSync(path, 'utf8')) as T[];
+  push(value: string | undefined): void {
+    if (value !== undefined) {
+      this.#reserve(Buffer.byteLength(value));
+      this.#used += this.#bytes.write(value, this.#used, 'utf8');
+    }
+    this.#end(value !== undefined);
+  }
+
+  get size(): number {
+    return this.#rows;
+  }
+
+  get(row: number): string | undefined {
+    if (row >= this.#rows || (this.#ends[row] ?? -1) < 0) return undefined;
+    return this.#bytes.toString('utf8', this.#start(row), this.#ends[row]);
+  }
+
+  /** The row holding `value` (the last one if several do), or undefined. */
+  rowOfText(value: string): number | undefined {
+    const length = Buffer.byteLength(value);
+    if (length > this.#scratch.length) this.#scratch = Buffer.alloc(length);
+    this.#scratch.write(value, 0, 'utf8');
+    return this.rowOf(this.#scratch, 0, length);
+  }
+
+  /**
+   * The row holding the UTF-8 value bytes[start, end), or undefined. Instead of a Map with a
+   * string key per row, an open-addressing hash table of row numbers over the bytes already
+   * stored, built on first use after loading.
+   */
+  rowOf(bytes: Buffer, start: number, end: number): number | undefined {
+    this.#slots ??= this.#index();
+    const slots = this.#slots;
+    for (let slot = this.#hash(bytes, start, end) & (slots.length - 1); ; ) {
+      const row = (slots[slot] ?? 0) - 1;
+      if (row < 0) return undefined;
+      if (this.#equals(row, bytes, start, end)) return row;
+      slot = (slot + 1) & (slots.length - 1);
+    }
+  }
+
+  /** Row + 1 per slot, 0 when empty; at most half full so that probes stay short. */
+  #index(): Int32Array {
+    let size = 16;
+    while (size < this.#rows * 2) size *= 2;
+    const slots = new Int32Array(size);
+    for (let row = 0; row < this.#rows; row++) {
+      const end = this.#ends[row] ?? -1;
+      if (end < 0) continue;
+      const start = this.#start(row);
+      for (let slot = this.#hash(this.#bytes, start, end) & (size - 1); ; slot = (slot + 1) & (size - 1)) {
+        const other = (slots[slot] ?? 0) - 1;
+        if (other < 0 || this.#equals(other, this.#bytes, start, end)) {
+          slots[slot] = row + 1;
+          break;
+        }
+      }
+    }
+    return slots;
+  }
+
+  /** FNV-1a. */
+  #hash(bytes: Buffer, start: number, end: number): number {
+    let hash = 0x811c9dc5;
+    for (let at = start; at < end; at++) hash = Math.imul(hash ^ (bytes[at] ?? 0), 0x01000193);
+    return hash >>> 0;
+  }
+
+  #equals(row: number, bytes: Buffer, start: number, end: number): boolean {
+    return sameBytes(this.#bytes, this.#start(row), this.#ends[row] ?? 0, bytes, start, end);
+  }
+
+  #start(row: number): number {
+    const previous = row === 0 ? 0 : (this.#ends[row - 1] ?? 0);
+    return previous < 0 ? ~previous : previous;
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#used + bytes <= this.#bytes.length) return;
+    const larger = Buffer.alloc(Math.max(this.#bytes.length * 2, this.#used + bytes));
+    this.#bytes.copy(larger, 0, 0, this.#used);
+    this.#bytes = larger;
+  }
+
+  #end(present: boolean): void {
+    if (this.#rows === this.#ends.length) {
+      const larger = new Int32Array(this.#ends.length * 2);
+      larger.set(this.#ends);
+      this.#ends = larger;
+    }
+    this.#ends[this.#rows++] = present ? this.#used : ~this.#used;
+    this.#slots = undefined;
+  }
 }
 
-function load(): Geography {
-  // Only current communes: merged-away (déléguée, associée) ones and Paris/Lyon/Marseille
-  // arrondissements are not local authorities of their own.
-  const communeRecords = readData<CommuneRecord>('communes.json').filter(
-    (c) => c.type === 'commune-actuelle',
-  );
-  const communes = new Map<string, Entry>();
-  const populationByDepartement = new Map<string, number>();
-  const populationByRegion = new Map<string, number>();
-  for (const c of communeRecords) {
-    communes.set(c.code, {
-      code: c.code,
-      officialName: c.nom,
-      ...(c.departement === undefined ? {} : { departement: c.departement }),
-      ...(c.region === undefined ? {} : { region: c.region }),
-      ...(c.population === undefined ? {} : { population: c.population }),
-      ...(c.siren === undefined ? {} : { siren: c.siren }),
-    });
-    const population = c.population ?? 0;
-    if (c.departement !== undefined) {
-      populationByDepartement.set(
-        c.departement,
-        (populationByDepartement.get(c.departement) ?? 0) + population,
-      );
+/**
+ * Few distinct values over many rows (département and région codes): each row holds the index of
+ * its value in a short list, so reading one back, 35,000 times for the EPCIs' homes, makes nothing.
+ */
+class CodeColumn {
+  readonly #values: string[] = [];
+  readonly #ids = new Map<string, number>();
+  /** Index in #values + 1 per row, 0 for a row without a value. */
+  #rows = new Int32Array(1024);
+  #size = 0;
+
+  pushField(record: RecordView, field: string): void {
+    let id = 0;
+    if (record.byteLength(field) >= 0) {
+      // Communes come by département: the previous row's value is compared as bytes, and a string
+      // is made only when the value changes.
+      const previous = this.#size > 0 ? (this.#rows[this.#size - 1] ?? 0) : 0;
+      const same = previous > 0 && record.is(field, this.#values[previous - 1] ?? '');
+      id = same ? previous : this.#idOf(record.string(field) ?? '');
     }
-    if (c.region !== undefined) {
-      populationByRegion.set(c.region, (populationByRegion.get(c.region) ?? 0) + population);
-    }
+    this.#push(id);
   }
 
-  const epcis = new Map<string, Entry>();
-  for (const e of readData<EpciRecord>('epci.json')) {
+  push(value: string | undefined): void {
+    this.#push(value === undefined ? 0 : this.#idOf(value));
+  }
+
+  get(row: number): string | undefined {
+    const id = row < this.#size ? (this.#rows[row] ?? 0) : 0;
+    return id > 0 ? this.#values[id - 1] : undefined;
+  }
+
+  #idOf(value: string): number {
+    let id = this.#ids.get(value);
+    if (id === undefined) {
+      id = this.#values.push(value);
+      this.#ids.set(value, id);
+    }
+    return id;
+  }
+
+  #push(id: number): void {
+    if (this.#size === this.#rows.length) {
+      const larger = new Int32Array(this.#rows.length * 2);
+      larger.set(this.#rows);
+      this.#rows = larger;
+    }
+    this.#rows[this.#size++] = id;
+  }
+}
+
+/** Numbers in a Float64Array, NaN for a row without one. */
+class NumberColumn {
+  #values = new Float64Array(1024);
+  #rows = 0;
+
+  push(value: number | undefined): void {
+    if (this.#rows === this.#values.length) {
+      const larger = new Float64Array(this.#values.length * 2);
+      larger.set(this.#values);
+      this.#values = larger;
+    }
+    this.#values[this.#rows++] = value ?? Number.NaN;
+  }
+
+  get(row: number): number | undefined {
+    const value = this.#values[row];
+    return value === undefined || Number.isNaN(value) || row >= this.#rows ? undefined : value;
+  }
+}
+
+/** Communes or EPCIs: one compact column per field, rows found by code. */
+class Table {
+  /** Every row has one; a code listed twice answers with its last row, as a Map of records did. */
+  readonly codes = new TextColumn();
+  readonly names = new TextColumn();
+  readonly departements = new CodeColumn();
+  readonly regions = new CodeColumn();
+  readonly populations = new NumberColumn();
+  readonly sirens = new TextColumn();
+
+  get size(): number {
+    return this.codes.size;
+  }
+}
+
+function scanData(file: string, fields: readonly string[], onRecord: (record: RecordView) => void): void {
+  // createRequire rather than import.meta.resolve: it also works under the test runner's loader.
+  const path = createRequire(import.meta.url).resolve(`@etalab/decoupage-administratif/data/${file}`);
+  scanFileRecords(path, fields, onRecord);
+}
+
+let communes: Table | undefined;
+let epcis: Table | undefined;
+let departements: Map<string, Entry> | undefined;
+let regions: Map<string, Entry> | undefined;
+
+function communeTable(): Table {
+  communes ??= loadCommunes();
+  return communes;
+}
+
+function loadCommunes(): Table {
+  const table = new Table();
+  const fields = ['code', 'nom', 'type', 'departement', 'region', 'siren', 'population'];
+  scanData('communes.json', fields, (c) => {
+    // Only current communes: merged-away (déléguée, associée) ones and Paris/Lyon/Marseille
+    // arrondissements are not local authorities of their own.
+    if (!c.is('type', 'commune-actuelle')) return;
+    if (c.byteLength('code') < 0 || c.byteLength('nom') < 0) return;
+    table.codes.pushField(c, 'code');
+    table.names.pushField(c, 'nom');
+    table.departements.pushField(c, 'departement');
+    table.regions.pushField(c, 'region');
+    table.populations.push(c.number('population'));
+    table.sirens.pushField(c, 'siren');
+  });
+  return table;
+}
+
+/** EPCIs need the communes too: their département and région come from their members'. */
+function loadEpcis(): Table {
+  const communes = communeTable();
+  const table = new Table();
+  scanData('epci.json', ['code', 'nom', 'populationTotale', 'membres.code'], (e) => {
+    if (e.byteLength('code') < 0 || e.byteLength('nom') < 0) return;
     const home = homeOf(e, communes);
-    epcis.set(e.code, {
-      code: e.code,
-      officialName: e.nom,
-      siren: e.code,
-      ...(e.populationTotale === undefined ? {} : { population: e.populationTotale }),
-      ...home,
-    });
-  }
+    table.codes.pushField(e, 'code');
+    table.names.pushField(e, 'nom');
+    table.departements.push(home?.departement);
+    table.regions.push(home?.region);
+    // No SIREN column: an EPCI's SIREN is its code.
+    table.populations.push(e.number('populationTotale'));
+  });
+  return table;
+}
 
-  // Overseas collectivities (zone "com": Saint-Pierre-et-Miquelon, Polynésie...) are listed with
-  // département- and région-like codes but are neither: they are not accepted as such.
-  const departements = new Map<string, Entry>();
-  for (const d of readData<DepartementRecord>('departements.json')) {
-    if (d.zone === 'com') continue;
-    departements.set(d.code, {
-      code: d.code,
-      officialName: d.nom,
-      departement: d.code,
-      ...(d.region === undefined ? {} : { region: d.region }),
-      ...populationOf(populationByDepartement.get(d.code)),
-    });
+/** Sums the population of the current communes by département or région (absent: counted 0). */
+function populationBy(column: 'departements' | 'regions'): Map<string, number> {
+  const table = communeTable();
+  const sums = new Map<string, number>();
+  for (let row = 0; row < table.size; row++) {
+    const key = table[column].get(row);
+    if (key !== undefined) sums.set(key, (sums.get(key) ?? 0) + (table.populations.get(row) ?? 0));
   }
-  const regions = new Map<string, Entry>();
-  for (const r of readData<RegionRecord>('regions.json')) {
-    if (r.zone === 'com') continue;
-    regions.set(r.code, {
-      code: r.code,
-      officialName: r.nom,
-      region: r.code,
-      ...populationOf(populationByRegion.get(r.code)),
+  return sums;
+}
+
+// Overseas collectivities (zone "com": Saint-Pierre-et-Miquelon, Polynésie...) are listed with
+// département- and région-like codes but are neither: they are not accepted as such.
+
+function loadDepartements(): Map<string, Entry> {
+  const populationByDepartement = populationBy('departements');
+  const entries = new Map<string, Entry>();
+  scanData('departements.json', ['code', 'nom', 'region', 'zone'], (d) => {
+    const code = d.string('code');
+    const officialName = d.string('nom');
+    if (d.is('zone', 'com') || code === undefined || officialName === undefined) return;
+    const region = d.string('region');
+    entries.set(code, {
+      code,
+      officialName,
+      departement: code,
+      ...(region === undefined ? {} : { region }),
+      ...populationOf(populationByDepartement.get(code)),
     });
-  }
-  return { communes, epcis, departements, regions };
+  });
+  return entries;
+}
+
+function loadRegions(): Map<string, Entry> {
+  const populationByRegion = populationBy('regions');
+  const entries = new Map<string, Entry>();
+  scanData('regions.json', ['code', 'nom', 'zone'], (r) => {
+    const code = r.string('code');
+    const officialName = r.string('nom');
+    if (r.is('zone', 'com') || code === undefined || officialName === undefined) return;
+    entries.set(code, { code, officialName, region: code, ...populationOf(populationByRegion.get(code)) });
+  });
+  return entries;
 }
 
 function populationOf(population: number | undefined): { population?: number } {
@@ -137,17 +345,23 @@ function populationOf(population: number | undefined): { population?: number } {
  * An EPCI's département and région are not in the data: take those of the member communes that
  * hold most of its population (an EPCI may straddle two départements, rarely two régions).
  */
-function homeOf(epci: EpciRecord, communes: Map<string, Entry>): { departement?: string; region?: string } {
-  const weightByDepartement = new Map<string, { weight: number; region?: string }>();
-  for (const member of epci.membres) {
-    const commune = communes.get(member.code);
-    if (commune?.departement === undefined) continue;
-    const current = weightByDepartement.get(commune.departement) ?? { weight: 0 };
-    weightByDepartement.set(commune.departement, {
-      weight: current.weight + (commune.population ?? 0) + 1,
-      ...(commune.region === undefined ? {} : { region: commune.region }),
-    });
-  }
+function homeOf(epci: RecordView, communes: Table): { departement: string; region?: string } | undefined {
+  const weightByDepartement = new Map<string, { weight: number; region: string | undefined }>();
+  epci.eachString('membres.code', (bytes, start, end) => {
+    const row = communes.codes.rowOf(bytes, start, end);
+    if (row === undefined) return;
+    const departement = communes.departements.get(row);
+    if (departement === undefined) return;
+    // The région is the last member's in that département, as it always was.
+    const region = communes.regions.get(row);
+    const weight = (communes.populations.get(row) ?? 0) + 1;
+    const current = weightByDepartement.get(departement);
+    if (current === undefined) weightByDepartement.set(departement, { weight, region });
+    else {
+      current.weight += weight;
+      current.region = region;
+    }
+  });
   let best: { departement: string; region?: string } | undefined;
   let bestWeight = -1;
   for (const [departement, { weight, region }] of weightByDepartement) {
@@ -156,12 +370,52 @@ function homeOf(epci: EpciRecord, communes: Map<string, Entry>): { departement?:
       best = { departement, ...(region === undefined ? {} : { region }) };
     }
   }
-  return best ?? {};
+  return best;
 }
 
-function data(): Geography {
-  geography ??= load();
-  return geography;
+/** Builds an answer only when asked, with the key order the former one-object-per-entry maps had. */
+function find(kind: Exclude<AuthorityKind, 'syndicat'>, code: string): Entry | undefined {
+  switch (kind) {
+    case 'commune': {
+      const table = communeTable();
+      const row = table.codes.rowOfText(code);
+      if (row === undefined) return undefined;
+      const departement = table.departements.get(row);
+      const region = table.regions.get(row);
+      const population = table.populations.get(row);
+      const siren = table.sirens.get(row);
+      return {
+        code,
+        officialName: table.names.get(row) ?? '',
+        ...(departement === undefined ? {} : { departement }),
+        ...(region === undefined ? {} : { region }),
+        ...(population === undefined ? {} : { population }),
+        ...(siren === undefined ? {} : { siren }),
+      };
+    }
+    case 'epci': {
+      epcis ??= loadEpcis();
+      const row = epcis.codes.rowOfText(code);
+      if (row === undefined) return undefined;
+      const population = epcis.populations.get(row);
+      const departement = epcis.departements.get(row);
+      const region = epcis.regions.get(row);
+      return {
+        code,
+        officialName: epcis.names.get(row) ?? '',
+        siren: code,
+        ...(population === undefined ? {} : { population }),
+        ...(departement === undefined ? {} : { departement }),
+        ...(region === undefined ? {} : { region }),
+      };
+    }
+    case 'departement':
+      departements ??= loadDepartements();
+      return departements.get(code);
+    case 'region':
+      regions ??= loadRegions();
+      return regions.get(code);
+  }
 }
 
 /**
@@ -227,14 +481,7 @@ export function lookupAuthority(kind: AuthorityKind, code: string, displayName?:
       note: 'syndicats are not in the official geography data: only the SIREN check digit was verified',
     };
   }
-  const geo = data();
-  const index = {
-    commune: geo.communes,
-    epci: geo.epcis,
-    departement: geo.departements,
-    region: geo.regions,
-  }[kind];
-  const entry = index.get(code);
+  const entry = find(kind, code);
   if (entry === undefined) {
     return {
       found: false,
