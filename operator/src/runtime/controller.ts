@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { jittered } from './backoff.ts';
 import { systemClock } from './clock.ts';
 import { Informer, objectKey } from './informer.ts';
@@ -113,7 +114,9 @@ export class Controller {
     this.#primary = new Informer(deps.client, { ...options.primary, ...informerOptions });
     this.#primary.on({
       add: (o) => this.#queue.add(objectKey(o)),
-      update: (_old, o) => this.#queue.add(objectKey(o)),
+      update: (old, o) => {
+        if (options.reconcilePrimaryUpdate?.(old, o) ?? true) this.#queue.add(objectKey(o));
+      },
       delete: (o) => this.#queue.add(objectKey(o)),
     });
     for (const owned of options.owned ?? []) {
@@ -250,6 +253,10 @@ export class Controller {
   }
 
   async #reconcileOne(key: ObjectKey, attempt: number): Promise<ReconcileResult> {
+    // Let I/O in first. A run of reconciles that make no request (a resync pass with nothing to do) is
+    // one long chain of microtasks: without this, watch events waited for the whole pass (a deleted
+    // object was repaired after ~2 s instead of ~50 ms at 1,255 Territories).
+    await setImmediate();
     const { namespace, name } = splitKey(key);
     const logger = this.#logger.child({ object: key }); // not `key`: that field name is redacted as a secret
     const ctx: ReconcileContext = {

@@ -323,8 +323,15 @@ export class KubeClient {
 
   /** Any request; parses a JSON answer, throws KubeApiError on non-2xx. */
   async request(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<unknown> {
-    const { response } = await this.#send(method, path, options);
-    const text = await readBody(response);
+    const { response, settle, timedOut } = await this.#send(method, path, options);
+    let text: string;
+    try {
+      text = await readBody(response);
+    } catch (error) {
+      throw timedOut() ?? error;
+    } finally {
+      settle();
+    }
     if (!isSuccess(response)) throw toError(response, text);
     return text ? JSON.parse(text) : undefined;
   }
@@ -347,7 +354,13 @@ export class KubeClient {
     method: HttpMethod,
     path: string,
     options: RequestOptions & { dedicatedConnection?: boolean; timeoutMs?: number },
-  ): Promise<{ response: IncomingMessage }> {
+  ): Promise<{
+    response: IncomingMessage;
+    /** Call once the answer is read: clears the deadline. */
+    settle: () => void;
+    /** After a failure while reading: the Timeout error if the deadline caused it. */
+    timedOut: () => KubeApiError | undefined;
+  }> {
     const verb = options.verb ?? method.toLowerCase();
     const resource = options.resource ?? resourceFromPath(path);
     if (method !== 'GET' && resource !== 'leases' && this.#writeFence && !this.#writeFence()) {
@@ -372,10 +385,24 @@ export class KubeClient {
       headers['Content-Type'] = options.contentType ?? 'application/json';
       headers['Content-Length'] = Buffer.byteLength(body);
     }
+    // The deadline is a timer cleared when the answer is read (AbortSignal.timeout cannot be cleared:
+    // thousands of requests a minute would each leave one pending for 30 s).
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-    const signals = [options.signal, timeout].filter((x): x is AbortSignal => x !== undefined);
-    const signal = signals.length > 0 ? AbortSignal.any(signals) : undefined;
+    const deadline = timeoutMs > 0 ? new AbortController() : undefined;
+    const timer = deadline ? setTimeout(() => deadline.abort(), timeoutMs) : undefined;
+    const settle = () => clearTimeout(timer);
+    const signal =
+      options.signal && deadline
+        ? AbortSignal.any([options.signal, deadline.signal])
+        : (options.signal ?? deadline?.signal);
+    const timedOut = () => {
+      settle();
+      if (!deadline?.signal.aborted) return undefined;
+      // Other pooled connections may be half-dead too (a network cut): drop the pool, dial afresh.
+      this.#pool?.destroy();
+      this.#pool = undefined;
+      return new KubeApiError(504, `${method} ${path} timed out after ${timeoutMs} ms`, 'Timeout');
+    };
     const https = url.protocol === 'https:';
     // A watch gets a connection of its own (agent: false), closed when it ends: an aborted half-dead
     // connection must never go back to the pool where the next request would hang on it.
@@ -395,17 +422,12 @@ export class KubeClient {
       });
       // The deadline covers the body too: an abort destroys the response, and reading it then fails.
       this.#recorder?.record(verb, resource, response.statusCode ?? 0);
-      return { response };
+      return { response, settle, timedOut };
     } catch (error) {
+      settle();
       if (options.signal?.aborted) throw error;
       this.#recorder?.record(verb, resource, 'error');
-      if (timeout?.aborted) {
-        // Other pooled connections may be half-dead too (a network cut): drop the pool, dial afresh.
-        this.#pool?.destroy();
-        this.#pool = undefined;
-        throw new KubeApiError(504, `${method} ${path} timed out after ${timeoutMs} ms`, 'Timeout');
-      }
-      throw error;
+      throw timedOut() ?? error;
     }
   }
 

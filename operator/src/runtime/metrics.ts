@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { RequestRecorder } from './types.ts';
 import type { QueueMetricsHooks } from './workqueue.ts';
 
@@ -23,6 +23,9 @@ export class RuntimeMetrics {
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
+    // process_resident_memory_bytes, nodejs_heap_size_used_bytes, event-loop lag...: what an operator's
+    // memory limit and CPU request are sized from.
+    collectDefaultMetrics({ register: registry });
     const registers = [registry];
     const seconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
     this.reconcileTotal = new Counter({

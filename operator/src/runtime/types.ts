@@ -150,6 +150,11 @@ export interface ControllerOptions {
   /** Short name used in metrics and logs, e.g. `territory`. */
   name: string;
   primary: WatchedResource;
+  /**
+   * Whether an update of a primary needs a reconcile (default: always). Like controller-runtime's
+   * GenerationChangedPredicate: the status a reconcile writes itself need not wake it again.
+   */
+  reconcilePrimaryUpdate?: (oldObj: KubeObject, newObj: KubeObject) => boolean;
   owned?: OwnedResource[];
   reconcile: Reconciler;
   /** Parallel reconciles of DIFFERENT keys (the same key never runs twice at once). Default 2. */

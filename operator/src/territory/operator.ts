@@ -70,6 +70,8 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     apiVersion: 'v1',
     kind: 'Secret',
     metadataOnly: true,
+    // Our own Secrets are watched (in full) as owned objects already.
+    labelSelector: OWNED_SELECTOR.replace('=', '!='),
     transform: identityForCache,
     mapToPrimary: (secret) => {
       const ns = controller.cache('v1', 'Namespace')?.get(secret.metadata.namespace ?? '');
@@ -95,6 +97,13 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
       quietWhenUnchanged: true,
       ...(config.shardSelector ? { labelSelector: config.shardSelector } : {}),
     },
+    // Its own status and finalizer writes do not wake a Territory again; spec, labels, annotations and
+    // deletion do. A status edited by hand is rewritten at the next resync.
+    reconcilePrimaryUpdate: (old, t) =>
+      old.metadata.generation !== t.metadata.generation ||
+      old.metadata.deletionTimestamp !== t.metadata.deletionTimestamp ||
+      JSON.stringify(old.metadata.labels) !== JSON.stringify(t.metadata.labels) ||
+      JSON.stringify(old.metadata.annotations) !== JSON.stringify(t.metadata.annotations),
     owned,
     concurrency: config.concurrency,
     resyncPeriodMs: config.resyncSeconds * 1000,
