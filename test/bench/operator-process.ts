@@ -1,9 +1,10 @@
-// The operator under test, as production runs it: its own Node process (`manager.ts`), its own
+// The operator under test, as production runs it: its own Node process running the built manager
+// (`npm run build` -> dist/, what the image runs), with the chart's NODE_OPTIONS, its own
 // configuration file and kubeconfig, metrics on its health port. Measured from outside only.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import {
   freePorts,
   type StartedProcess,
@@ -13,10 +14,19 @@ import {
   tailFile,
 } from '../controlplane/processes.ts';
 
+const REPO = resolve(import.meta.dirname, '..', '..');
+
 /** The operator's process entry point; TERRITORY_BENCH_MANAGER points the bench at another build of it. */
 export const MANAGER =
-  process.env.TERRITORY_BENCH_MANAGER ??
-  resolve(import.meta.dirname, '..', '..', 'operator', 'src', 'cli', 'manager.ts');
+  process.env.TERRITORY_BENCH_MANAGER ?? join(REPO, 'dist', 'operator', 'src', 'cli', 'manager.js');
+
+/** The Node flags the Helm chart gives the manager (values.yaml `nodeOptions`): the bench measures those. */
+export function chartNodeFlags(): string[] {
+  const values = parse(readFileSync(join(REPO, 'charts', 'territory-operator', 'values.yaml'), 'utf8')) as {
+    nodeOptions?: string;
+  };
+  return (values.nodeOptions ?? '').split(' ').filter(Boolean);
+}
 
 /**
  * The bench cluster's configuration: an attested SecNumCloud Outscale region with attestation-only
@@ -62,8 +72,8 @@ export async function startOperator(opts: {
 }): Promise<OperatorProcess> {
   if (!existsSync(MANAGER)) {
     throw new Error(
-      `the operator's process entry point ${MANAGER} does not exist yet: the bench runs the operator as ` +
-        'production does (node operator/src/cli/manager.ts --config --kubeconfig --health-port)',
+      `the operator's process entry point ${MANAGER} does not exist: run \`npm run build\` first ` +
+        '(`npm run bench` does), the bench runs the built operator as the image does',
     );
   }
   const configPath = join(opts.dir, `${opts.name}-config.yaml`);

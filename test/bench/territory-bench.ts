@@ -46,7 +46,12 @@ import {
   scrapeMetrics,
   totals,
 } from './observe.ts';
-import { benchOperatorConfig, type OperatorProcess, startOperator } from './operator-process.ts';
+import {
+  benchOperatorConfig,
+  chartNodeFlags,
+  type OperatorProcess,
+  startOperator,
+} from './operator-process.ts';
 import { measureDrift, measureSpecChange, spread } from './reaction.ts';
 import { type BenchResult, evaluateTargets, growthOf, renderMarkdown, type SizeResult } from './report.ts';
 import { converged, PARTS_POSSIBLE_WITHOUT_CNPG, readySummary, Tracker } from './tracker.ts';
@@ -63,7 +68,8 @@ const { values } = parseArgs({
     'idle-periods': { type: 'string', default: '6' },
     concurrency: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
-    'node-flags': { type: 'string', default: '' },
+    // Default: the chart's nodeOptions (values.yaml), i.e. what production runs with.
+    'node-flags': { type: 'string' },
     'floor-after': { type: 'boolean', default: true },
     'request-metric': { type: 'string', default: 'rest_client_requests_total' },
     'converge-timeout-seconds': { type: 'string', default: '3600' },
@@ -76,7 +82,8 @@ const sizes = parseSizes(values.size ?? '');
 const resyncSeconds = Number(values['resync-seconds']);
 const idlePeriods = Number(values['idle-periods']);
 const concurrency = Number(values.concurrency ?? parseOperatorConfig({}).concurrency);
-const nodeFlags = (values['node-flags'] ?? '').split(' ').filter(Boolean);
+const nodeFlags =
+  values['node-flags'] === undefined ? chartNodeFlags() : values['node-flags'].split(' ').filter(Boolean);
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const outDir = values.out ?? join(REPO, 'bench-results');
 const runDir = join(outDir, `bench-${stamp}`);

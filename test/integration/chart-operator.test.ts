@@ -87,7 +87,12 @@ beforeAll(async () => {
   const deployment = findManifest(manifests, 'Deployment');
   const pod = (
     deployment.spec as {
-      template: { spec: { serviceAccountName: string; containers: { args: string[] }[] } };
+      template: {
+        spec: {
+          serviceAccountName: string;
+          containers: { args: string[]; env: { name: string; value?: string }[] }[];
+        };
+      };
     }
   ).template.spec;
   const kubeconfig = await serviceAccountKubeconfig({
@@ -115,7 +120,14 @@ beforeAll(async () => {
     process.execPath,
     [join(ROOT, 'operator/src/cli/manager.ts'), ...args, `--kubeconfig=${kubeconfig}`],
     {
-      env: { ...process.env, POD_NAMESPACE: namespace, POD_NAME: podName, KUBECONFIG: '' },
+      env: {
+        ...process.env,
+        POD_NAMESPACE: namespace,
+        POD_NAME: podName,
+        KUBECONFIG: '',
+        // The chart's heap bounds: the operator must run within them.
+        NODE_OPTIONS: pod.containers[0]?.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );

@@ -12,7 +12,7 @@ type Container = {
   name: string;
   image: string;
   args: string[];
-  env: { name: string; valueFrom?: unknown }[];
+  env: { name: string; value?: string; valueFrom?: unknown }[];
   securityContext: Record<string, unknown>;
   livenessProbe: { httpGet: { path: string } };
   readinessProbe: { httpGet: { path: string } };
@@ -82,7 +82,10 @@ describe('helm template', () => {
       '--health-port=8081',
       '--leader-elect',
     ]);
-    expect(manager?.env.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME']);
+    expect(manager?.env.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'NODE_OPTIONS']);
+    // V8's heap is bounded well below the memory limit (512Mi).
+    const nodeOptions = manager?.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+    expect(Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1])).toBeLessThan(512 * 0.6);
     expect(manager?.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

@@ -113,6 +113,10 @@ export function chartValuesSchema(): Schema {
       },
       extraArgs: { type: 'array', items: { type: 'string' }, description: 'Extra manager flags.' },
       extraEnv: anyArray('Extra environment variables (EnvVar objects).'),
+      nodeOptions: {
+        type: 'string',
+        description: 'NODE_OPTIONS of the manager: V8 heap bounds kept under resources.limits.memory.',
+      },
       resources: {
         type: 'object',
         additionalProperties: false,
