@@ -20,12 +20,13 @@ const REPO = resolve(import.meta.dirname, '..', '..');
 export const MANAGER =
   process.env.TERRITORY_BENCH_MANAGER ?? join(REPO, 'dist', 'operator', 'src', 'cli', 'manager.js');
 
+function chartValues(): { nodeOptions?: string; glibcTunables?: string } {
+  return parse(readFileSync(join(REPO, 'charts', 'territory-operator', 'values.yaml'), 'utf8'));
+}
+
 /** The Node flags the Helm chart gives the manager (values.yaml `nodeOptions`): the bench measures those. */
 export function chartNodeFlags(): string[] {
-  const values = parse(readFileSync(join(REPO, 'charts', 'territory-operator', 'values.yaml'), 'utf8')) as {
-    nodeOptions?: string;
-  };
-  return (values.nodeOptions ?? '').split(' ').filter(Boolean);
+  return (chartValues().nodeOptions ?? '').split(' ').filter(Boolean);
 }
 
 /**
@@ -96,7 +97,12 @@ export async function startOperator(opts: {
     ],
     logPath,
     detached: false,
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+    env: {
+      ...process.env,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      // The chart's allocator settings too (values.yaml `glibcTunables`), unless the caller set some.
+      GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? chartValues().glibcTunables ?? '',
+    },
   });
   const killOnExit = () => {
     try {

@@ -127,6 +127,7 @@ beforeAll(async () => {
         KUBECONFIG: '',
         // The chart's heap bounds: the operator must run within them.
         NODE_OPTIONS: pod.containers[0]?.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
+        GLIBC_TUNABLES: pod.containers[0]?.env.find((e) => e.name === 'GLIBC_TUNABLES')?.value ?? '',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     },

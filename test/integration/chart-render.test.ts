@@ -82,7 +82,12 @@ describe('helm template', () => {
       '--health-port=8081',
       '--leader-elect',
     ]);
-    expect(manager?.env.map((e) => e.name)).toEqual(['POD_NAMESPACE', 'POD_NAME', 'NODE_OPTIONS']);
+    expect(manager?.env.map((e) => e.name)).toEqual([
+      'POD_NAMESPACE',
+      'POD_NAME',
+      'NODE_OPTIONS',
+      'GLIBC_TUNABLES',
+    ]);
     // V8's heap is bounded well below the memory limit (512Mi).
     const nodeOptions = manager?.env.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
     expect(Number(/--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1])).toBeLessThan(512 * 0.6);

@@ -117,6 +117,10 @@ export function chartValuesSchema(): Schema {
         type: 'string',
         description: 'NODE_OPTIONS of the manager: V8 heap bounds kept under resources.limits.memory.',
       },
+      glibcTunables: {
+        type: 'string',
+        description: "GLIBC_TUNABLES of the manager: the native allocator's settings.",
+      },
       resources: {
         type: 'object',
         additionalProperties: false,
