@@ -150,13 +150,24 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
     return out;
   }
 
-  #put(key: ObjectKey, item: T): void {
-    this.#cache.set(key, item);
+  /**
+   * Caches `item` and tells handlers: `add` for a new key, else `update`, unless `quietWhenUnchanged`
+   * and only its resourceVersion changed (the store compares the deflated content; nothing is decoded).
+   */
+  #store(key: ObjectKey, item: T): void {
+    const encoded = this.#cache.encode(item);
+    const known = this.#cache.has(key);
+    const quiet = known && this.#options.quietWhenUnchanged === true && this.#cache.holds(key, encoded);
+    const old = known && !quiet ? this.#cache.get(key) : undefined;
+    this.#cache.put(key, encoded);
     const ns = item.metadata.namespace;
-    if (!ns) return;
-    const bucket = this.#byNamespace.get(ns) ?? new Set<ObjectKey>();
-    bucket.add(key);
-    this.#byNamespace.set(ns, bucket);
+    if (ns) {
+      const bucket = this.#byNamespace.get(ns) ?? new Set<ObjectKey>();
+      bucket.add(key);
+      this.#byNamespace.set(ns, bucket);
+    }
+    if (!known) this.#emit('add', item);
+    else if (old) this.#emit('update', item, old);
   }
 
   #remove(key: ObjectKey, namespace: string | undefined): void {
@@ -165,14 +176,6 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
     if (!bucket || namespace === undefined) return;
     bucket.delete(key);
     if (bucket.size === 0) this.#byNamespace.delete(namespace);
-  }
-
-  /** See `quietWhenUnchanged`. */
-  #invisibleChange(old: T, item: T): boolean {
-    if (!this.#options.quietWhenUnchanged) return false;
-    const withoutVersion = (o: T) =>
-      JSON.stringify({ ...o, metadata: { ...o.metadata, resourceVersion: undefined } });
-    return withoutVersion(old) === withoutVersion(item);
   }
 
   #prepare(obj: T): T {
@@ -294,13 +297,8 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       const item = this.#prepare(listed);
       const key = objectKey(item);
       seen.add(key);
-      if (!this.#cache.has(key)) {
-        this.#put(key, item);
-        this.#emit('add', item);
-      } else if (this.#cache.resourceVersion(key) !== item.metadata.resourceVersion) {
-        const old = this.#cache.get(key) as T;
-        this.#put(key, item);
-        if (!this.#invisibleChange(old, item)) this.#emit('update', item, old);
+      if (!this.#cache.has(key) || this.#cache.resourceVersion(key) !== item.metadata.resourceVersion) {
+        this.#store(key, item);
       }
     }
     for (const key of [...this.#cache.keys()]) {
@@ -370,12 +368,8 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
       case 'ADDED':
       case 'MODIFIED': {
         const item = this.#prepare(obj);
-        const key = objectKey(item);
-        const old = this.#cache.get(key);
-        this.#put(key, item);
         this.#resourceVersion = item.metadata.resourceVersion ?? this.#resourceVersion;
-        if (!old) this.#emit('add', item);
-        else if (!this.#invisibleChange(old, item)) this.#emit('update', item, old);
+        this.#store(objectKey(item), item);
         return;
       }
       case 'DELETED': {

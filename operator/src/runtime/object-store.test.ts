@@ -46,6 +46,17 @@ describe('CompactObjectStore', () => {
     expect(stored).toBeLessThan(json / 3);
   });
 
+  it('tells whether it holds the same content, whatever the resourceVersion', () => {
+    const store = new CompactObjectStore();
+    store.set('k', secret(1));
+    const sameButVersion = { ...secret(1), metadata: { ...secret(1).metadata, resourceVersion: '9999' } };
+    expect(store.holds('k', store.encode(sameButVersion))).toBe(true);
+    const changed = { ...secret(1), data: { username: 'b3RoZXI=' } };
+    expect(store.holds('k', store.encode(changed))).toBe(false);
+    store.put('k', store.encode(sameButVersion));
+    expect(store.get('k')).toEqual(sameButVersion);
+  });
+
   it('forgets deleted keys', () => {
     const store = new CompactObjectStore();
     store.set('k', secret(1));

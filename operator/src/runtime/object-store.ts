@@ -7,11 +7,14 @@ import type { KubeObject, ObjectKey } from './types.ts';
 // deflate with a dictionary taken from the first object stored shrinks each to a fraction of its JSON.
 // The price is CPU on read (tens of microseconds per object), which a reconcile pays for the few
 // objects of one namespace. `get` returns a fresh copy each time: callers may mutate it freely.
+// The resourceVersion is kept beside the deflated rest, so two versions of an object with the same
+// content deflate to the same bytes (deflate is deterministic): `holds` compares without decoding.
 
-interface Entry {
+/** An object as the store keeps it. */
+export interface Encoded {
   /** Kept readable: re-lists compare versions without decoding. */
   resourceVersion: string | undefined;
-  /** Deflated JSON as a one-byte string: far less overhead per entry than a Buffer. */
+  /** Deflated JSON of everything else, as a one-byte string: far less overhead than a Buffer. */
   data: string;
 }
 
@@ -19,7 +22,7 @@ interface Entry {
 const MAX_DICTIONARY = 32 * 1024;
 
 export class CompactObjectStore<T extends KubeObject = KubeObject> {
-  readonly #entries = new Map<ObjectKey, Entry>();
+  readonly #entries = new Map<ObjectKey, Encoded>();
   #dictionary: Buffer | undefined;
 
   get size(): number {
@@ -47,17 +50,33 @@ export class CompactObjectStore<T extends KubeObject = KubeObject> {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     const json = inflateRawSync(Buffer.from(entry.data, 'latin1'), this.#options());
-    return JSON.parse(json.toString('utf8')) as T;
+    const object = JSON.parse(json.toString('utf8')) as T;
+    if (entry.resourceVersion !== undefined) object.metadata.resourceVersion = entry.resourceVersion;
+    return object;
+  }
+
+  encode(object: T): Encoded {
+    const rest = { ...object, metadata: { ...object.metadata, resourceVersion: undefined } };
+    const json = Buffer.from(JSON.stringify(rest), 'utf8');
+    // The first object of the kind becomes the dictionary for every later one (and itself).
+    this.#dictionary ??= json.subarray(Math.max(0, json.length - MAX_DICTIONARY));
+    return {
+      resourceVersion: object.metadata.resourceVersion,
+      data: deflateRawSync(json, this.#options()).toString('latin1'),
+    };
+  }
+
+  /** Whether `key` holds this content, resourceVersion aside. */
+  holds(key: ObjectKey, encoded: Encoded): boolean {
+    return this.#entries.get(key)?.data === encoded.data;
+  }
+
+  put(key: ObjectKey, encoded: Encoded): void {
+    this.#entries.set(key, encoded);
   }
 
   set(key: ObjectKey, object: T): void {
-    const json = Buffer.from(JSON.stringify(object), 'utf8');
-    // The first object of the kind becomes the dictionary for every later one (and itself).
-    this.#dictionary ??= json.subarray(Math.max(0, json.length - MAX_DICTIONARY));
-    this.#entries.set(key, {
-      resourceVersion: object.metadata.resourceVersion,
-      data: deflateRawSync(json, this.#options()).toString('latin1'),
-    });
+    this.put(key, this.encode(object));
   }
 
   delete(key: ObjectKey): boolean {
