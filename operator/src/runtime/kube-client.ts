@@ -283,8 +283,6 @@ export class KubeClient {
     signal: AbortSignal,
   ): Promise<void> {
     const { path, resource } = await this.pathFor({ ...selector, name: undefined });
-    // A watch gets its own connection, destroyed when it ends: an aborted half-dead connection must
-    // never go back to a pool where the next request would hang on it.
     const { response } = await this.#send('GET', path, {
       verb: 'watch',
       resource: resource.name,

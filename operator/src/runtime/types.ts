@@ -130,7 +130,6 @@ export interface ReconcileContext {
 
 export type Reconciler = (key: ObjectKey, ctx: ReconcileContext) => Promise<ReconcileResult>;
 
-/** A secondary watched kind. Default mapping: ownerReferences with controller=true pointing at the primary kind. */
 /**
  * A kind a controller watches. `transform` reduces each object before it is cached (the informer's
  * option): drop what the reconciler never reads, so a cache of thousands of objects stays small.
@@ -141,6 +140,7 @@ export interface WatchedResource extends ResourceSelector {
   quietWhenUnchanged?: boolean;
 }
 
+/** A secondary watched kind. Default mapping: ownerReferences with controller=true pointing at the primary kind. */
 export interface OwnedResource extends WatchedResource {
   /** Custom mapping (e.g. by label for objects that cannot carry an owner reference). */
   mapToPrimary?: OwnerMapper;
