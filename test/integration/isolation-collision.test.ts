@@ -8,6 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFa
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { KubeHttp, objectPath } from '../chaos/lib/kube-http.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
+import { NAMESPACE_CONTENT_KINDS, namespaceFingerprint } from '../support/namespace-fingerprint.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -69,33 +70,9 @@ async function deleteTerritory(name: string): Promise<void> {
   });
 }
 
-const KINDS = [
-  ['v1', 'ConfigMap'],
-  ['v1', 'Secret'],
-  ['v1', 'ResourceQuota'],
-  ['v1', 'LimitRange'],
-  ['networking.k8s.io/v1', 'NetworkPolicy'],
-  ['rbac.authorization.k8s.io/v1', 'Role'],
-  ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
-  ['batch/v1', 'CronJob'],
-] as const;
-
-/** Every object of the namespace (and the namespace itself) with its resourceVersion: any write shows. */
-async function snapshot(ns: string): Promise<Record<string, string>> {
-  const prints: Record<string, string> = {};
-  const namespace = await admin.get(objectPath({ apiVersion: 'v1', kind: 'Namespace', name: ns }));
-  const meta = (namespace.body as KubeObject).metadata;
-  prints[`Namespace ${ns}`] = `${meta.resourceVersion}${meta.deletionTimestamp ? ' deleting' : ''}`;
-  for (const [apiVersion, kind] of KINDS) {
-    const { items } = await admin.list(objectPath({ apiVersion, kind, namespace: ns }));
-    for (const item of items) prints[`${kind} ${item.metadata.name}`] = item.metadata.resourceVersion ?? '';
-  }
-  return prints;
-}
-
 async function ownedIn(ns: string): Promise<KubeObject[]> {
   const owned: KubeObject[] = [];
-  for (const [apiVersion, kind] of KINDS) {
+  for (const [apiVersion, kind] of NAMESPACE_CONTENT_KINDS) {
     const { items } = await admin.list(
       `${objectPath({ apiVersion, kind, namespace: ns })}?labelSelector=app.kubernetes.io%2Fmanaged-by%3Dterritory-operator`,
     );
@@ -156,16 +133,16 @@ describe('a Territory whose namespace already exists', () => {
           what: 'the root CA ConfigMap',
         },
       );
-      const before = await snapshot(ns);
+      const before = await namespaceFingerprint(admin, ns);
       await create(territory(ns, { deletionPolicy: policy }));
       const condition = await namespaceReady(ns);
       expect(condition).toMatchObject({ status: 'False', reason: 'NamespaceConflict' });
       expect(condition.message).toContain('left untouched');
-      expect(await snapshot(ns)).toEqual(before);
+      expect(await namespaceFingerprint(admin, ns)).toEqual(before);
       await deleteTerritory(ns);
       // Give the finalizer's deletions and the garbage collector time to act if they (wrongly) would.
       await new Promise((r) => setTimeout(r, 2_000));
-      expect(await snapshot(ns)).toEqual(before);
+      expect(await namespaceFingerprint(admin, ns)).toEqual(before);
       await admin.request('DELETE', objectPath({ apiVersion: 'v1', kind: 'Namespace', name: ns }));
     },
   );

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Informer } from '../../operator/src/runtime/informer.ts';
 import { isGone, KubeClient } from '../../operator/src/runtime/kube-client.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { FaultProxy } from '../support/fault-proxy.ts';
 import { testKubeConfig, uniqueName, waitFor } from '../support/kube.ts';
-import { apiServerAddress, kubeConfigThrough, TcpProxy } from './runtime-support.ts';
+import { apiServerAddress, kubeConfigThrough } from './runtime-support.ts';
 
 const admin = new KubeClient(testKubeConfig());
 const namespace = uniqueName('rt-informer');
@@ -156,7 +157,7 @@ describe('Informer', () => {
   });
 
   it('recovers after its connection is reset, catching up on what changed meanwhile', async () => {
-    const proxy = await TcpProxy.start(apiServerAddress());
+    const proxy = await FaultProxy.start(apiServerAddress());
     const client = new KubeClient(kubeConfigThrough(proxy));
     const informer = new Informer(client, {
       apiVersion: 'v1',
@@ -190,7 +191,7 @@ describe('Informer', () => {
   });
 
   it('restarts a watch that goes silent (connection open, nothing delivered) after its deadline', async () => {
-    const proxy = await TcpProxy.start(apiServerAddress());
+    const proxy = await FaultProxy.start(apiServerAddress());
     const client = new KubeClient(kubeConfigThrough(proxy));
     const informer = new Informer(client, {
       apiVersion: 'v1',
@@ -265,7 +266,7 @@ describe('Informer', () => {
       );
     };
     await establish();
-    const proxy = await TcpProxy.start(apiServerAddress());
+    const proxy = await FaultProxy.start(apiServerAddress());
     const client = new KubeClient(kubeConfigThrough(proxy));
     const informer = new Informer(client, {
       apiVersion,

@@ -5,8 +5,9 @@ import { KubeClient } from '../../operator/src/runtime/kube-client.ts';
 import { silentLogger } from '../../operator/src/runtime/logger.ts';
 import { Manager } from '../../operator/src/runtime/manager.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { FaultProxy } from '../support/fault-proxy.ts';
 import { testKubeConfig, uniqueName, waitFor } from '../support/kube.ts';
-import { apiServerAddress, kubeConfigThrough, TcpProxy } from './runtime-support.ts';
+import { apiServerAddress, kubeConfigThrough } from './runtime-support.ts';
 
 const admin = new KubeClient(testKubeConfig());
 const namespace = uniqueName('rt-leader');
@@ -114,7 +115,7 @@ describe('leader election', () => {
   });
 
   it('a leader cut off from the API server steps down, and the other takes over once the lease expires', async () => {
-    const proxy = await TcpProxy.start(apiServerAddress());
+    const proxy = await FaultProxy.start(apiServerAddress());
     const reconciled: string[] = [];
     // Fast timings (3 s lease, 2 s renew deadline) keep the test short; the algorithm is the same.
     const cutOff = candidate('cut-off', reconciled, {

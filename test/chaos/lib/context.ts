@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { type OperatorConfig, parseOperatorConfig } from '../../../operator/src/config/operator-config.ts';
 import type { ControlPlane } from '../../controlplane/controlplane.ts';
-import type { FaultProxy } from './fault-proxy.ts';
+import type { FaultProxy } from '../../support/fault-proxy.ts';
 import { KubeHttp } from './kube-http.ts';
 import { type Metrics, OperatorProcess, requestCount, writeCount } from './operator-process.ts';
 import type { SecretTracker } from './secret-tracker.ts';

@@ -4,6 +4,7 @@
 // same new namespace: exactly one wins, everything in the namespace belongs to the winner.
 import { randomBytes } from 'node:crypto';
 import { API_VERSION, KIND } from '../../../operator/src/api/territory.ts';
+import { namespaceFingerprint } from '../../support/namespace-fingerprint.ts';
 import { type ChaosContext, sleep } from '../lib/context.ts';
 import { listOwned, type TerritoryItem } from '../lib/invariants.ts';
 import { type KubeItem, objectPath } from '../lib/kube-http.ts';
@@ -36,29 +37,6 @@ function manifest(name: string, extra: Record<string, unknown>): Record<string, 
       ...extra,
     },
   };
-}
-
-/** A fingerprint of a namespace and everything in it: any write by anyone changes it. */
-async function fingerprint(ctx: ChaosContext, ns: string): Promise<Map<string, string>> {
-  const prints = new Map<string, string>();
-  const nsObject = await ctx.kube.get(objectPath({ apiVersion: 'v1', kind: 'Namespace', name: ns }));
-  const meta = (nsObject.body as KubeItem).metadata;
-  prints.set(`Namespace ${ns}`, `${meta.resourceVersion} ${meta.deletionTimestamp ?? ''}`);
-  for (const [apiVersion, kind] of [
-    ['v1', 'ConfigMap'],
-    ['v1', 'Secret'],
-    ['v1', 'ResourceQuota'],
-    ['v1', 'LimitRange'],
-    ['networking.k8s.io/v1', 'NetworkPolicy'],
-    ['rbac.authorization.k8s.io/v1', 'Role'],
-    ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
-    ['batch/v1', 'CronJob'],
-  ] as const) {
-    const { items } = await ctx.kube.list(objectPath({ apiVersion, kind, namespace: ns }));
-    for (const item of items)
-      prints.set(`${kind} ${item.metadata.name}`, item.metadata.resourceVersion ?? '');
-  }
-  return prints;
 }
 
 function diff(before: Map<string, string>, after: Map<string, string>, ignore: RegExp): string[] {
@@ -112,7 +90,7 @@ export async function collisions(
       data: { payroll: 'do not touch' },
     });
     await sleep(1_000);
-    const before = await fingerprint(ctx, ns);
+    const before = await namespaceFingerprint(ctx.kube, ns);
     // The Territory is named like the namespace (no spec.namespace): the commonest collision.
     const created = await ctx.kube.request(
       'POST',
@@ -130,7 +108,7 @@ export async function collisions(
     const refused = condition?.status === 'False' && condition.reason === 'NamespaceConflict';
     await deleteTerritory(ctx, ns).catch((error: Error) => failures.push(error.message));
     await sleep(3_000);
-    const after = await fingerprint(ctx, ns).catch(() => new Map<string, string>());
+    const after = await namespaceFingerprint(ctx.kube, ns).catch(() => new Map<string, string>());
     const changes = diff(before, after, controllerManaged);
     cases.push({
       name: `Territory named like an existing namespace, then deleted (${policy})`,
@@ -144,7 +122,7 @@ export async function collisions(
   const victims = [...ctx.world.territories.keys()].slice(0, 2);
   for (const [i, victim] of victims.entries()) {
     const policy = i === 0 ? 'Retain' : 'Delete';
-    const before = await fingerprint(ctx, victim);
+    const before = await namespaceFingerprint(ctx.kube, victim);
     const name = `squatter-${i}-${randomBytes(3).toString('hex')}`;
     await ctx.kube.request(
       'POST',
@@ -158,7 +136,7 @@ export async function collisions(
     const refused = condition?.status === 'False' && condition.reason === 'NamespaceConflict';
     await deleteTerritory(ctx, name).catch((error: Error) => failures.push(error.message));
     await sleep(3_000);
-    const after = await fingerprint(ctx, victim).catch(() => new Map<string, string>());
+    const after = await namespaceFingerprint(ctx.kube, victim).catch(() => new Map<string, string>());
     // The victim's own operator may legitimately rewrite its objects (resync): compare owners instead.
     const stolen = (await listOwned(ctx.kube)).filter(
       (o) =>
