@@ -2,11 +2,24 @@
 // Order: KUBEBUILDER_ASSETS (the envtest layout), then a version-keyed cache outside the repo,
 // then a `go build` of the pinned toolchain module into that cache. Versions are read from the
 // toolchain's go.mod so there is exactly one place that pins them.
-import { spawn, spawnSync } from 'node:child_process';
-import { constants, readFileSync } from 'node:fs';
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import {
+  buildIntoCache,
+  cacheRoot,
+  findGo,
+  formatDuration,
+  goBuild,
+  goCandidates,
+  goVersion,
+  isExecutable,
+  pinnedModuleVersion,
+} from '../support/go-tool.ts';
+
+// Shared with the other test tool builds (test/support/go-tool.ts); re-exported for the callers.
+export { cacheRoot, formatDuration };
 
 export const TOOLCHAIN_DIR = resolve(import.meta.dirname, 'toolchain');
 
@@ -51,18 +64,9 @@ const BINARIES: readonly BinarySpec[] = [
 export function readToolchainVersions(
   goMod = readFileSync(join(TOOLCHAIN_DIR, 'go.mod'), 'utf8'),
 ): ToolchainVersions {
-  const versionOf = (module: string): string => {
-    const escaped = module.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const match = new RegExp(`^\\s*(?:require\\s+)?${escaped}\\s+(v\\S+)`, 'm').exec(goMod);
-    if (!match?.[1]) throw new Error(`${module} is not required in ${join(TOOLCHAIN_DIR, 'go.mod')}`);
-    return match[1];
-  };
+  const versionOf = (module: string): string =>
+    pinnedModuleVersion(goMod, module, join(TOOLCHAIN_DIR, 'go.mod'));
   return { kubernetes: versionOf('k8s.io/kubernetes'), etcd: versionOf('go.etcd.io/etcd/server/v3') };
-}
-
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.TERRITORY_CACHE_DIR) return resolve(env.TERRITORY_CACHE_DIR);
-  return join(env.XDG_CACHE_HOME ? resolve(env.XDG_CACHE_HOME) : join(homedir(), '.cache'), 'territory');
 }
 
 export function cachedBinDir(versions: ToolchainVersions, env: NodeJS.ProcessEnv = process.env): string {
@@ -132,7 +136,7 @@ async function ensureCachedBinaries(
   if (await isCompleteBinDir(binDir)) return binariesIn(binDir, `cache ${binDir}`);
 
   log(`no cached binaries in ${binDir}; building them from ${TOOLCHAIN_DIR}`);
-  await buildIntoCache(versions, env, log);
+  await buildControlPlaneIntoCache(versions, env, log);
   return binariesIn(binDir, `cache ${binDir} (just built)`);
 }
 
@@ -151,133 +155,63 @@ async function isCompleteBinDir(binDir: string): Promise<boolean> {
   return true;
 }
 
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findGo(env: NodeJS.ProcessEnv): string {
-  // $GO names the toolchain explicitly; otherwise PATH, then where the official archive installs.
-  const candidates = env.GO ? [env.GO] : ['go', '/usr/local/go/bin/go'];
-  for (const candidate of candidates) {
-    const probe = spawnSync(candidate, ['version'], { encoding: 'utf8', env });
-    if (probe.status === 0) return candidate;
-  }
+function requireGoForControlPlane(env: NodeJS.ProcessEnv): string {
+  const go = findGo(env);
+  if (go !== undefined) return go;
   throw new Error(
     'Cannot get the test control plane binaries: none is cached and no Go toolchain was found to build them ' +
-      `(tried ${candidates.join(', ')}). Either install Go (the version in ${join(TOOLCHAIN_DIR, 'go.mod')} ` +
+      `(tried ${goCandidates(env).join(', ')}). Either install Go (the version in ${join(TOOLCHAIN_DIR, 'go.mod')} ` +
       'or newer) and retry, or set KUBEBUILDER_ASSETS to a folder holding etcd, kube-apiserver and kubectl ' +
       '(kube-controller-manager too, or Go is still needed to build that one).',
   );
 }
 
 /**
- * Builds every binary into a private temporary folder next to the cache entry, then renames the
- * whole folder into place: an interrupted or failed build never leaves a half-filled cache.
+ * Builds every binary into a private staging folder next to the cache entry, then renames the
+ * whole folder into place (buildIntoCache): an interrupted or failed build never leaves a
+ * half-filled cache.
  */
-async function buildIntoCache(versions: ToolchainVersions, env: NodeJS.ProcessEnv, log: Log): Promise<void> {
-  const go = findGo(env);
-  const root = cacheRoot(env);
-  const key = cacheKey(versions);
-  await mkdir(root, { recursive: true });
-  await removeAbandonedBuilds(root, key);
-
-  const staging = join(root, `.build-${key}-${process.pid}-${Date.now()}`);
-  const stagingBin = join(staging, 'bin');
-  await mkdir(stagingBin, { recursive: true });
-  const started = Date.now();
-  try {
-    for (const [index, spec] of BINARIES.entries()) {
-      await goBuild(
-        go,
-        spec,
-        join(stagingBin, spec.file),
-        versions,
-        env,
-        log,
-        `${index + 1}/${BINARIES.length}`,
-      );
-    }
-    const goVersion = spawnSync(go, ['env', 'GOVERSION'], { encoding: 'utf8', env }).stdout.trim();
-    await writeFile(
-      join(staging, 'manifest.json'),
-      `${JSON.stringify({ versions, goVersion, builtAt: new Date().toISOString(), from: TOOLCHAIN_DIR }, null, 2)}\n`,
-    );
-    try {
-      await rename(staging, join(root, key));
-    } catch (error) {
-      // Another process finished the same build first: its result is as good as ours.
-      if (!(await isCompleteBinDir(join(root, key, 'bin')))) throw error;
-      log('another process filled the cache first; using its binaries');
-    }
-    log(`built all binaries in ${formatDuration(Date.now() - started)} into ${join(root, key, 'bin')}`);
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-}
-
-async function goBuild(
-  go: string,
-  spec: BinarySpec,
-  output: string,
+async function buildControlPlaneIntoCache(
   versions: ToolchainVersions,
   env: NodeJS.ProcessEnv,
   log: Log,
-  position: string,
 ): Promise<void> {
-  const ldflags = [
-    '-s',
-    '-w',
-    ...(spec.kubernetesVersionStamp ? kubernetesVersionLdflags(versions.kubernetes) : []),
-  ];
-  const args = ['build', '-v', '-trimpath', `-ldflags=${ldflags.join(' ')}`, '-o', output, spec.goPackage];
+  const go = requireGoForControlPlane(env);
   const started = Date.now();
-  log(`building ${spec.file} (${position}) from ${spec.goPackage}`);
-
-  const child = spawn(go, args, { cwd: TOOLCHAIN_DIR, env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let compiled = 0;
-  let lastPackage = '';
-  const tail: string[] = [];
-  let partial = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      // With -v, go prints each package it compiles (cached ones are silent).
-      if (/^[\w.-]+(\/[\w.~-]+)*$/.test(line)) {
-        compiled += 1;
-        lastPackage = line;
+  const { dir: final, built } = await buildIntoCache({
+    root: cacheRoot(env),
+    key: cacheKey(versions),
+    isComplete: (dir) => isCompleteBinDir(join(dir, 'bin')),
+    log,
+    build: async (staging) => {
+      const stagingBin = join(staging, 'bin');
+      await mkdir(stagingBin, { recursive: true });
+      for (const [index, spec] of BINARIES.entries()) {
+        const label = `${spec.file} (${index + 1}/${BINARIES.length})`;
+        log(`building ${label} from ${spec.goPackage}`);
+        const { compiled, ms } = await goBuild({
+          go,
+          cwd: TOOLCHAIN_DIR,
+          goPackage: spec.goPackage,
+          output: join(stagingBin, spec.file),
+          ldflags: spec.kubernetesVersionStamp ? kubernetesVersionLdflags(versions.kubernetes) : [],
+          env,
+          log,
+          label: spec.file,
+        });
+        log(`built ${spec.file} in ${formatDuration(ms)} (${compiled} packages compiled, rest cached)`);
       }
-      tail.push(line);
-      if (tail.length > 40) tail.shift();
-    }
+      const manifest = {
+        versions,
+        goVersion: goVersion(go, env),
+        builtAt: new Date().toISOString(),
+        from: TOOLCHAIN_DIR,
+      };
+      await writeFile(join(staging, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    },
   });
-  const ticker = setInterval(() => {
-    const work =
-      compiled === 0 ? 'linking (compile cache warm)' : `${compiled} packages compiled, last ${lastPackage}`;
-    log(`  still building ${spec.file}: ${formatDuration(Date.now() - started)} elapsed, ${work}`);
-  }, 20_000);
-  try {
-    const code = await new Promise<number | null>((resolveExit, reject) => {
-      child.once('error', reject);
-      child.once('exit', (exitCode) => resolveExit(exitCode));
-    });
-    if (code !== 0) {
-      throw new Error(
-        `go build of ${spec.goPackage} failed (exit ${code}) in ${TOOLCHAIN_DIR}:\n${[...tail, partial].join('\n')}`,
-      );
-    }
-  } finally {
-    clearInterval(ticker);
-  }
-  log(
-    `built ${spec.file} in ${formatDuration(Date.now() - started)} (${compiled} packages compiled, rest cached)`,
-  );
+  if (built) log(`built all binaries in ${formatDuration(Date.now() - started)} into ${join(final, 'bin')}`);
+  else log(`another process built the binaries meanwhile; using ${join(final, 'bin')}`);
 }
 
 /**
@@ -285,7 +219,7 @@ async function goBuild(
  * it through these variables (hack/lib/version.sh). The binary version also drives API emulation
  * and what clients see in /version.
  */
-function kubernetesVersionLdflags(version: string): string[] {
+export function kubernetesVersionLdflags(version: string): string[] {
   const match = /^v(\d+)\.(\d+)\./.exec(version);
   if (!match) throw new Error(`Unexpected k8s.io/kubernetes version ${version} in go.mod`);
   const values: Record<string, string> = {
@@ -300,28 +234,6 @@ function kubernetesVersionLdflags(version: string): string[] {
   ]);
 }
 
-/** Staging folders left by a build whose process is gone (killed mid-build). */
-async function removeAbandonedBuilds(root: string, key: string): Promise<void> {
-  for (const entry of await readdir(root)) {
-    const match = new RegExp(`^\\.build-${key.replace(/\./g, '\\.')}-(\\d+)-\\d+$`).exec(entry);
-    if (!match) continue;
-    const pid = Number(match[1]);
-    if (pid !== process.pid && !processExists(pid)) {
-      await rm(join(root, entry), { recursive: true, force: true });
-    }
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 function warnOnVersionMismatch(kubeApiServer: string, versions: ToolchainVersions, log: Log): void {
   const probe = spawnSync(kubeApiServer, ['--version'], { encoding: 'utf8' });
   const reported = /v\d+\.\d+\.\d+\S*/.exec(probe.stdout ?? '')?.[0];
@@ -331,11 +243,4 @@ function warnOnVersionMismatch(kubeApiServer: string, versions: ToolchainVersion
         `${versions.kubernetes}; tests that check the version will fail`,
     );
   }
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
 }
