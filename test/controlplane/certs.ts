@@ -21,6 +21,8 @@ export interface ControlPlanePki {
   apiServer: PemKeyPair;
   admin: PemKeyPair;
   controllerManager: PemKeyPair;
+  /** kube-apiserver's client certificate towards kubelets (logs, exec, port-forward). */
+  kubeletClient: PemKeyPair;
   serviceAccount: { publicKeyPem: string; privateKeyPem: string };
 }
 
@@ -56,11 +58,59 @@ export async function generateControlPlanePki(options: PkiOptions): Promise<Cont
     ],
   });
 
-  const issue = async (
-    subject: x509.JsonName,
-    usage: x509.ExtendedKeyUsage,
-    sans: x509.JsonGeneralNames = [],
-  ): Promise<PemKeyPair> => {
+  const caKeyPem = await privateKeyPem(caKeys.privateKey);
+  const issue = issuerFor(caCert, caKeys.privateKey, notBefore, notAfter);
+
+  const servingSans: x509.JsonGeneralNames = [
+    { type: 'ip', value: '127.0.0.1' },
+    ...(options.extraServingIps ?? []).map((ip) => ({ type: 'ip' as const, value: ip })),
+    // In-cluster names, so a pod-side client (if a test ever runs one) can verify the server too.
+    ...['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'].map((dns) => ({
+      type: 'dns' as const,
+      value: dns,
+    })),
+    { type: 'dns', value: 'kubernetes.default.svc.cluster.local' },
+  ];
+
+  const saKeys = await generateKeys();
+  return {
+    ca: { certPem: caCert.toString('pem'), keyPem: caKeyPem },
+    apiServer: await issue([{ CN: ['kube-apiserver'] }], x509.ExtendedKeyUsage.serverAuth, servingSans),
+    // O=system:masters is the group RBAC lets do everything, without any binding.
+    admin: await issue(
+      [{ O: ['system:masters'] }, { CN: ['territory-admin'] }],
+      x509.ExtendedKeyUsage.clientAuth,
+    ),
+    // The bootstrap ClusterRole system:kube-controller-manager is bound to this user name.
+    controllerManager: await issue(
+      [{ CN: ['system:kube-controller-manager'] }],
+      x509.ExtendedKeyUsage.clientAuth,
+    ),
+    kubeletClient: await issue(
+      [{ O: ['system:masters'] }, { CN: ['kube-apiserver-kubelet-client'] }],
+      x509.ExtendedKeyUsage.clientAuth,
+    ),
+    serviceAccount: {
+      publicKeyPem: await publicKeyPem(saKeys.publicKey),
+      privateKeyPem: await privateKeyPem(saKeys.privateKey),
+    },
+  };
+}
+
+/** Issues certificates signed by a CA: the control plane's own, or one read back from its pki/ folder. */
+export type CertificateIssuer = (
+  subject: x509.JsonName,
+  usage: x509.ExtendedKeyUsage,
+  sans?: x509.JsonGeneralNames,
+) => Promise<PemKeyPair>;
+
+function issuerFor(
+  caCert: x509.X509Certificate,
+  caKey: webcrypto.CryptoKey,
+  notBefore: Date,
+  notAfter: Date,
+): CertificateIssuer {
+  return async (subject, usage, sans = []) => {
     const keys = await generateKeys();
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -80,43 +130,37 @@ export async function generateControlPlanePki(options: PkiOptions): Promise<Cont
       notAfter,
       signingAlgorithm: SIGNING,
       publicKey: keys.publicKey,
-      signingKey: caKeys.privateKey,
+      signingKey: caKey,
       extensions,
     });
     return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
   };
-
-  const servingSans: x509.JsonGeneralNames = [
-    { type: 'ip', value: '127.0.0.1' },
-    ...(options.extraServingIps ?? []).map((ip) => ({ type: 'ip' as const, value: ip })),
-    // In-cluster names, so a pod-side client (if a test ever runs one) can verify the server too.
-    ...['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'].map((dns) => ({
-      type: 'dns' as const,
-      value: dns,
-    })),
-    { type: 'dns', value: 'kubernetes.default.svc.cluster.local' },
-  ];
-
-  const saKeys = await generateKeys();
-  return {
-    ca: { certPem: caCert.toString('pem'), keyPem: await privateKeyPem(caKeys.privateKey) },
-    apiServer: await issue([{ CN: ['kube-apiserver'] }], x509.ExtendedKeyUsage.serverAuth, servingSans),
-    // O=system:masters is the group RBAC lets do everything, without any binding.
-    admin: await issue(
-      [{ O: ['system:masters'] }, { CN: ['territory-admin'] }],
-      x509.ExtendedKeyUsage.clientAuth,
-    ),
-    // The bootstrap ClusterRole system:kube-controller-manager is bound to this user name.
-    controllerManager: await issue(
-      [{ CN: ['system:kube-controller-manager'] }],
-      x509.ExtendedKeyUsage.clientAuth,
-    ),
-    serviceAccount: {
-      publicKeyPem: await publicKeyPem(saKeys.publicKey),
-      privateKeyPem: await privateKeyPem(saKeys.privateKey),
-    },
-  };
 }
+
+/**
+ * An issuer for a CA written by generateControlPlanePki (pki/ca.crt, pki/ca.key): the node's
+ * components get their client and serving certificates from the control plane's CA.
+ */
+export async function certificateIssuer(
+  ca: PemKeyPair,
+  now: Date,
+  validDays = 30,
+): Promise<CertificateIssuer> {
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const caKey = await webcrypto.subtle.importKey(
+    'pkcs8',
+    x509.PemConverter.decode(ca.keyPem)[0] as ArrayBuffer,
+    EC_KEY,
+    false,
+    ['sign'],
+  );
+  const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
+  const notAfter = new Date(now.getTime() + validDays * 24 * 60 * 60 * 1000);
+  return issuerFor(caCert, caKey, notBefore, notAfter);
+}
+
+/** What a client or server needs from x509 to name itself. */
+export const { ExtendedKeyUsage } = x509;
 
 async function generateKeys(): Promise<webcrypto.CryptoKeyPair> {
   return webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']);

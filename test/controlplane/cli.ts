@@ -4,6 +4,8 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Command } from 'commander';
+import { DEFAULT_NODE_REGION, startClusterWithNode } from '../node/cluster.ts';
+import { stopNode } from '../node/node.ts';
 import { formatDuration, resolveBinaries, stderrLog } from './binaries.ts';
 import {
   isHealthy,
@@ -27,7 +29,10 @@ const program = new Command('controlplane').description(
 program
   .command('up')
   .description('start the control plane in the background (idempotent); prints the kubeconfig path last')
-  .action(async () => {
+  .option('--with-node', 'also start one real node (containerd, kubelet, DNS, volumes, NetworkPolicies)')
+  .option('--region <region>', 'topology.kubernetes.io/region of the node', DEFAULT_NODE_REGION)
+  .option('--zone <zone>', 'topology.kubernetes.io/zone of the node (default: <region>a)')
+  .action(async (opts: { withNode?: boolean; region: string; zone?: string }) => {
     const dir = clusterDir();
     const existing = await readState(dir);
     if (existing && (await isHealthy(existing))) {
@@ -42,8 +47,20 @@ program
       stderrLog('found a previous control plane that is not healthy; stopping what is left of it');
       await stopRecordedControlPlane(dir);
     }
+    await stopNode(dir);
     await removeControlPlaneData(dir);
     await rm(resolve(dir, 'logs'), { recursive: true, force: true });
+    if (opts.withNode) {
+      const cluster = await startClusterWithNode({
+        dir,
+        detached: true,
+        region: opts.region,
+        zone: opts.zone,
+      });
+      stderrLog(`node ${cluster.node.state.nodeName} Ready; stop everything with: npm run cluster:down`);
+      process.stdout.write(`${cluster.controlPlane.kubeconfigPath}\n`);
+      return;
+    }
     const controlPlane = await startControlPlane({ dir, detached: true });
     stderrLog(`kube-apiserver ${controlPlane.serverVersion} at ${controlPlane.apiServerUrl}`);
     stderrLog(`pids ${pidList(controlPlane.pids)}; stop with: npm run cluster:down`);
@@ -57,6 +74,8 @@ program
   .action(async () => {
     const dir = clusterDir();
     const state = await readState(dir);
+    // The node first: its kubelet would otherwise keep calling a stopped API server.
+    await stopNode(dir);
     const stopped = await stopRecordedControlPlane(dir);
     if (state) {
       const left = livePids(state);

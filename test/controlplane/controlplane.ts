@@ -24,7 +24,8 @@ import {
   tailFile,
 } from './processes.ts';
 
-const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+const LOOPBACK = '127.0.0.1';
 /** The first address of the range: the `kubernetes` Service, which the serving cert must name. */
 const KUBERNETES_SERVICE_IP = '10.0.0.1';
 const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -74,6 +75,11 @@ export interface StartOptions {
   detached?: boolean;
   log?: Log;
   readyTimeoutMs?: number;
+  /**
+   * The address kube-apiserver listens on and advertises (default 127.0.0.1). A cluster with a
+   * node gives an address its Pods can route to; etcd stays on loopback either way.
+   */
+  listenAddress?: string;
 }
 
 interface Layout {
@@ -118,11 +124,17 @@ export function etcdArgs(layout: Layout, clientPort: number, peerPort: number): 
   ];
 }
 
-export function apiServerArgs(layout: Layout, etcdEndpoint: string, securePort: number): string[] {
+export function apiServerArgs(
+  layout: Layout,
+  etcdEndpoint: string,
+  securePort: number,
+  listenAddress = LOOPBACK,
+): string[] {
+  const reachableByPods = listenAddress !== LOOPBACK;
   return [
     `--etcd-servers=${etcdEndpoint}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
+    `--bind-address=${listenAddress}`,
+    `--advertise-address=${listenAddress}`,
     `--secure-port=${securePort}`,
     `--cert-dir=${layout.pki}`,
     `--tls-cert-file=${pkiFile(layout, 'apiserver.crt')}`,
@@ -139,9 +151,14 @@ export function apiServerArgs(layout: Layout, etcdEndpoint: string, securePort: 
     '--enable-admission-plugins=NamespaceLifecycle,PodSecurity',
     '--allow-privileged=true',
     '--profiling=false',
-    // The `kubernetes` Service's Endpoints may not hold a loopback address; without this the
-    // reconciler fails and logs an error every 10s. No pod runs here to use them anyway.
-    '--endpoint-reconciler-type=none',
+    // The `kubernetes` Service's Endpoints may not hold a loopback address; without a node the
+    // reconciler would fail and log an error every 10s, and no pod runs to use them anyway. With a
+    // node, Pods reach the API server through that Service, as in any cluster.
+    `--endpoint-reconciler-type=${reachableByPods ? 'lease' : 'none'}`,
+    // kubectl logs/exec and port-forward go through the kubelet, which authenticates this client.
+    `--kubelet-client-certificate=${pkiFile(layout, 'apiserver-kubelet-client.crt')}`,
+    `--kubelet-client-key=${pkiFile(layout, 'apiserver-kubelet-client.key')}`,
+    '--kubelet-preferred-address-types=InternalIP',
     // On SIGTERM, drain ordinary requests (answering 429 Retry-After meanwhile) and then close
     // within 2s; by default open watches hold the shutdown for the whole 60s request timeout,
     // which makes every stop and restartApiServer() slow.
@@ -165,8 +182,9 @@ export function controllerManagerArgs(layout: Layout): string[] {
   ];
 }
 
-async function writePki(layout: Layout, server: string): Promise<TlsClient> {
-  const pki = await generateControlPlanePki({ now: new Date(), extraServingIps: [KUBERNETES_SERVICE_IP] });
+async function writePki(layout: Layout, server: string, listenAddress: string): Promise<TlsClient> {
+  const servingIps = [KUBERNETES_SERVICE_IP, ...(listenAddress === LOOPBACK ? [] : [listenAddress])];
+  const pki = await generateControlPlanePki({ now: new Date(), extraServingIps: servingIps });
   await mkdir(layout.pki, { recursive: true, mode: 0o700 });
   const files: Record<string, string> = {
     'ca.crt': pki.ca.certPem,
@@ -175,6 +193,8 @@ async function writePki(layout: Layout, server: string): Promise<TlsClient> {
     'apiserver.key': pki.apiServer.keyPem,
     'admin.crt': pki.admin.certPem,
     'admin.key': pki.admin.keyPem,
+    'apiserver-kubelet-client.crt': pki.kubeletClient.certPem,
+    'apiserver-kubelet-client.key': pki.kubeletClient.keyPem,
     'sa.pub': pki.serviceAccount.publicKeyPem,
     'sa.key': pki.serviceAccount.privateKeyPem,
   };
@@ -267,8 +287,9 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   const binaries = options.binaries ?? (await resolveBinaries({ log }));
   const [etcdClientPort, etcdPeerPort, apiServerPort] = (await freePorts(3)) as [number, number, number];
   const etcdEndpoint = `http://127.0.0.1:${etcdClientPort}`;
-  const apiServerUrl = `https://127.0.0.1:${apiServerPort}`;
-  const adminTls = await writePki(layout, apiServerUrl);
+  const listenAddress = options.listenAddress ?? LOOPBACK;
+  const apiServerUrl = `https://${listenAddress}:${apiServerPort}`;
+  const adminTls = await writePki(layout, apiServerUrl, listenAddress);
 
   // The processes started so far, by role; stop() and the exit guard read the current ones.
   const procs: { etcd?: StartedProcess; apiServer?: StartedProcess; controllerManager?: StartedProcess } = {};
@@ -281,7 +302,11 @@ export async function startControlPlane(options: StartOptions): Promise<ControlP
   const launch = (name: string, command: string, args: string[]): StartedProcess =>
     startProcess({ name, command, args, logPath: join(layout.logs, `${name}.log`), detached });
   const launchApiServer = () =>
-    launch('kube-apiserver', binaries.kubeApiServer, apiServerArgs(layout, etcdEndpoint, apiServerPort));
+    launch(
+      'kube-apiserver',
+      binaries.kubeApiServer,
+      apiServerArgs(layout, etcdEndpoint, apiServerPort, listenAddress),
+    );
   const stopAll = async () => {
     // Controllers and API server first (they would only log errors once etcd is gone), etcd last.
     await Promise.all([procs.controllerManager, procs.apiServer].map((proc) => proc && stopPid(proc.pid)));
