@@ -38,6 +38,7 @@ type Territory = KubeObject & {
   spec: {
     backup: {
       destination: {
+        endpoint: string;
         credentialsSecret: { name: string; accessKeyIdKey?: string; secretAccessKeyKey?: string };
       };
     };
@@ -65,14 +66,19 @@ describe.each(Object.keys(CLUSTERS))('example %s', (file) => {
       console.log(`operator log (last 40 lines):\n${op?.logs.slice(-40).join('\n')}`);
     });
     const shard = uniqueName('examples');
+    const example = parse(readFileSync(join(EXAMPLES, file), 'utf8')) as Territory;
+    // What the platform team configures with the example's endpoint: the CIDRs its host answers on.
+    const backupHost = new URL(example.spec.backup.destination.endpoint).hostname;
     op = await startTestOperator({
       kubeconfigPath: inject('kubeconfigPath'),
       shard,
-      config: { cluster: { ...CLUSTERS[file], nodeEvidence: 'attestation-only' } },
+      config: {
+        cluster: { ...CLUSTERS[file], nodeEvidence: 'attestation-only' },
+        backupEgress: [{ host: backupHost, cidrs: ['198.51.100.0/24'] }],
+      },
     });
     operators.push(op);
     const { client } = op;
-    const example = parse(readFileSync(join(EXAMPLES, file), 'utf8')) as Territory;
     const name = uniqueName(example.metadata.name ?? 'example').slice(0, 40);
     // Unique names so runs never collide; an explicit spec.namespace gets the same unique name.
     const spec = example.spec as Territory['spec'] & { namespace?: string };

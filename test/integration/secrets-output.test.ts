@@ -73,6 +73,8 @@ beforeAll(async () => {
         qualification: 'secnumcloud',
         nodeEvidence: 'attestation-only',
       },
+      // The example's backup endpoint (a documentation range: nothing is sent).
+      backupEgress: [{ host: 'oos.cloudgouv-eu-west-1.outscale.com', cidrs: ['198.51.100.0/24'] }],
     },
   });
   const answer = await admin.request(

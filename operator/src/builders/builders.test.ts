@@ -106,6 +106,20 @@ describe('network policies', () => {
     const names = buildDesiredState(context(other)).tenancy.map((o) => o.metadata?.name);
     expect(names).not.toContain('allow-backup-destination');
   });
+
+  it('lets database Pods reach the API server at the addresses the cluster publishes, or the configured CIDRs', () => {
+    const apiPolicy = (ctx: ReturnType<typeof context>) =>
+      buildDesiredState(ctx).tenancy.find((o) => o.metadata?.name === 'allow-api-server');
+    expect(apiPolicy(context())).toBeUndefined();
+    const discovered = apiPolicy(context(territory(), { apiServerAddresses: ['10.213.255.1', 'fd00::1'] }));
+    expect(spec(discovered as Owned).egress).toEqual([
+      { to: [{ ipBlock: { cidr: '10.213.255.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }] },
+    ]);
+    const configured = context(territory(), { apiServerAddresses: ['10.213.255.1'] });
+    configured.config = { ...configured.config, apiServerCidrs: ['192.0.2.0/28'] };
+    expect(JSON.stringify(apiPolicy(configured))).toContain('192.0.2.0/28');
+    expect(JSON.stringify(apiPolicy(configured))).not.toContain('10.213.255.1');
+  });
 });
 
 describe('rbac', () => {

@@ -40,6 +40,11 @@ export interface BuildContext {
    */
   backupAllowed: boolean;
   /**
+   * The API server's own addresses, read from the `kubernetes` Service's EndpointSlices (what Pods
+   * reach behind its ClusterIP). Used for the instances' egress when `config.apiServerCidrs` is empty.
+   */
+  apiServerAddresses?: string[];
+  /**
    * When true, objects are built without owner references: used when a Territory with
    * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.
    */

@@ -23,6 +23,22 @@ function backupHost(ctx: BuildContext): string | undefined {
   }
 }
 
+/**
+ * Where CloudNativePG's instance managers reach the API server: the configured CIDRs, else the
+ * addresses the cluster itself publishes for the `kubernetes` Service. Policies are enforced after
+ * the Service's DNAT, so these are the API server's real addresses, not the ClusterIP.
+ */
+export function apiServerCidrs(ctx: BuildContext): string[] {
+  if (ctx.config.apiServerCidrs.length > 0) return ctx.config.apiServerCidrs;
+  return (ctx.apiServerAddresses ?? []).map((ip) => (ip.includes(':') ? `${ip}/128` : `${ip}/32`));
+}
+
+/** The configured CIDRs of the backup destination's host: where backup Pods may open HTTPS. */
+export function backupEgressCidrs(ctx: BuildContext): string[] {
+  const host = backupHost(ctx);
+  return ctx.config.backupEgress.filter((e) => e.host.toLowerCase() === host).flatMap((e) => e.cidrs);
+}
+
 export function buildNetworkPolicies(ctx: BuildContext): Owned[] {
   const policies: Owned[] = [
     policy(ctx, 'default-deny', { policyTypes: ['Ingress', 'Egress'] }),
@@ -57,17 +73,17 @@ export function buildNetworkPolicies(ctx: BuildContext): Owned[] {
       ],
     }),
   ];
-  if (ctx.config.apiServerCidrs.length > 0) {
+  const apiServer = apiServerCidrs(ctx);
+  if (apiServer.length > 0) {
     policies.push(
       policy(ctx, 'allow-api-server', {
         podSelector: { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] },
         policyTypes: ['Egress'],
-        egress: [{ to: ctx.config.apiServerCidrs.map((cidr) => ({ ipBlock: { cidr } })) }],
+        egress: [{ to: apiServer.map((cidr) => ({ ipBlock: { cidr } })) }],
       }),
     );
   }
-  const host = backupHost(ctx);
-  const cidrs = ctx.config.backupEgress.filter((e) => e.host.toLowerCase() === host).flatMap((e) => e.cidrs);
+  const cidrs = backupEgressCidrs(ctx);
   if (cidrs.length > 0) {
     policies.push(
       policy(ctx, 'allow-backup-destination', {

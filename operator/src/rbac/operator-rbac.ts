@@ -61,6 +61,8 @@ export const CONTROLLER_RULES: readonly PolicyRule[] = [
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
   // Node region labels are the evidence of French hosting (read only).
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+  // The API server's addresses (the `kubernetes` Service's EndpointSlices), for the database Pods' egress.
+  { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
   // Events about Territories (events.k8s.io/v1; a repeated event is patched, not recreated).
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];

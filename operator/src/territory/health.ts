@@ -110,3 +110,20 @@ export function backupOutcome(opts: {
       : 'scheduled; no backup has run yet',
   };
 }
+
+/**
+ * Backups scheduled toward a host no NetworkPolicy lets them reach cannot succeed: the namespace
+ * denies all egress but what the operator opens, and it opens the backup destination only to the
+ * CIDRs the platform team configured for its host. Said at once, not after two missed backups.
+ */
+export function withoutBackupEgress(outcome: PartOutcome, host: string, cidrs: string[]): PartOutcome {
+  if (outcome.status !== 'True' || cidrs.length > 0) return outcome;
+  return {
+    type: 'BackupReady',
+    status: 'False',
+    reason: 'BackupEgressNotAllowed',
+    message:
+      `backups cannot reach ${host}: the operator configuration gives no backupEgress CIDRs for this host, ` +
+      'and the namespace denies every other egress',
+  };
+}

@@ -9,6 +9,7 @@ import type { OperatorConfig } from '../config/operator-config.ts';
 import type { ClusterAccess } from '../runtime/cluster-access.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { KubeObject, Logger, OwnedResource } from '../runtime/types.ts';
+import { API_SERVER_SLICES } from './api-server.ts';
 import { identityForCache, nodeForCache, slimForCache } from './cache-shape.ts';
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
@@ -84,6 +85,13 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     kind: 'Node',
     mapToPrimary: () => controller.primaryKeys(),
     transform: nodeForCache,
+    quietWhenUnchanged: true,
+  });
+
+  // Where the API server is (its `kubernetes` Service's endpoints): database Pods must reach it.
+  owned.push({
+    ...API_SERVER_SLICES,
+    mapToPrimary: () => controller.primaryKeys(),
     quietWhenUnchanged: true,
   });
 

@@ -9,13 +9,15 @@ import type { BuildContext, Owned } from '../builders/context.ts';
 import { namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
+import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
+import { API_SERVER_SLICES, apiServerAddresses, withoutApiServerEgress } from './api-server.ts';
 import { AuthoritySecrets } from './authority-secrets.ts';
 import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './conditions.ts';
 import { FINALIZER, finalizeTerritory } from './finalizer.ts';
-import { backupOutcome, databaseOutcome, lastSuccessfulBackup } from './health.ts';
+import { backupOutcome, databaseOutcome, lastSuccessfulBackup, withoutBackupEgress } from './health.ts';
 import { cacheKey, OWNED_KINDS, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
@@ -132,6 +134,9 @@ export class TerritoryReconciler {
       config: ports.config,
       allowedRegions: verdict.compliant ? verdict.allowedRegions : [],
       backupAllowed: false,
+      apiServerAddresses: apiServerAddresses(
+        ports.cache(API_SERVER_SLICES.apiVersion, API_SERVER_SLICES.kind)?.list() ?? [],
+      ),
     };
 
     // 3. Namespace and tenancy guardrails (no data: created even before the gate opens).
@@ -193,7 +198,7 @@ export class TerritoryReconciler {
       for (const o of desired.database) await this.apply(o);
       cluster = this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME);
       const outcome = databaseOutcome(cluster, t.spec.database.instances);
-      parts.push(outcome);
+      parts.push(withoutApiServerEgress(outcome, apiServerCidrs(ctx)));
       const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
       status.database = {
         endpoint: databaseEndpoint(ctx),
@@ -213,17 +218,17 @@ export class TerritoryReconciler {
     } else {
       const cronJob = this.cached('batch/v1', 'CronJob', namespaceOf(t), LOGICAL_BACKUP_CRONJOB);
       const last = lastSuccessfulBackup(cronJob, cluster);
-      parts.push(
-        backupOutcome({
-          cronJob,
-          lastSuccessful: last,
-          periodDays: schedulePeriodDays(t.spec.backup.schedule),
-          now,
-          createdAt: cronJob?.metadata.creationTimestamp,
-        }),
-      );
+      const destinationHost = new URL(t.spec.backup.destination.endpoint).hostname;
+      const outcome = backupOutcome({
+        cronJob,
+        lastSuccessful: last,
+        periodDays: schedulePeriodDays(t.spec.backup.schedule),
+        now,
+        createdAt: cronJob?.metadata.creationTimestamp,
+      });
+      parts.push(withoutBackupEgress(outcome, destinationHost, backupEgressCidrs(ctx)));
       status.backup = {
-        destinationHost: new URL(t.spec.backup.destination.endpoint).hostname,
+        destinationHost,
         ...(last ? { lastSuccessful: last } : {}),
       };
     }

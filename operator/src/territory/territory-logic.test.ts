@@ -5,7 +5,7 @@ import { ROTATED_AT } from '../builders/keys.ts';
 import { parseKeyring } from '../keys/keyring.ts';
 import type { KubeObject } from '../runtime/types.ts';
 import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
-import { backupOutcome, databaseOutcome } from './health.ts';
+import { backupOutcome, databaseOutcome, withoutBackupEgress } from './health.ts';
 import { ACCEPT_NEW_KEYRING, planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
 const ok = (type: PartOutcome['type']): PartOutcome => ({
@@ -108,6 +108,23 @@ describe('database and backup health', () => {
       reason: 'DatabaseUnhealthy',
       progressing: false,
     });
+  });
+
+  it('says at once that backups cannot leave when no egress is configured for their host', () => {
+    const scheduled = {
+      type: 'BackupReady' as const,
+      status: 'True' as const,
+      reason: 'BackupScheduled',
+      message: 'scheduled',
+    };
+    expect(withoutBackupEgress(scheduled, 's3.example.fr', [])).toMatchObject({
+      status: 'False',
+      reason: 'BackupEgressNotAllowed',
+      message: expect.stringContaining('s3.example.fr'),
+    });
+    expect(withoutBackupEgress(scheduled, 's3.example.fr', ['198.51.100.0/24'])).toBe(scheduled);
+    const overdue = { ...scheduled, status: 'False' as const, reason: 'BackupOverdue' };
+    expect(withoutBackupEgress(overdue, 's3.example.fr', [])).toBe(overdue);
   });
 
   it('flags backups overdue after two periods without success', () => {

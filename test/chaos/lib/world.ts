@@ -20,6 +20,8 @@ export const CHAOS_OPERATOR_CONFIG = {
     qualification: 'standard',
     nodeEvidence: 'attestation-only',
   },
+  // Where backups may go (a documentation range: nothing is sent during the chaos run).
+  backupEgress: [{ host: new URL(CHAOS_ENDPOINT).hostname, cidrs: ['198.51.100.0/24'] }],
   // Short resync: lost events are made up for quickly, and the idle check below spans one.
   resyncSeconds: 30,
   concurrency: 8,
