@@ -79,6 +79,17 @@ describe('quota', () => {
   });
 });
 
+describe('database', () => {
+  it('refuses every plain-text connection before any other host rule', () => {
+    const cluster = buildDesiredState(context()).database.find((o) => o.kind === 'Cluster');
+    const hba = (spec(cluster as Owned).postgresql as { pg_hba: string[] }).pg_hba;
+    // CloudNativePG's own catch-all (`host all all all …`) comes after these lines and would
+    // accept plain text: the reject must come first.
+    expect(hba[0]).toBe('hostnossl all all all reject');
+    expect(hba.slice(1).every((line) => line.startsWith('hostssl '))).toBe(true);
+  });
+});
+
 describe('network policies', () => {
   const policies = () => buildDesiredState(context()).tenancy.filter((o) => o.kind === 'NetworkPolicy');
 

@@ -83,7 +83,10 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
     postgresql: {
       // TLS only, modern protocol, SCRAM passwords: no clear-text connection to an authority's data.
       parameters: { ssl_min_protocol_version: 'TLSv1.3', password_encryption: 'scram-sha-256' },
-      pg_hba: ['hostssl all all all scram-sha-256'],
+      // CloudNativePG appends `host all all all <method>` after these rules, and `host` matches
+      // plain-text connections too: only an explicit reject of every non-TLS connection, first,
+      // makes TLS mandatory (a plain-text psql with the right password got in without it).
+      pg_hba: ['hostnossl all all all reject', 'hostssl all all all scram-sha-256'],
     },
     managed: {
       roles: [
