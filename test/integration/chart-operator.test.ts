@@ -74,6 +74,8 @@ beforeAll(async () => {
           qualification: 'standard',
           nodeEvidence: 'attestation-only',
         },
+        // The example commune's backup endpoint (a documentation range: nothing is sent).
+        backupEgress: [{ host: 's3.gra.io.cloud.ovh.net', cidrs: ['198.51.100.0/24'] }],
         shardSelector: `${SHARD_LABEL}=${release}`,
         resyncSeconds: 30,
       },
