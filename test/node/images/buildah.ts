@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type BuildLog, type BuildRecord, type ImagePaths, run } from './common.ts';
+import { type BuildLog, type BuildRecord, type ImagePaths, run, seconds, writeRecord } from './common.ts';
 
 export interface Buildah {
   /** Global flags: storage root, run root, driver. */
@@ -168,6 +168,27 @@ export async function runInImage(
 }
 
 /** Writes `ref` as a docker-archive (written aside, then renamed: never a half archive). Returns its size. */
+/**
+ * The end of every build: the image written to its docker-archive, then its record beside it
+ * (written last, so a record always describes a complete archive).
+ */
+export async function saveBuiltImage(
+  b: Buildah,
+  buildLog: BuildLog,
+  build: Pick<BuildRecord, 'ref' | 'archive' | 'key' | 'imageId' | 'details'> & { startedAt: number },
+): Promise<BuildRecord> {
+  const { startedAt, ...identity } = build;
+  const archiveBytes = await pushArchive(b, buildLog, build.ref, build.archive);
+  const record: BuildRecord = {
+    ...identity,
+    builtInSeconds: seconds(startedAt),
+    builtAt: new Date().toISOString(),
+    archiveBytes,
+  };
+  await writeRecord(record);
+  return record;
+}
+
 export async function pushArchive(
   b: Buildah,
   buildLog: BuildLog,

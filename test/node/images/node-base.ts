@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { buildah, commitFolder, openBuildah, pushArchive, runInImage } from './buildah.ts';
+import { buildah, commitFolder, openBuildah, runInImage, saveBuiltImage } from './buildah.ts';
 import {
   BuildLog,
   type BuildRecord,
@@ -28,7 +28,6 @@ import {
   sha256,
   sha256File,
   toLocalImage,
-  writeRecord,
 } from './common.ts';
 import {
   assertRoot,
@@ -147,18 +146,14 @@ export async function ensureNodeBaseImage(options: ImageOptions = {}): Promise<N
       'set -e; echo "node $(node --version)"; echo "npm $(npm --version)"; node -e "require(\'node:https\'); require(\'node:zlib\')"',
     ]);
     for (const line of smoke.trim().split('\n')) log(`  ${ref}: ${line}`);
-    const archiveBytes = await pushArchive(b, buildLog, ref, archive);
-    const record: BuildRecord = {
+    const record = await saveBuiltImage(b, buildLog, {
       ref,
       archive,
       key,
       imageId,
-      builtInSeconds: seconds(started),
-      builtAt: new Date().toISOString(),
-      archiveBytes,
+      startedAt: started,
       details: { node: node.version, npm: NPM_VERSION, rootfsSeconds },
-    };
-    await writeRecord(record);
+    });
     // Earlier builds: their archives, and their images unless a later build still uses their layers.
     for (const old of await pruneArchives(paths.archives, /^node-.+-[0-9a-f]{12}\.tar$/, archive)) {
       if (old.imageId !== imageId) await buildah(b, buildLog, ['rmi', old.imageId]).catch(() => undefined);

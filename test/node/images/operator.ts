@@ -16,12 +16,11 @@ import {
   ensureInStorage,
   imageIdOf,
   openBuildah,
-  pushArchive,
   runInImage,
+  saveBuiltImage,
 } from './buildah.ts';
 import {
   BuildLog,
-  type BuildRecord,
   defaultLog,
   ensureImageDirs,
   type ImageOptions,
@@ -36,7 +35,6 @@ import {
   seconds,
   sha256,
   toLocalImage,
-  writeRecord,
 } from './common.ts';
 import { ensureNodeBaseImage } from './node-base.ts';
 
@@ -139,18 +137,14 @@ export async function ensureOperatorImage(options: ImageOptions = {}): Promise<L
     if (!imageId) throw new Error(`buildah bud built no ${ref}`);
     const smoke = await runInImage(b, buildLog, ref, ['sh', '-c', SMOKE_TEST]);
     for (const line of smoke.trim().split('\n')) log(`  ${ref}: ${line}`);
-    const archiveBytes = await pushArchive(b, buildLog, ref, archive);
-    const record: BuildRecord = {
+    const record = await saveBuiltImage(b, buildLog, {
       ref,
       archive,
       key,
       imageId,
-      builtInSeconds: seconds(started),
-      builtAt: new Date().toISOString(),
-      archiveBytes,
+      startedAt: started,
       details: { baseImage: base.ref, budSeconds },
-    };
-    await writeRecord(record);
+    });
     await pruneOlderBuilds(b, buildLog, paths.archives, archive);
     log(`built ${ref} in ${record.builtInSeconds} s (buildah bud ${budSeconds} s)`);
     return toLocalImage(record, false);

@@ -11,7 +11,7 @@
 // - No locales package: CloudNativePG's initdb defaults are UTF8 with the C collation and ctype,
 //   which glibc has built in (C.UTF-8 too).
 import { join } from 'node:path';
-import { buildah, commitFolder, openBuildah, pushArchive, runInImage } from './buildah.ts';
+import { buildah, commitFolder, openBuildah, runInImage, saveBuiltImage } from './buildah.ts';
 import {
   BuildLog,
   defaultLog,
@@ -25,7 +25,6 @@ import {
   seconds,
   sha256,
   toLocalImage,
-  writeRecord,
 } from './common.ts';
 import {
   assertRoot,
@@ -126,22 +125,18 @@ export async function ensurePostgresqlImage(options: ImageOptions = {}): Promise
     await removeRootfs(buildLog, rootfs);
     const smoke = await runInImage(b, buildLog, ref, ['sh', '-c', SMOKE_TEST]);
     for (const line of smoke.trim().split('\n')) log(`  ${ref}: ${line}`);
-    const archiveBytes = await pushArchive(b, buildLog, ref, archive);
-    const record = {
+    const record = await saveBuiltImage(b, buildLog, {
       ref,
       archive,
       key,
       imageId,
-      builtInSeconds: seconds(started),
-      builtAt: new Date().toISOString(),
-      archiveBytes,
+      startedAt: started,
       details: {
         postgresql: packageVersion,
         barmanCliCloud: versionInOutput(smoke, 'barman-cloud-backup'),
         rootfsSeconds,
       },
-    };
-    await writeRecord(record);
+    });
     // Earlier builds: their archives, and their images unless a later build still uses their layers.
     for (const old of await pruneArchives(paths.archives, /^postgresql-\d+-[0-9a-f]{12}\.tar$/, archive)) {
       if (old.imageId !== imageId) await buildah(b, buildLog, ['rmi', old.imageId]).catch(() => undefined);

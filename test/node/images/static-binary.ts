@@ -3,10 +3,9 @@
 // and /etc/group with a `nonroot` user (65532), /etc/nsswitch.conf, the CA bundle, a writable /tmp.
 import { chmod, chown, copyFile, mkdir, open, symlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { commitFolder, openBuildah, pushArchive } from './buildah.ts';
+import { commitFolder, openBuildah, saveBuiltImage } from './buildah.ts';
 import {
   BuildLog,
-  type BuildRecord,
   defaultLog,
   ensureImageDirs,
   type ImageOptions,
@@ -16,11 +15,9 @@ import {
   readRecord,
   removeTree,
   run,
-  seconds,
   sha256,
   sha256File,
   toLocalImage,
-  writeRecord,
 } from './common.ts';
 import { ensureDebianFiles } from './debian-files.ts';
 import { assertRoot } from './rootfs.ts';
@@ -195,18 +192,14 @@ export async function ensureBinaryImage(spec: BinaryImageSpec): Promise<LocalIma
       ...config,
       labels: { 'org.opencontainers.image.title': `${spec.name} ${tag}` },
     });
-    const archiveBytes = await pushArchive(b, buildLog, ref, archive);
-    const record: BuildRecord = {
+    const record = await saveBuiltImage(b, buildLog, {
       ref,
       archive,
       key,
       imageId,
-      builtInSeconds: seconds(started),
-      builtAt: new Date().toISOString(),
-      archiveBytes,
+      startedAt: started,
       details: { binary: spec.binary, path: inImage },
-    };
-    await writeRecord(record);
+    });
     log(`built ${ref} in ${record.builtInSeconds} s`);
     return toLocalImage(record, false);
   } finally {
