@@ -2,11 +2,13 @@
 // own release manifests (kustomize of the pinned module's config/default), then the operator with
 // `helm install charts/territory-operator`, both from locally built images.
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { CNPG_MODULE, CNPG_VERSION } from '../cnpg/crds.ts';
 import { CHART_DIR } from '../helm/chart.ts';
+import { goModDownload, requireGo } from '../support/go-tool.ts';
 import { applyManifests, type Kubectl, kubectl, waitForCondition } from './kubectl.ts';
 
 const run = promisify(execFile);
@@ -17,21 +19,13 @@ export const OPERATOR_RELEASE = 'territory-operator';
 
 type Manifest = Record<string, unknown> & { kind?: string; metadata?: { name?: string } };
 
-async function moduleDir(module: string, version: string): Promise<string> {
-  const { stdout } = await run('go', ['mod', 'download', '-json', `${module}@${version}`], {
-    encoding: 'utf8',
-  });
-  const info = JSON.parse(stdout) as { Dir?: string; Error?: string };
-  if (!info.Dir) throw new Error(`go mod download ${module}@${version}: ${info.Error ?? 'no Dir'}`);
-  return info.Dir;
-}
-
 /**
  * CloudNativePG's own install manifests with our image. Upstream's Deployment pulls
  * `controller:latest` Always; here the image was imported into the node, so it is never pulled.
  */
 export async function cloudNativePgManifests(k: Kubectl, image: string): Promise<Manifest[]> {
-  const dir = await moduleDir(CNPG_MODULE, CNPG_VERSION);
+  const go = requireGo(process.env, "CloudNativePG's install manifests");
+  const { dir } = await goModDownload(go, CNPG_MODULE, CNPG_VERSION, process.env);
   const text = await kubectl(k, ['kustomize', join(dir, 'config', 'default')]);
   const docs = parseAllDocuments(text)
     .map((d) => d.toJS() as Manifest | null)
@@ -86,7 +80,6 @@ export async function installOperatorChart(
     image: { repository, tag, pullPolicy: 'IfNotPresent' },
     config: install.config,
   };
-  const { writeFile } = await import('node:fs/promises');
   await writeFile(valuesFile, stringify(values));
   try {
     await run(
