@@ -1,13 +1,17 @@
 // `territoryctl doctor` against the real control plane: CRDs found Established, the hosting
 // attestation judged (from --config, or from the operator Deployment's own ConfigMap), the operator
 // Deployment found or not, and its ServiceAccount's RBAC checked with real SubjectAccessReviews,
-// failing before the chart's rules are bound and passing after. The cluster is shared with other
-// test files, so only the checks this file controls are asserted (not nodes nor storage classes).
+// failing before the chart's rules are bound and passing after. The egress the operator opens: to the
+// API server, none published here (the e2e suite checks a published one) or apiServerCidrs; to each
+// Territory's backup host, from backupEgress. The cluster is shared with other test files, so only
+// the checks this file controls are asserted (not nodes nor storage classes), and for backup egress
+// only the host of the Territory created here.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { minimalTerritory } from '../../operator/src/api/test-fixtures.ts';
 import type { Check } from '../../operator/src/cli/territoryctl/doctor.ts';
 import { leaderElectionRoleRules, operatorClusterRoleRules } from '../../operator/src/rbac/operator-rbac.ts';
 import { uniqueName } from '../support/kube.ts';
@@ -16,7 +20,45 @@ import { installCrds, kubectl, ok, territoryctl } from './territoryctl-support.t
 const app = uniqueName('doctor-operator');
 const ns = uniqueName('doctor');
 const selector = `app.kubernetes.io/name=${app}`;
+const apiServerSlice = uniqueName('doctor-kubernetes');
+const backupTerritory = uniqueName('doctor-backup');
+const backupHost = `${backupTerritory}.s3.example.fr`;
 let dir: string;
+
+/** Writes an operator configuration (attested, so the hosting check passes without nodes). */
+async function configFile(name: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(
+    file,
+    stringify({
+      cluster: { provider: 'scaleway', regions: ['fr-par'], nodeEvidence: 'attestation-only' },
+      ...extra,
+    }),
+  );
+  return file;
+}
+
+/** An EndpointSlice of the `kubernetes` Service, as the API server's endpoint reconciler writes them. */
+const kubernetesSlice = (
+  name: string,
+  endpoints: { addresses: string[]; conditions: { ready: boolean } }[],
+) =>
+  JSON.stringify({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: {
+      name,
+      namespace: 'default',
+      labels: {
+        'kubernetes.io/service-name': 'kubernetes',
+        // Not a controller's: neither the EndpointSlice controller nor the mirroring one touches it.
+        'endpointslice.kubernetes.io/managed-by': 'territoryctl-doctor-test',
+      },
+    },
+    addressType: 'IPv4',
+    endpoints,
+    ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
+  });
 
 async function doctor(args: string[]): Promise<{ code: number | null; checks: Check[]; text: string }> {
   const json = await territoryctl(['doctor', '--operator-selector', selector, '-o', 'json', ...args]);
@@ -27,6 +69,12 @@ async function doctor(args: string[]): Promise<{ code: number | null; checks: Ch
     checks: (JSON.parse(json.stdout) as { checks: Check[] }).checks,
     text: text.stdout,
   };
+}
+
+/** The checks alone (-o json), for the runs whose text is not looked at: each run costs a few seconds. */
+async function doctorChecks(args: string[]): Promise<Check[]> {
+  const json = await territoryctl(['doctor', '--operator-selector', selector, '-o', 'json', ...args]);
+  return (JSON.parse(json.stdout) as { checks: Check[] }).checks;
 }
 
 const find = (checks: Check[], name: string) => {
@@ -41,6 +89,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await kubectl(['delete', 'endpointslice', '-n', 'default', apiServerSlice, '--ignore-not-found']);
+  await kubectl(['delete', 'territory', backupTerritory, '--ignore-not-found', '--wait=false']);
   await kubectl(['delete', 'clusterrole,clusterrolebinding', app, '--ignore-not-found']);
   await kubectl(['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']);
 });
@@ -193,6 +243,112 @@ describe('territoryctl doctor', () => {
       verdict: 'ok',
       detail: expect.stringMatching(
         new RegExp(`^ServiceAccount ${ns}/${sa} holds all \\d+ permissions the operator uses$`),
+      ),
+    });
+  });
+
+  it('judges the egress to the API server: nothing published fails, apiServerCidrs passes (checked as Kubernetes parses it)', {
+    timeout: 240_000,
+  }, async () => {
+    const config = await configFile('api-server.yaml');
+    // The test control plane publishes no address for the `kubernetes` Service (its endpoint
+    // reconciler is off: a loopback API server has none Pods could use), like a cluster whose
+    // operator would open no egress to the API server.
+    const published = ok(
+      await kubectl([
+        'get',
+        'endpointslices',
+        '-n',
+        'default',
+        '-l',
+        'kubernetes.io/service-name=kubernetes',
+        '-o',
+        'jsonpath={.items[*].metadata.name}',
+      ]),
+      'list the kubernetes EndpointSlices',
+    );
+    expect(published.stdout.trim()).toBe('');
+    const none = await doctor(['--config', config]);
+    expect(find(none.checks, 'API server egress')).toMatchObject({
+      verdict: 'fail',
+      detail: `${config} sets no apiServerCidrs and the default/kubernetes EndpointSlices list no ready address: no NetworkPolicy lets CloudNativePG's instance managers reach the API server, so no database becomes ready`,
+    });
+    expect(none.text).toMatch(
+      /^✗ API server egress: .* list no ready address: .*\n {4}fix: set apiServerCidrs to the addresses Pods reach the API server at: in the chart values, config\.apiServerCidrs/m,
+    );
+
+    // Kubernetes itself keeps loopback addresses out of EndpointSlices, so the operator (which uses
+    // what it reads as is) is never handed one.
+    const loopback = await kubectl(
+      ['create', '-f', '-'],
+      kubernetesSlice(apiServerSlice, [{ addresses: ['127.0.0.1'], conditions: { ready: true } }]),
+    );
+    expect(loopback.code).not.toBe(0);
+    expect(loopback.stderr).toContain('may not be in the loopback range');
+
+    // Publishing an address here would change every running operator's API server egress (this
+    // control plane is shared by test files running in parallel): the discovered path is checked by
+    // the e2e suite, whose API server publishes its own address, and by the unit tests.
+
+    // apiServerCidrs replaces whatever is published, and is checked as Kubernetes will parse it.
+    const configured = await configFile('api-server-configured.yaml', {
+      apiServerCidrs: ['198.51.100.0/24'],
+    });
+    expect(find(await doctorChecks(['--config', configured]), 'API server egress')).toMatchObject({
+      verdict: 'ok',
+      detail: `198.51.100.0/24, configured (apiServerCidrs in ${configured})`,
+    });
+    const invalid = await configFile('api-server-invalid.yaml', { apiServerCidrs: ['198.51.100.1/24'] });
+    expect(find(await doctorChecks(['--config', invalid]), 'API server egress')).toMatchObject({
+      verdict: 'fail',
+      detail: expect.stringContaining(
+        '"198.51.100.1/24" (bits set beyond the prefix length: the network is 198.51.100.0/24)',
+      ),
+    });
+  });
+
+  it('lists the backup hosts that backupEgress leaves shut in, with the YAML to add, and checks the CIDRs', {
+    timeout: 240_000,
+  }, async () => {
+    const territory = minimalTerritory(backupTerritory) as {
+      spec: { backup: { destination: { endpoint: string } } };
+    };
+    territory.spec.backup.destination.endpoint = `https://${backupHost}`;
+    ok(await kubectl(['create', '-f', '-'], JSON.stringify(territory)), 'create a Territory');
+
+    const shut = await doctor(['--config', await configFile('backup-none.yaml')]);
+    const missing = find(shut.checks, 'backup egress');
+    expect(missing.verdict).toBe('fail');
+    expect(missing.detail).toMatch(/have no backupEgress CIDRs .*BackupEgressNotAllowed/);
+    expect(missing.missing).toContain(backupHost);
+    const entry = `- host: ${backupHost}\n  cidrs: ["<CIDR>"]  # the ranges your provider publishes for this host; Territory ${backupTerritory}`;
+    expect(missing.fix).toContain(entry);
+    expect(missing.fix).toMatch(/^add under backupEgress: in the chart values \(config\.backupEgress/);
+    // On a terminal the YAML sits under its fix line, indented.
+    expect(shut.text).toContain(entry.replaceAll('\n', '\n      '));
+
+    const given = await doctorChecks([
+      '--config',
+      await configFile('backup-given.yaml', {
+        backupEgress: [{ host: backupHost, cidrs: ['203.0.113.0/24'] }],
+      }),
+    ]);
+    const opened = find(given, 'backup egress');
+    // Other files' Territories may still lack CIDRs; this one no longer does.
+    expect(opened.missing ?? []).not.toContain(backupHost);
+    if (opened.verdict === 'ok') expect(opened.detail).toContain(`${backupHost} → 203.0.113.0/24`);
+    expect(given.map((c) => c.name)).not.toContain('backup egress CIDRs');
+
+    const wrong = await doctorChecks([
+      '--config',
+      await configFile('backup-invalid.yaml', {
+        backupEgress: [{ host: backupHost, cidrs: ['203.0.113.9/24'] }],
+      }),
+    ]);
+    expect(find(wrong, 'backup egress CIDRs')).toMatchObject({
+      verdict: 'fail',
+      detail: expect.stringContaining(
+        `${backupHost}: "203.0.113.9/24" (bits set beyond the prefix length: the network is 203.0.113.0/24)`,
       ),
     });
   });

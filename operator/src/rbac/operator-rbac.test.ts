@@ -6,6 +6,7 @@ import { ADMIN_RULES, READER_RULES } from '../builders/rbac.ts';
 import { OWNED_KINDS } from '../territory/owned-kinds.ts';
 import {
   allows,
+  DEFAULT_RBAC_INPUTS,
   groupOf,
   leaderElectionRoleRules,
   mergeRules,
@@ -107,6 +108,13 @@ describe('the operator ClusterRole', () => {
     expect(allows(rules, 'sovereign.dev', 'territories/finalizers', 'update')).toBe(true);
     for (const v of ['get', 'list', 'watch']) expect(allows(rules, '', 'nodes', v)).toBe(true);
     expect(allows(rules, 'events.k8s.io', 'events', 'create')).toBe(true);
+  });
+
+  it('lists Pods for the reconcile loop itself, not only because the tenant Roles need them', () => {
+    const withoutTenants = operatorClusterRoleRules({ ...DEFAULT_RBAC_INPUTS, tenantRules: [] });
+    expect(allows(withoutTenants, '', 'pods', 'list')).toBe(true);
+    expect(allows(withoutTenants, '', 'pods', 'watch')).toBe(false);
+    expect(allows(rules, '', 'pods', 'list')).toBe(true);
   });
 
   it('is no broader than needed: no wildcard, no privilege verbs, no cluster-level writes', () => {

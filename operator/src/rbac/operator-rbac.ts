@@ -2,7 +2,8 @@
 // drift from the code: the kinds it owns (OWNED_KINDS), the Roles it hands to each authority (Kubernetes'
 // RBAC escalation check only lets a subject create a Role granting permissions it holds itself; we avoid
 // the `escalate` and `bind` verbs, which would let the operator grant anything), and the few reads and
-// writes of the controller loop itself (Territories, Nodes, Events, its leader-election Lease).
+// writes of the controller loop itself (Territories, Nodes, the database's Pods, Events, its leader-election
+// Lease).
 import { GROUP, PLURAL } from '../api/territory.ts';
 import { ADMIN_RULES, type PolicyRule, READER_RULES } from '../builders/rbac.ts';
 import { OWNED_KINDS, type OwnedKind } from '../territory/owned-kinds.ts';
@@ -63,6 +64,9 @@ export const CONTROLLER_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
   // The API server's addresses (the `kubernetes` Service's EndpointSlices), for the database Pods' egress.
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+  // The database's Pods, listed (never watched) only while a database is not healthy, to say why one
+  // cannot be scheduled. Also granted through the tenant Roles' rules; stated here so it survives them.
+  { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
   // Events about Territories (events.k8s.io/v1; a repeated event is patched, not recreated).
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
 ];

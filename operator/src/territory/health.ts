@@ -1,6 +1,8 @@
-// Reading the real health of the parts the operator does not run itself: CloudNativePG's Cluster and
-// the logical-backup CronJob. Pure: objects in, part outcomes out. kstatus cannot judge a CNPG Cluster
-// (it has no observedGeneration), so we read CNPG's own phase, Ready condition and instance counts.
+// Reading the real health of the parts the operator does not run itself: CloudNativePG's Cluster (and,
+// while it is not healthy, its Pods) and the logical-backup CronJob. Pure: objects in, part outcomes
+// out. kstatus cannot judge a CNPG Cluster (it has no observedGeneration), so we read CNPG's own phase,
+// Ready condition and instance counts.
+import { REGION_LABEL } from '../builders/sovereignty.ts';
 import type { PartOutcome } from './conditions.ts';
 
 type Obj = { metadata?: { generation?: number }; spec?: unknown; status?: unknown } | undefined;
@@ -56,6 +58,70 @@ export function databaseOutcome(cluster: Obj, wantedInstances: number): PartOutc
     reason: failed ? 'DatabaseUnhealthy' : 'DatabaseProvisioning',
     message: `CloudNativePG: ${detail} (${counts})`,
     progressing: !failed,
+  };
+}
+
+const TRANSIENT_UNSCHEDULABLE = /persistentvolumeclaim "[^"]*" not found/i;
+
+interface PodLike {
+  metadata?: { name?: string; namespace?: string; deletionTimestamp?: string };
+  status?: { conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+}
+
+/**
+ * A database that is not healthy because one of its Pods cannot be placed on any node says so, with
+ * the scheduler's own words. CloudNativePG only reports its phase ("Setting up primary") however long
+ * its Pods stay Pending, so without this a user waits for ever. `pods` are the Pods of the Cluster
+ * (label `cnpg.io/cluster`), its initdb/join Job Pods included; a healthy database ignores them.
+ *
+ * Not `progressing`, so the Territory reads Stalled=True rather than Reconciling=True: the scheduler has
+ * already tried every node and none fits, and it will only place the Pod once something outside the
+ * operator changes (a node in an allowed region joins or is labelled, capacity is freed, or
+ * spec.hosting.regions is changed). kstatus calls that Stalled: a human (or the platform) must act, and
+ * GitOps tools should stop waiting. Where a cluster autoscaler is already adding a fitting node, the
+ * condition clears at the next reconcile after the Pod is placed (CloudNativePG's Cluster status moves).
+ */
+export function withUnschedulablePods(
+  outcome: PartOutcome,
+  pods: readonly PodLike[],
+  allowedRegions: readonly string[],
+): PartOutcome {
+  if (outcome.status === 'True') return outcome;
+  const stuck = pods
+    .filter((p) => !p.metadata?.deletionTimestamp)
+    .map((pod) => ({
+      pod,
+      scheduled: pod.status?.conditions?.find((c) => c.type === 'PodScheduled'),
+    }))
+    .filter(
+      ({ scheduled }) =>
+        scheduled?.status === 'False' &&
+        scheduled.reason === 'Unschedulable' &&
+        // CloudNativePG creates an instance's claim and its Pod together: the scheduler may see the Pod
+        // first and say so for a moment. That is not a Pod stuck for want of a node.
+        !TRANSIENT_UNSCHEDULABLE.test(scheduled.message ?? ''),
+    )
+    .sort((a, b) => (a.pod.metadata?.name ?? '').localeCompare(b.pod.metadata?.name ?? ''));
+  const first = stuck[0];
+  if (!first) return outcome;
+  const { namespace, name } = first.pod.metadata ?? {};
+  const others = stuck.length > 1 ? ` (and ${stuck.length - 1} more of its Pods)` : '';
+  const said = first.scheduled?.message?.trim() || 'no reason given';
+  const regions = allowedRegions.length > 0 ? allowedRegions.join(', ') : 'none';
+  const placement =
+    `the database may only run on nodes whose ${REGION_LABEL} label is one of the Territory's allowed regions ` +
+    `(${regions}): compare its spec.hosting.regions with the nodes' labels ` +
+    `(kubectl get nodes -L ${REGION_LABEL})`;
+  // An affinity mismatch is the region question itself; otherwise the scheduler names what is lacking.
+  const check = /affinity|selector/i.test(said)
+    ? placement
+    : `${placement}, and the capacity, taints and volumes the scheduler names`;
+  return {
+    type: 'DatabaseReady',
+    status: 'False',
+    reason: 'DatabaseUnschedulable',
+    message: `Pod ${namespace ? `${namespace}/` : ''}${name ?? '?'}${others} cannot be scheduled: "${said}"; ${check}. ${outcome.message}`,
+    progressing: false,
   };
 }
 

@@ -3,12 +3,24 @@
 // in tests: integration tests run the reconciler against a real API server.
 import type { OperatorConfig } from '../config/operator-config.ts';
 import type { RandomBytes } from '../keys/keyring.ts';
-import type { Applier, EventRecorder, KubeObject, ObjectCache, ObjectRef } from '../runtime/types.ts';
+import type {
+  Applier,
+  EventRecorder,
+  KubeObject,
+  ObjectCache,
+  ObjectRef,
+  ResourceSelector,
+} from '../runtime/types.ts';
 
 /** Direct API calls, for what the informer caches do not hold. */
 export interface DirectKube {
   /** GET; undefined when the object does not exist. */
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
+  /**
+   * LIST (every page), for the few reads too rare or too wide to cache: keep it to one namespace and a
+   * label selector (e.g. the database's Pods, read only while the database is not healthy).
+   */
+  list(selector: ResourceSelector): Promise<{ items: KubeObject[] }>;
   /** POST; rejects with a 409 error if the object already exists (never overwrites). */
   create(object: KubeObject): Promise<KubeObject>;
   /** PUT with `metadata.resourceVersion` as a precondition; rejects with 409 on a concurrent change. */

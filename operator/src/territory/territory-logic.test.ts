@@ -5,7 +5,7 @@ import { ROTATED_AT } from '../builders/keys.ts';
 import { parseKeyring } from '../keys/keyring.ts';
 import type { KubeObject } from '../runtime/types.ts';
 import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
-import { backupOutcome, databaseOutcome, withoutBackupEgress } from './health.ts';
+import { backupOutcome, databaseOutcome, withoutBackupEgress, withUnschedulablePods } from './health.ts';
 import { ACCEPT_NEW_KEYRING, planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
 const ok = (type: PartOutcome['type']): PartOutcome => ({
@@ -107,6 +107,99 @@ describe('database and backup health', () => {
     expect(databaseOutcome({ status: { phase: 'Failed to create PVC' } }, 2)).toMatchObject({
       reason: 'DatabaseUnhealthy',
       progressing: false,
+    });
+  });
+
+  describe('a database Pod the scheduler cannot place', () => {
+    const affinityMessage =
+      "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. " +
+      'preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.';
+    const pod = (
+      name: string,
+      scheduled: { status: string; reason?: string; message?: string } | undefined,
+      extra: object = {},
+    ) => ({
+      metadata: { name, namespace: 'rennes-metropole', ...extra },
+      status: {
+        phase: 'Pending',
+        ...(scheduled ? { conditions: [{ type: 'PodScheduled', ...scheduled }] } : {}),
+      },
+    });
+    const unschedulable = (name: string, message = affinityMessage) =>
+      pod(name, { status: 'False', reason: 'Unschedulable', message });
+    const provisioning = databaseOutcome(
+      { status: { phase: 'Setting up primary', instances: 2, readyInstances: 0 } },
+      2,
+    );
+    const regions = ['cloudgouv-eu-west-1'];
+
+    it('leaves a healthy database alone, whatever its Pods say', () => {
+      const healthy = databaseOutcome(
+        { status: { phase: 'Cluster in healthy state', instances: 2, readyInstances: 2 } },
+        2,
+      );
+      expect(withUnschedulablePods(healthy, [unschedulable('db-3')], regions)).toBe(healthy);
+    });
+
+    it('names the Pod, quotes the scheduler and says which regions to compare, as Stalled', () => {
+      const outcome = withUnschedulablePods(provisioning, [unschedulable('db-1-initdb-x7k2p')], regions);
+      expect(outcome).toMatchObject({
+        type: 'DatabaseReady',
+        status: 'False',
+        reason: 'DatabaseUnschedulable',
+        progressing: false,
+      });
+      expect(outcome.message).toContain('Pod rennes-metropole/db-1-initdb-x7k2p cannot be scheduled');
+      expect(outcome.message).toContain(`"${affinityMessage}"`);
+      expect(outcome.message).toContain('spec.hosting.regions');
+      expect(outcome.message).toContain('topology.kubernetes.io/region');
+      expect(outcome.message).toContain('cloudgouv-eu-west-1');
+      expect(outcome.message).not.toContain('capacity'); // an affinity mismatch is the region question
+      expect(outcome.message).toContain(provisioning.message); // CloudNativePG's phase is kept
+      const parts = allOk().map((p) => (p.type === 'DatabaseReady' ? outcome : p));
+      const health = aggregateHealth(parts);
+      expect(health.ready).toMatchObject({ status: 'False', reason: 'DatabaseUnschedulable' });
+      expect([health.reconciling.status, health.stalled.status]).toEqual(['False', 'True']);
+      expect(health.stalled.reason).toBe('DatabaseUnschedulable');
+    });
+
+    it('stays DatabaseProvisioning while the Pods are scheduled, pending their turn, gated or going away', () => {
+      const pods = [
+        pod('db-1', { status: 'True' }),
+        pod('db-2', undefined),
+        pod('db-3', { status: 'False', reason: 'SchedulingGated', message: 'waiting for gates' }),
+        pod(
+          'db-4',
+          { status: 'False', reason: 'Unschedulable', message: affinityMessage },
+          { deletionTimestamp: '2026-01-01T00:00:00Z' },
+        ),
+      ];
+      // The moment between CloudNativePG creating an instance's Pod and its claim reaching the scheduler.
+      pods.push(unschedulable('db-5', '0/1 nodes are available: persistentvolumeclaim "db-5" not found.'));
+      const outcome = withUnschedulablePods(provisioning, pods, regions);
+      expect(outcome).toBe(provisioning);
+      expect(outcome).toMatchObject({ reason: 'DatabaseProvisioning', progressing: true });
+      expect(withUnschedulablePods(provisioning, [], regions)).toBe(provisioning);
+    });
+
+    it('overrides a failure CloudNativePG reports, and counts the other stuck Pods', () => {
+      const failed = databaseOutcome({ status: { phase: 'Failed to create PVC' } }, 2);
+      const outcome = withUnschedulablePods(
+        failed,
+        [unschedulable('db-2', '0/3 nodes are available: 3 Insufficient memory.'), unschedulable('db-1')],
+        regions,
+      );
+      expect(outcome.reason).toBe('DatabaseUnschedulable');
+      expect(outcome.message).toMatch(
+        /^Pod rennes-metropole\/db-1 \(and 1 more of its Pods\) cannot be scheduled/,
+      );
+      const memory = withUnschedulablePods(
+        failed,
+        [unschedulable('db-2', '0/3 nodes are available: 3 Insufficient memory.')],
+        regions,
+      );
+      expect(memory.message).toContain('Insufficient memory');
+      expect(memory.message).toContain('capacity, taints and volumes');
     });
   });
 

@@ -9,13 +9,20 @@
 //                   operator's own ConfigMap) and the nodes' topology.kubernetes.io/region labels
 //                   agree with the provider table
 //   storage         StorageClasses exist, a default one, and those Territories name
+//   API server egress  the addresses the operator opens to CloudNativePG's instance managers
+//                   (apiServerCidrs, else the default/kubernetes EndpointSlices) exist, are valid
+//                   CIDRs and are not loopback
+//   backup egress   every Territory's backup host has backupEgress CIDRs, and they are valid CIDRs
 //   operator        its Deployment runs
 //   RBAC            its ServiceAccount holds every permission the operator uses
 //                   (SubjectAccessReview), or, when no Deployment is found, your own identity does
 //                   (SelfSubjectAccessReview: what an operator run with your kubeconfig would have)
+import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
-import { API_VERSION, KIND, PLURAL } from '../../api/territory.ts';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { API_VERSION, KIND, PLURAL, type Territory } from '../../api/territory.ts';
+import type { BuildContext } from '../../builders/context.ts';
+import { apiServerCidrs, backupEgressCidrs } from '../../builders/network.ts';
 import { evaluateSovereignty, REGION_LABEL } from '../../builders/sovereignty.ts';
 import {
   loadOperatorConfig,
@@ -29,6 +36,7 @@ import {
 } from '../../rbac/operator-rbac.ts';
 import type { KubeClient } from '../../runtime/kube-client.ts';
 import type { KubeObject } from '../../runtime/types.ts';
+import { API_SERVER_SLICES, apiServerAddresses } from '../../territory/api-server.ts';
 import { type ClusterOptions, connect, explain } from './cluster.ts';
 import { CliError, EXIT } from './errors.ts';
 import { formatData, outputFormat, type Style, styleFor } from './output.ts';
@@ -282,6 +290,249 @@ export function checkRbac(subject: string, results: { permission: Permission; al
   return ok('RBAC', `${subject} holds all ${results.length} permissions the operator uses`);
 }
 
+// The two egress openings that depend on the operator configuration. The operator's own functions
+// (builders/network.ts) decide what its NetworkPolicies open; they read only the configuration, the
+// API server's discovered addresses and the Territory's backup endpoint, so a context holding just
+// those is enough to ask them.
+function egressContext(
+  config: OperatorConfig,
+  facts: { apiServerAddresses?: string[]; endpoint?: string },
+): BuildContext {
+  return {
+    territory: { spec: { backup: { destination: { endpoint: facts.endpoint ?? '' } } } } as Territory,
+    authority: { officialName: '' },
+    config,
+    allowedRegions: [],
+    backupAllowed: true,
+    ...(facts.apiServerAddresses ? { apiServerAddresses: facts.apiServerAddresses } : {}),
+  };
+}
+
+/** Value of an address isIP() accepted (4 or 6), as one integer. */
+function addressValue(address: string, family: 4 | 6): bigint {
+  if (family === 4) return address.split('.').reduce((v, octet) => (v << 8n) | BigInt(octet), 0n);
+  let text = address;
+  if (text.includes('.')) {
+    // An IPv4 tail (::ffff:192.0.2.1) is the last two groups.
+    const at = text.lastIndexOf(':') + 1;
+    const v4 = addressValue(text.slice(at), 4);
+    text = `${text.slice(0, at)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const before = head ? head.split(':') : [];
+  const after = tail ? tail.split(':') : [];
+  const zeros = tail === undefined ? [] : Array<string>(8 - before.length - after.length).fill('0');
+  return [...before, ...zeros, ...after].reduce((v, group) => (v << 16n) | BigInt(`0x${group}`), 0n);
+}
+
+function formatAddress(value: bigint, family: 4 | 6): string {
+  if (family === 4) return [24n, 16n, 8n, 0n].map((shift) => (value >> shift) & 0xffn).join('.');
+  const groups = [112n, 96n, 80n, 64n, 48n, 32n, 16n, 0n].map((shift) =>
+    ((value >> shift) & 0xffffn).toString(16),
+  );
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1); // the canonical (compressed) form
+}
+
+interface ParsedCidr {
+  family: 4 | 6;
+  value: bigint;
+  prefix: number;
+}
+
+/**
+ * Why Kubernetes would refuse `cidr` in a NetworkPolicy's ipBlock, or undefined when it is a valid
+ * CIDR. The operator configuration only asks for non-empty strings; the API server parses strictly:
+ * an address and a prefix length, no leading zeros, no bits set beyond the prefix.
+ */
+export function cidrProblem(cidr: string): string | undefined {
+  const parsed = parseCidr(cidr);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
+function parseCidr(cidr: string): ParsedCidr | string {
+  const [address = '', prefixText, ...extra] = cidr.split('/');
+  const family = address.includes('%') ? 0 : isIP(address);
+  if (family !== 4 && family !== 6) return 'not an address/prefix-length CIDR';
+  const bits = family === 4 ? 32 : 128;
+  if (prefixText === undefined) return `a single address, written ${address}/${bits} as a CIDR`;
+  if (extra.length > 0 || !/^(0|[1-9]\d{0,2})$/.test(prefixText) || Number(prefixText) > bits) {
+    return `the prefix length must be 0 to ${bits}`;
+  }
+  const prefix = Number(prefixText);
+  const value = addressValue(address, family);
+  const host = (1n << BigInt(bits - prefix)) - 1n;
+  if ((value & host) !== 0n) {
+    return `bits set beyond the prefix length: the network is ${formatAddress(value & ~host, family)}/${prefix}`;
+  }
+  return { family, value, prefix };
+}
+
+/** Whether every address of a valid CIDR is loopback (127.0.0.0/8, ::1): a Pod's own, never the API server. */
+function isLoopback(cidr: string): boolean {
+  const parsed = parseCidr(cidr);
+  if (typeof parsed === 'string') return false;
+  return parsed.family === 4 ? parsed.prefix >= 8 && parsed.value >> 24n === 127n : parsed.value === 1n;
+}
+
+const listFirst = (items: string[], max: number) =>
+  items.length > max ? `${items.slice(0, max).join(', ')} and ${items.length - max} more` : items.join(', ');
+
+const SLICES = `${API_SERVER_SLICES.namespace}/kubernetes EndpointSlices`;
+
+/**
+ * The egress the operator opens to CloudNativePG's instance managers towards the API server, asked
+ * of its own apiServerCidrs(): the configured CIDRs, else the ready addresses of the `kubernetes`
+ * Service's EndpointSlices (`addresses`: apiServerAddresses() of them, as the operator reads them;
+ * undefined when not read because apiServerCidrs is set).
+ */
+export function checkApiServerEgress(
+  config: OperatorConfig,
+  configSource: string,
+  addresses: string[] | undefined,
+): Check {
+  const name = 'API server egress';
+  const configured = config.apiServerCidrs.length > 0;
+  const invalid = config.apiServerCidrs.flatMap((cidr) => {
+    const problem = cidrProblem(cidr);
+    return problem ? [`"${cidr}" (${problem})`] : [];
+  });
+  if (invalid.length > 0) {
+    return fail(
+      name,
+      `apiServerCidrs in ${configSource} holds ${invalid.length === 1 ? 'an invalid CIDR' : 'invalid CIDRs'}: ${invalid.join(', ')}; Kubernetes refuses the NetworkPolicy that opens the database Pods' egress to the API server`,
+      'correct apiServerCidrs (chart values: config.apiServerCidrs), e.g. 10.0.0.10/32 for one address',
+    );
+  }
+  const cidrs = apiServerCidrs(egressContext(config, addresses ? { apiServerAddresses: addresses } : {}));
+  if (cidrs.length === 0) {
+    return fail(
+      name,
+      `${configSource} sets no apiServerCidrs and the ${SLICES} list no ready address: no NetworkPolicy lets CloudNativePG's instance managers reach the API server, so no database becomes ready`,
+      "set apiServerCidrs to the addresses Pods reach the API server at: in the chart values, config.apiServerCidrs (e.g. --set 'config.apiServerCidrs={10.0.0.10/32}'); in an operator configuration file, the top-level apiServerCidrs",
+    );
+  }
+  const origin = configured
+    ? `configured (apiServerCidrs in ${configSource})`
+    : `discovered from the ${SLICES} (${configSource} sets no apiServerCidrs)`;
+  const loopback = cidrs.filter(isLoopback);
+  const fixLoopback = configured
+    ? 'set apiServerCidrs to addresses of the API server that Pods can route to (its nodes or load balancer)'
+    : 'make kube-apiserver advertise an address Pods can route to (--advertise-address), or set apiServerCidrs (chart values: config.apiServerCidrs)';
+  if (loopback.length === cidrs.length) {
+    return fail(
+      name,
+      `${cidrs.join(', ')}, ${origin}: loopback only, which in a Pod is the Pod itself, so CloudNativePG's instance managers cannot reach the API server`,
+      fixLoopback,
+    );
+  }
+  if (loopback.length > 0) {
+    return warn(
+      name,
+      `${cidrs.join(', ')}, ${origin}; ${loopback.join(', ')} ${loopback.length === 1 ? 'is' : 'are'} loopback, useless to Pods`,
+      fixLoopback,
+    );
+  }
+  return ok(name, `${cidrs.join(', ')}, ${origin}`);
+}
+
+export interface BackupTargetFacts {
+  territory: string;
+  /** spec.backup.destination.endpoint */
+  endpoint: string;
+}
+
+/** The host the operator opens backup egress to (what the reconciler reports as destinationHost). */
+function hostOf(endpoint: string): string {
+  try {
+    return new URL(endpoint).hostname;
+  } catch {
+    return endpoint;
+  }
+}
+
+/**
+ * Every Territory's backup host against backupEgress, asked of the operator's own backupEgressCidrs():
+ * a host without CIDRs leaves its Territories' backups shut in (BackupReady=False,
+ * BackupEgressNotAllowed). Then the configured CIDRs themselves, which the schema does not parse.
+ */
+export function checkBackupEgress(
+  config: OperatorConfig,
+  configSource: string,
+  targets: BackupTargetFacts[],
+): Check[] {
+  const name = 'backup egress';
+  const checks: Check[] = [];
+  const hosts = new Map<string, { territories: string[]; cidrs: string[] }>();
+  for (const t of targets) {
+    const host = hostOf(t.endpoint);
+    const entry = hosts.get(host) ?? {
+      territories: [],
+      cidrs: backupEgressCidrs(egressContext(config, { endpoint: t.endpoint })),
+    };
+    entry.territories.push(t.territory);
+    hosts.set(host, entry);
+  }
+  const missing = [...hosts].filter(([, h]) => h.cidrs.length === 0).sort(([a], [b]) => a.localeCompare(b));
+  const territoriesOf = (territories: string[]) =>
+    territories.length === 1 ? `Territory ${territories[0]}` : `Territories ${listFirst(territories, 3)}`;
+
+  if (targets.length === 0) {
+    checks.push(
+      ok(
+        name,
+        `no Territory yet; backupEgress in ${configSource} gives CIDRs for ${config.backupEgress.length} host(s)`,
+      ),
+    );
+  } else if (missing.length > 0) {
+    const shown = missing.slice(0, 5).map(([host, h]) => `${host} (${territoriesOf(h.territories)})`);
+    const yaml = missing
+      .slice(0, 12)
+      .map(([host, h]) =>
+        [
+          `- host: ${stringifyYaml(host).trimEnd()}`,
+          `  cidrs: ["<CIDR>"]  # the ranges your provider publishes for this host; ${territoriesOf(h.territories)}`,
+        ].join('\n'),
+      );
+    if (missing.length > 12)
+      yaml.push(`# and ${missing.length - 12} more hosts: -o json lists them all in missing`);
+    checks.push({
+      ...fail(
+        name,
+        `${missing.length} of ${hosts.size} backup host(s) have no backupEgress CIDRs in ${configSource}, so their Territories' backups cannot leave the namespace (BackupReady=False, BackupEgressNotAllowed): ${shown.join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`,
+        `add under backupEgress: in the chart values (config.backupEgress; top level of an operator configuration file):\n${yaml.join('\n')}`,
+      ),
+      missing: missing.map(([host]) => host),
+    });
+  } else {
+    const shown = [...hosts]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([host, h]) => `${host} → ${h.cidrs.join(', ')}`);
+    checks.push(
+      ok(
+        name,
+        `the ${hosts.size} backup host(s) of ${targets.length} Territories have CIDRs: ${listFirst(shown, 5)}`,
+      ),
+    );
+  }
+
+  const invalid = config.backupEgress.flatMap((e) =>
+    e.cidrs.flatMap((cidr) => {
+      const problem = cidrProblem(cidr);
+      return problem ? [`${e.host}: "${cidr}" (${problem})`] : [];
+    }),
+  );
+  if (invalid.length > 0) {
+    checks.push(
+      fail(
+        'backup egress CIDRs',
+        `backupEgress in ${configSource} holds ${invalid.length === 1 ? 'an invalid CIDR' : `${invalid.length} invalid CIDRs`}: ${listFirst(invalid, 5)}; Kubernetes refuses the NetworkPolicy that opens egress to them, so backups to those hosts cannot leave`,
+        'correct them under backupEgress: in the chart values (config.backupEgress), e.g. 198.51.100.0/24, or 198.51.100.7/32 for one address',
+      ),
+    );
+  }
+  return checks;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Gathering
 
@@ -452,27 +703,47 @@ export async function runDoctor(kube: KubeClient, opts: DoctorOptions): Promise<
     return checkDeployment(deployments.map(deploymentFacts), opts.operatorSelector);
   });
 
+  // The configuration judged: --config, else the operator's own, else the defaults. Read by the
+  // hosting step; the egress steps judge the same one.
+  let judged: { config: OperatorConfig; source: string } | undefined;
+  const judgedConfig = () => {
+    if (judged) return judged;
+    throw new CliError('no operator configuration to judge', {
+      hint: 'fix the operator configuration first (see the hosting attestation check)',
+    });
+  };
   await step('hosting attestation', async () => {
-    let config: OperatorConfig;
-    let source: string;
     const deployed = deployments[0];
+    const own = !opts.config && deployed ? await deployedConfig(kube, deployed) : undefined;
     if (opts.config) {
-      config = loadOperatorConfig(opts.config);
-      source = opts.config;
-    } else if (deployed && (await deployedConfig(kube, deployed))) {
-      config = (await deployedConfig(kube, deployed)) as OperatorConfig;
-      source = `the configuration of ${deployed.metadata.namespace}/${deployed.metadata.name}`;
+      judged = { config: loadOperatorConfig(opts.config), source: opts.config };
+    } else if (deployed && own) {
+      judged = {
+        config: own,
+        source: `the configuration of ${deployed.metadata.namespace}/${deployed.metadata.name}`,
+      };
     } else {
-      config = loadOperatorConfig(undefined);
-      source = 'the default configuration (no --config, no operator found)';
+      judged = {
+        config: loadOperatorConfig(undefined),
+        source: 'the default configuration (no --config, no operator found)',
+      };
     }
     const { items } = await kube.list({ apiVersion: 'v1', kind: 'Node' });
     const nodes = items.map((n) => ({
       name: n.metadata.name ?? '',
       region: n.metadata.labels?.[REGION_LABEL],
     }));
-    return checkHosting(config, source, nodes);
+    return checkHosting(judged.config, judged.source, nodes);
   });
+
+  let territoryList: Promise<KubeObject[]> | undefined;
+  const territories = () => {
+    territoryList ??= (async () =>
+      (await kube.serves(API_VERSION, KIND))
+        ? (await kube.list({ apiVersion: API_VERSION, kind: KIND })).items
+        : [])();
+    return territoryList;
+  };
 
   await step('storage classes', async () => {
     const { items } = await kube.list({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass' });
@@ -480,15 +751,33 @@ export async function runDoctor(kube: KubeClient, opts: DoctorOptions): Promise<
       name: c.metadata.name ?? '',
       isDefault: c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true',
     }));
-    const territories = (await kube.serves(API_VERSION, KIND))
-      ? (await kube.list({ apiVersion: API_VERSION, kind: KIND })).items
-      : [];
-    const wanted = territories.map((t) => {
+    const wanted = (await territories()).map((t) => {
       const storageClass = (t.spec as { database?: { storage?: { storageClass?: string } } } | undefined)
         ?.database?.storage?.storageClass;
       return { territory: t.metadata.name ?? '', ...(storageClass ? { storageClass } : {}) };
     });
     return checkStorage(classes, wanted);
+  });
+
+  await step('API server egress', async () => {
+    const { config, source } = judgedConfig();
+    // Read only when the operator would: configured CIDRs replace the discovered addresses.
+    const addresses =
+      config.apiServerCidrs.length > 0
+        ? undefined
+        : apiServerAddresses((await kube.list(API_SERVER_SLICES)).items);
+    return checkApiServerEgress(config, source, addresses);
+  });
+
+  await step('backup egress', async () => {
+    const { config, source } = judgedConfig();
+    const targets = (await territories()).map((t) => ({
+      territory: t.metadata.name ?? '',
+      endpoint:
+        (t.spec as { backup?: { destination?: { endpoint?: string } } } | undefined)?.backup?.destination
+          ?.endpoint ?? '',
+    }));
+    return checkBackupEgress(config, source, targets);
   });
 
   await step('RBAC', async () => {
@@ -518,7 +807,11 @@ export function formatChecks(checks: Check[], style: Style): string {
     .map((c) => {
       const mark =
         c.verdict === 'ok' ? style.ok('✓') : c.verdict === 'fail' ? style.bad('✗') : style.pending('!');
-      const fix = c.verdict !== 'ok' && c.fix ? `\n    ${style.bold('fix:')} ${c.fix}` : '';
+      // A fix of several lines (YAML to add) is indented under its first.
+      const fix =
+        c.verdict !== 'ok' && c.fix
+          ? `\n    ${style.bold('fix:')} ${c.fix.replaceAll('\n', '\n      ')}`
+          : '';
       return `${mark} ${style.bold(c.name)}: ${c.detail}${fix}`;
     })
     .join('\n')
