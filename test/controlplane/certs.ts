@@ -36,14 +36,18 @@ export interface PkiOptions {
 
 x509.cryptoProvider.set(webcrypto);
 
-export async function generateControlPlanePki(options: PkiOptions): Promise<ControlPlanePki> {
-  const notBefore = new Date(options.now.getTime() - 60 * 60 * 1000);
-  const notAfter = new Date(options.now.getTime() + (options.validDays ?? 30) * 24 * 60 * 60 * 1000);
-
+/** A throw-away CA and the issuer of certificates it signs (the control plane's, a test S3 server's). */
+export async function newCertificateAuthority(
+  commonName: string,
+  now: Date,
+  validDays = 30,
+): Promise<{ ca: PemKeyPair; issue: CertificateIssuer }> {
+  const notBefore = new Date(now.getTime() - 60 * 60 * 1000);
+  const notAfter = new Date(now.getTime() + validDays * 24 * 60 * 60 * 1000);
   const caKeys = await generateKeys();
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerial(),
-    name: [{ CN: ['territory-test-ca'] }],
+    name: [{ CN: [commonName] }],
     notBefore,
     notAfter,
     signingAlgorithm: SIGNING,
@@ -57,9 +61,14 @@ export async function generateControlPlanePki(options: PkiOptions): Promise<Cont
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
+  return {
+    ca: { certPem: caCert.toString('pem'), keyPem: await privateKeyPem(caKeys.privateKey) },
+    issue: issuerFor(caCert, caKeys.privateKey, notBefore, notAfter),
+  };
+}
 
-  const caKeyPem = await privateKeyPem(caKeys.privateKey);
-  const issue = issuerFor(caCert, caKeys.privateKey, notBefore, notAfter);
+export async function generateControlPlanePki(options: PkiOptions): Promise<ControlPlanePki> {
+  const { ca, issue } = await newCertificateAuthority('territory-test-ca', options.now, options.validDays);
 
   const servingSans: x509.JsonGeneralNames = [
     { type: 'ip', value: '127.0.0.1' },
@@ -74,7 +83,7 @@ export async function generateControlPlanePki(options: PkiOptions): Promise<Cont
 
   const saKeys = await generateKeys();
   return {
-    ca: { certPem: caCert.toString('pem'), keyPem: caKeyPem },
+    ca,
     apiServer: await issue([{ CN: ['kube-apiserver'] }], x509.ExtendedKeyUsage.serverAuth, servingSans),
     // O=system:masters is the group RBAC lets do everything, without any binding.
     admin: await issue(

@@ -25,6 +25,7 @@ import {
   newKeyring,
   serializeKeyring,
 } from '../../operator/src/keys/keyring.ts';
+import { ExtendedKeyUsage, newCertificateAuthority } from '../controlplane/certs.ts';
 import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
 import { type S3Server, startS3Server } from '../support/s3.ts';
 
@@ -228,6 +229,34 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     ok(await cli(['restore', '--object', 'latest'], env));
     expect(await tableChecksums(pg, 'owned')).toEqual(before);
     expect(await pg.sql('select answer()', 'owned')).toBe('42');
+  });
+
+  it("dumps a purpose role's tables only when the owner is a member of that role (as the Cluster declares it)", async () => {
+    // The roles a Territory's Cluster declares: the owner, and a purpose role that creates its own
+    // tables. The e2e suite found the owner could not dump them ("permission denied for table").
+    const password = randomBytes(12).toString('hex');
+    secrets.push(password);
+    await pg.sql(
+      `create role purposes_owner login password '${password}'; create role purpose_cantine login`,
+    );
+    await pg.sql('create database purposes owner purposes_owner');
+    await pg.sql(
+      `create schema cantine authorization purposes_owner; grant usage, create on schema cantine to purpose_cantine;
+       set role purpose_cantine; create table cantine.repas as select g as id from generate_series(1, 100) g;`,
+      'purposes',
+    );
+    const keyring = await writeKeyring('purposes.json', newKeyring({ now: T0, randomBytes }));
+    const env = {
+      ...baseEnv('purposes', keyring, 'purposes'),
+      PGUSER: 'purposes_owner',
+      PGPASSWORD: password,
+    };
+    expect(failed(await cli(['backup'], env))).toContain('permission denied for table repas');
+    await pg.sql('grant purpose_cantine to purposes_owner');
+    ok(await cli(['backup'], env));
+    await pg.sql('drop table cantine.repas', 'purposes');
+    ok(await cli(['restore', '--object', 'latest'], env));
+    expect(await pg.sql('select count(*) from cantine.repas', 'purposes')).toBe('100');
   });
 
   it('stores no plaintext: a marker visible in the uncompressed dump is absent from the object', async () => {
@@ -455,5 +484,45 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     expect(error).toContain('TERRITORY_NAME (or --territory) is required');
     expect(error).toContain('S3_ENDPOINT (or --endpoint) is required');
     expect(error).toContain('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+  });
+
+  it('reaches an HTTPS endpoint signed by a private CA only with that CA (S3_CA_FILE), never by default', async () => {
+    const { ca, issue } = await newCertificateAuthority('cooperative-objectstore-ca', new Date());
+    const other = await newCertificateAuthority('someone-else-ca', new Date());
+    const serving = await issue([{ CN: ['objectstore'] }], ExtendedKeyUsage.serverAuth, [
+      { type: 'ip', value: '127.0.0.1' },
+    ]);
+    const tls = await startS3Server({ buckets: [BUCKET], tls: { ...serving, caPem: ca.certPem } });
+    secrets.push(tls.secretAccessKey);
+    try {
+      await createDatabase('privateca');
+      await seed('privateca', 100);
+      await writeFile(join(dir, 'ca.pem'), ca.certPem);
+      await writeFile(join(dir, 'other-ca.pem'), other.ca.certPem);
+      const env = {
+        ...baseEnv(
+          'privateca',
+          await writeKeyring('privateca.json', newKeyring({ now: T0, randomBytes })),
+          'privateca',
+        ),
+        S3_ENDPOINT: tls.endpoint,
+        AWS_ACCESS_KEY_ID: tls.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: tls.secretAccessKey,
+      };
+      // The public CAs do not vouch for it, and neither does another private CA.
+      expect(failed(await cli(['backup'], env))).toMatch(/certificate/);
+      expect(failed(await cli(['backup'], { ...env, S3_CA_FILE: join(dir, 'other-ca.pem') }))).toMatch(
+        /certificate/,
+      );
+      const key = backupKeyOf(ok(await cli(['backup'], { ...env, S3_CA_FILE: join(dir, 'ca.pem') })));
+      expect(key).toMatch(/^territories\/privateca\//);
+      expect(
+        await tls.client().send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: key })),
+      ).toMatchObject({
+        KeyCount: 1,
+      });
+    } finally {
+      await tls.stop();
+    }
   });
 });

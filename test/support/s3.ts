@@ -4,7 +4,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startS3Server(opts: { buckets?: string[]; region?: string } = {}): Promise<S3Server> {
+export interface S3ServerOptions {
+  buckets?: string[];
+  region?: string;
+  /** Listen address, `<ip>:<port>`; default a free port on 127.0.0.1. */
+  listen?: string;
+  /** Serve HTTPS with this certificate; clients of `client()` trust `caPem` only. */
+  tls?: { certPem: string; keyPem: string; caPem: string };
+}
+
+export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Server> {
   const binary = await ensureS3ServerBinary();
   const dir = await mkdtemp(join(tmpdir(), 'territory-s3-'));
   const dataDir = join(dir, 'data');
@@ -46,7 +56,13 @@ export async function startS3Server(opts: { buckets?: string[]; region?: string 
   const region = opts.region ?? 'eu-west-2';
   const accessKeyId = `TEST${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(24).toString('base64');
-  const port = await freePort();
+  const listen = opts.listen ?? `127.0.0.1:${await freePort()}`;
+  const tlsArgs: string[] = [];
+  if (opts.tls) {
+    await writeFile(join(dir, 'tls.crt'), opts.tls.certPem);
+    await writeFile(join(dir, 'tls.key'), opts.tls.keyPem, { mode: 0o600 });
+    tlsArgs.push('--cert', join(dir, 'tls.crt'), '--key', join(dir, 'tls.key'));
+  }
   const logPath = join(dir, 'server.log');
   const logFd = openSync(logPath, 'a');
 
@@ -55,7 +71,7 @@ export async function startS3Server(opts: { buckets?: string[]; region?: string 
   // (tmpfs before Linux 6.6 and some CI filesystems have none).
   const child: ChildProcess = spawn(
     binary,
-    ['--port', `127.0.0.1:${port}`, '--region', region, '--quiet', 'posix', '--sidecar', sidecar, dataDir],
+    ['--port', listen, ...tlsArgs, '--region', region, '--quiet', 'posix', '--sidecar', sidecar, dataDir],
     {
       env: { ...process.env, ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
       stdio: ['ignore', logFd, logFd],
@@ -68,7 +84,8 @@ export async function startS3Server(opts: { buckets?: string[]; region?: string 
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
 
-  const endpoint = `http://127.0.0.1:${port}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://${listen}`;
+  const trust = opts.tls ? { requestHandler: { httpsAgent: new Agent({ ca: opts.tls.caPem }) } } : {};
   const client = () =>
     new S3Client({
       endpoint,
@@ -77,6 +94,7 @@ export async function startS3Server(opts: { buckets?: string[]; region?: string 
       credentials: { accessKeyId, secretAccessKey },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      ...trust,
     });
 
   const admin = client();

@@ -267,6 +267,25 @@ export const BackupDestinationSchema = z
           .meta({ description: 'Key inside the Secret holding the secret access key.' }),
       })
       .meta({ description: "Secret in the territory's namespace with the S3 credentials for the bucket." }),
+    endpointCA: z
+      .strictObject({
+        name: z.string().max(253).regex(DNS_SUBDOMAIN, { message: 'must be a Secret name' }).meta({
+          description: "Name of the Secret, in the territory's namespace, that holds the CA bundle.",
+        }),
+        key: z
+          .string()
+          .max(253)
+          .regex(SECRET_KEY, { message: 'must be a Secret data key' })
+          .default('ca.crt')
+          .meta({ description: 'Key inside the Secret holding the PEM bundle.' }),
+      })
+      .optional()
+      .meta({
+        description:
+          "CA bundle (PEM) that signs the endpoint's certificate, for object storage behind a private CA " +
+          "(on-premises, a regional cooperative's own). When set, backups trust this bundle only, not the " +
+          "public CAs. Public providers need none. Same shape as CloudNativePG's endpointCA.",
+      }),
   })
   .meta({
     description:

@@ -35,6 +35,14 @@ describe('loadConfig', () => {
     });
   });
 
+  it("reads the endpoint's private CA bundle path, flag first", () => {
+    expect(loadConfig({ ...env, S3_CA_FILE: '/ca/ca.crt' }).caFile).toBe('/ca/ca.crt');
+    expect(loadConfig({ ...env, S3_CA_FILE: '/ca/ca.crt' }, { caFile: '/other.pem' }).caFile).toBe(
+      '/other.pem',
+    );
+    expect(loadConfig(env).caFile).toBeUndefined();
+  });
+
   it('takes static credentials only as a pair', () => {
     const cfg = loadConfig({ ...env, AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' });
     expect(cfg.credentials).toEqual({ accessKeyId: 'AK', secretAccessKey: 'SK' });

@@ -9,6 +9,8 @@ export interface BackupConfig {
   bucket: string;
   prefix: string;
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** PEM bundle the endpoint's certificate must chain to, instead of the public CAs. */
+  caFile?: string;
   keyringFile: string;
   kekFile?: string;
   /** Unset means "do not prune": nothing is ever deleted without an explicit retention. */
@@ -24,6 +26,7 @@ export interface ConfigFlags {
   region?: string;
   bucket?: string;
   prefix?: string;
+  caFile?: string;
   keyringFile?: string;
   kekFile?: string;
   retentionDays?: string;
@@ -72,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Bac
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 
   const kekFile = pick(flags.kekFile, 'KEK_FILE');
+  const caFile = pick(flags.caFile, 'S3_CA_FILE');
   const binDir = pick(flags.pgBindir, 'PG_BINDIR');
   const database = pick(flags.dbname, 'PGDATABASE');
   const compress = pick(flags.compress, 'PG_DUMP_COMPRESS');
@@ -83,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Bac
     bucket,
     prefix: pick(flags.prefix, 'S3_PREFIX') ?? '',
     ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    ...(caFile ? { caFile } : {}),
     keyringFile,
     ...(kekFile ? { kekFile } : {}),
     ...(retentionDays === undefined ? {} : { retentionDays }),

@@ -1,5 +1,6 @@
 // Adapter: the S3-compatible object store that holds a territory's encrypted backups.
 // Only what the backup commands need, on top of @aws-sdk/client-s3 and lib-storage.
+import { Agent } from 'node:https';
 import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -22,6 +23,11 @@ export interface S3Location {
   bucket: string;
   /** Static credentials; when absent the SDK's default chain (AWS_ACCESS_KEY_ID, …) is used. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * PEM bundle the endpoint's certificate must chain to (a private CA), trusted instead of the
+   * public CAs, as CloudNativePG's endpointCA is for its own backups.
+   */
+  ca?: string;
 }
 
 export function createS3Client(loc: S3Location): S3Client {
@@ -35,6 +41,7 @@ export function createS3Client(loc: S3Location): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     ...(loc.credentials ? { credentials: loc.credentials } : {}),
+    ...(loc.ca ? { requestHandler: { httpsAgent: new Agent({ ca: loc.ca, keepAlive: true }) } } : {}),
   });
 }
 

@@ -33,6 +33,7 @@ export function buildScheduledBackup(ctx: BuildContext): Owned {
 const KEYS_DIR = '/var/run/territory/keys';
 const KEK_DIR = '/var/run/territory/customer-key';
 const CA_DIR = '/var/run/territory/db-ca';
+const S3_CA_DIR = '/var/run/territory/s3-ca';
 
 function secretEnv(name: string, secret: string, key: string) {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
@@ -78,6 +79,15 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
     { name: 'db-ca', secret: { secretName: CA_SECRET, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
+  if (d.endpointCA) {
+    // A private CA for the object store: the backup command trusts this bundle instead of the public CAs.
+    env.push({ name: 'S3_CA_FILE', value: `${S3_CA_DIR}/ca.crt` });
+    volumeMounts.push({ name: 's3-ca', mountPath: S3_CA_DIR, readOnly: true });
+    volumes.push({
+      name: 's3-ca',
+      secret: { secretName: d.endpointCA.name, items: [{ key: d.endpointCA.key, path: 'ca.crt' }] },
+    });
+  }
   if (customerKey) {
     env.push({ name: 'KEK_FILE', value: `${KEK_DIR}/kek` });
     volumeMounts.push({ name: 'customer-key', mountPath: KEK_DIR, readOnly: true });

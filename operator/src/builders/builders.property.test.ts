@@ -195,7 +195,9 @@ describe('buildDesiredState on generated Territories (property)', () => {
       fc.property(contextArb, (ctx) => {
         const state = buildDesiredState({ ...ctx, backupAllowed: false });
         expect(state.backup).toEqual([]);
-        const cluster = state.database[0]?.spec as { backup?: unknown } | undefined;
+        const cluster = state.database.find((o) => o.kind === 'Cluster')?.spec as
+          | { backup?: unknown }
+          | undefined;
         expect(cluster?.backup).toBeUndefined();
       }),
       { numRuns: RUNS },

@@ -13,6 +13,8 @@ const all = (s: ReturnType<typeof buildDesiredState>): Owned[] => [
   ...s.backup,
 ];
 const spec = (o: Owned) => o.spec as Record<string, unknown>;
+const clusterOf = (s: ReturnType<typeof buildDesiredState>) =>
+  s.database.find((o) => o.kind === 'Cluster') as Owned;
 
 describe('buildDesiredState', () => {
   it('labels every object with the territory and authority, and makes the Territory its controller owner', () => {
@@ -169,7 +171,7 @@ describe('rbac', () => {
 
 describe('database and backups', () => {
   it('builds a CloudNativePG Cluster in the allowed regions with one role per purpose', () => {
-    const cluster = buildDesiredState(context()).database[0] as Owned;
+    const cluster = clusterOf(buildDesiredState(context()));
     const s = spec(cluster);
     expect(cluster).toMatchObject({ apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster' });
     expect(s.bootstrap).toMatchObject({
@@ -178,6 +180,9 @@ describe('database and backups', () => {
     const roles = (s.managed as { roles: { name: string; passwordSecret: { name: string } }[] }).roles;
     expect(roles.map((r) => r.name)).toEqual(['rennes_metropole_owner', 'purpose_mobility', 'purpose_waste']);
     expect(roles[1]?.passwordSecret.name).toBe('db-purpose-mobility');
+    // Backups run as the owner: it must be able to read what each purpose's role created.
+    expect(roles[0]).toMatchObject({ inRoles: ['purpose_mobility', 'purpose_waste'] });
+    expect(roles.slice(1).every((r) => !('inRoles' in r))).toBe(true);
     expect(JSON.stringify(s.affinity)).toContain('"values":["cloudgouv-eu-west-1"]');
     expect(s.enableSuperuserAccess).toBe(false);
     expect(s.backup).toMatchObject({ retentionPolicy: '35d' });
@@ -191,9 +196,13 @@ describe('database and backups', () => {
     ];
     const after = territory({ spec: { controller: { ...before.spec.controller, purposes } } });
     const roles = (t: typeof before) =>
-      (spec(buildDesiredState(context(t)).database[0] as Owned).managed as { roles: unknown[] }).roles;
-    expect(roles(after).slice(0, 3)).toEqual(roles(before));
+      (spec(clusterOf(buildDesiredState(context(t)))).managed as { roles: unknown[] }).roles;
+    // The purposes' roles stay as they were; the owner becomes a member of the new one too.
+    expect(roles(after).slice(1, 3)).toEqual(roles(before).slice(1));
     expect(roles(after)).toHaveLength(4);
+    expect(roles(after)[0]).toMatchObject({
+      inRoles: ['purpose_mobility', 'purpose_waste', 'purpose_water'],
+    });
   });
 
   it('schedules physical backups with CloudNativePG’s six-field cron and the logical backup CronJob', () => {
@@ -230,10 +239,86 @@ describe('database and backups', () => {
     expect(JSON.stringify(buildDesiredState(context(held)).backup)).toContain('rennes-kek');
   });
 
+  it('trusts a private CA for the endpoint only when the Territory names one, in both kinds of backup', () => {
+    const plain = buildDesiredState(context());
+    expect(JSON.stringify(plain.backup)).not.toContain('S3_CA_FILE');
+    expect(JSON.stringify(plain.database)).not.toContain('endpointCA');
+    const t = territory({
+      spec: {
+        backup: {
+          destination: {
+            endpoint: 'https://s3.cooperative.example',
+            bucket: 'backups',
+            credentialsSecret: { name: 'creds' },
+            endpointCA: { name: 'objectstore-ca' },
+          },
+        },
+      },
+    });
+    const s = buildDesiredState(context(t));
+    const cron = s.backup.find((o) => o.kind === 'CronJob') as Owned;
+    const pod = (
+      cron.spec as {
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: {
+                containers: { env: { name: string; value?: string }[]; volumeMounts: unknown[] }[];
+                volumes: unknown[];
+              };
+            };
+          };
+        };
+      }
+    ).jobTemplate.spec.template.spec;
+    expect(pod.containers[0]?.env).toContainEqual({
+      name: 'S3_CA_FILE',
+      value: '/var/run/territory/s3-ca/ca.crt',
+    });
+    expect(pod.containers[0]?.volumeMounts).toContainEqual({
+      name: 's3-ca',
+      mountPath: '/var/run/territory/s3-ca',
+      readOnly: true,
+    });
+    expect(pod.volumes).toContainEqual({
+      name: 's3-ca',
+      secret: { secretName: 'objectstore-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+    });
+    const store = (spec(clusterOf(s)).backup as { barmanObjectStore: Record<string, unknown> })
+      .barmanObjectStore;
+    expect(store.endpointCA).toEqual({ name: 'objectstore-ca', key: 'ca.crt' });
+  });
+
+  it("gives barman-cloud the bucket's region through a Secret, as CloudNativePG reads it", () => {
+    const t = territory({
+      spec: {
+        backup: {
+          destination: {
+            endpoint: 'https://s3.gra.io.cloud.ovh.net',
+            bucket: 'backups',
+            region: 'gra',
+            credentialsSecret: { name: 'creds' },
+          },
+        },
+      },
+    });
+    const [region, cluster] = buildDesiredState(context(t)).database as Owned[];
+    const store = (
+      spec(cluster as Owned).backup as { barmanObjectStore: { s3Credentials: Record<string, unknown> } }
+    ).barmanObjectStore;
+    expect(store.s3Credentials.region).toEqual({ name: 'backup-s3-region', key: 'region' });
+    expect(region).toMatchObject({ kind: 'Secret', metadata: { name: 'backup-s3-region' } });
+    expect(Buffer.from((region as { data: { region: string } }).data.region, 'base64').toString()).toBe(
+      'gra',
+    );
+    // No physical backup, no region Secret.
+    expect(buildDesiredState(context(t, { backupAllowed: false })).database).toHaveLength(1);
+  });
+
   it('builds no backup object, and no object store on the Cluster, when backups are not allowed', () => {
     const s = buildDesiredState(context(territory(), { backupAllowed: false }));
     expect(s.backup).toEqual([]);
-    expect(spec(s.database[0] as Owned).backup).toBeUndefined();
+    expect(spec(clusterOf(s)).backup).toBeUndefined();
   });
 
   it('leaves the physical backup out when disabled', () => {
@@ -251,6 +336,6 @@ describe('database and backups', () => {
     });
     const s = buildDesiredState(context(t));
     expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
-    expect(spec(s.database[0] as Owned).backup).toBeUndefined();
+    expect(spec(clusterOf(s)).backup).toBeUndefined();
   });
 });

@@ -37,6 +37,28 @@ export function physicalBackupPath(ctx: BuildContext): string {
   return `s3://${d.bucket}/${prefix}${ctx.territory.metadata.name}/physical`;
 }
 
+/**
+ * The bucket's region, for barman-cloud's request signatures: CloudNativePG reads it only from a
+ * Secret. Without it barman-cloud signs for us-east-1, which a store checking the region refuses
+ * (400 Bad Request on the first request, seen on a real node): the WAL archive then fails.
+ */
+export const BACKUP_REGION_SECRET = 'backup-s3-region';
+
+/** Whether the Cluster archives WAL and takes base backups (the region Secret goes with it). */
+const physicalBackupOn = (ctx: BuildContext) => ctx.backupAllowed && ctx.territory.spec.backup.physical;
+
+export function buildBackupRegionSecret(ctx: BuildContext): Owned | undefined {
+  if (!physicalBackupOn(ctx)) return undefined;
+  const region = ctx.territory.spec.backup.destination.region ?? 'us-east-1';
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: ownedMeta(ctx, BACKUP_REGION_SECRET, 'backup'),
+    type: 'Opaque',
+    data: { region: Buffer.from(region).toString('base64') },
+  };
+}
+
 function physicalBackup(ctx: BuildContext) {
   const b = ctx.territory.spec.backup;
   const creds = b.destination.credentialsSecret;
@@ -45,9 +67,13 @@ function physicalBackup(ctx: BuildContext) {
     barmanObjectStore: {
       destinationPath: physicalBackupPath(ctx),
       endpointURL: b.destination.endpoint,
+      ...(b.destination.endpointCA
+        ? { endpointCA: { name: b.destination.endpointCA.name, key: b.destination.endpointCA.key } }
+        : {}),
       s3Credentials: {
         accessKeyId: { name: creds.name, key: creds.accessKeyIdKey },
         secretAccessKey: { name: creds.name, key: creds.secretAccessKeyKey },
+        region: { name: BACKUP_REGION_SECRET, key: 'region' },
       },
       wal: { compression: 'gzip', encryption: 'AES256' },
       data: { compression: 'gzip', encryption: 'AES256' },
@@ -90,7 +116,16 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
     },
     managed: {
       roles: [
-        { name: ownerRole(ctx), ensure: 'present', login: true, passwordSecret: { name: OWNER_SECRET } },
+        {
+          name: ownerRole(ctx),
+          ensure: 'present',
+          login: true,
+          passwordSecret: { name: OWNER_SECRET },
+          // What a purpose's role creates is that role's own: the owner, whom the logical backups and
+          // restores run as, must read, lock, drop and recreate it. Member of each purpose role, it
+          // holds their objects' privileges; the purpose roles stay strangers to each other.
+          inRoles: purposes.map((p) => purposeRole(p.name)),
+        },
         ...purposes.map((p) => ({
           name: purposeRole(p.name),
           ensure: 'present',
@@ -103,7 +138,7 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
     },
   };
   if (db.resources) spec.resources = db.resources;
-  if (ctx.backupAllowed && t.spec.backup.physical) spec.backup = physicalBackup(ctx);
+  if (physicalBackupOn(ctx)) spec.backup = physicalBackup(ctx);
   return {
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',

@@ -2,7 +2,7 @@
 // can apply them in order and report each part's health. Pure: no I/O, no clock, no randomness.
 import { buildLogicalBackupCronJob, buildScheduledBackup } from './backup.ts';
 import type { BuildContext, Owned } from './context.ts';
-import { buildDatabaseCluster } from './database.ts';
+import { buildBackupRegionSecret, buildDatabaseCluster } from './database.ts';
 import { buildNamespace } from './namespace.ts';
 import { buildNetworkPolicies } from './network.ts';
 import { buildLimitRange, buildResourceQuota } from './quota.ts';
@@ -28,7 +28,7 @@ export function buildDesiredState(ctx: BuildContext): DesiredState {
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],
-    database: [buildDatabaseCluster(ctx)],
+    database: [buildBackupRegionSecret(ctx), buildDatabaseCluster(ctx)].filter((o): o is Owned => !!o),
     backup,
   };
 }

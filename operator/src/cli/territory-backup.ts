@@ -9,9 +9,10 @@
 //   territory-backup prune
 //
 // Configured by environment (libpq PG*, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_PREFIX,
-// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, TERRITORY_NAME, KEYRING_FILE, KEK_FILE,
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, S3_CA_FILE, TERRITORY_NAME, KEYRING_FILE, KEK_FILE,
 // RETENTION_DAYS) with flags taking precedence. Logs are JSON lines; secrets never appear.
 // Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed.
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import {
@@ -46,6 +47,14 @@ class ExitError extends Error {
   }
 }
 
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`S3_CA_FILE ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+}
+
 function setup(flags: ConfigFlags): { cfg: BackupConfig; deps: Deps } {
   const cfg = loadConfig(process.env, flags);
   const s3 = createS3Client({
@@ -53,6 +62,7 @@ function setup(flags: ConfigFlags): { cfg: BackupConfig; deps: Deps } {
     region: cfg.region,
     bucket: cfg.bucket,
     ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
+    ...(cfg.caFile ? { ca: readCaFile(cfg.caFile) } : {}),
   });
   return { cfg, deps: { s3, log } };
 }
@@ -65,6 +75,7 @@ const program = new Command()
   .option('--region <region>', 'S3 region (env S3_REGION, default us-east-1)')
   .option('--bucket <bucket>', 'S3 bucket (env S3_BUCKET)')
   .option('--prefix <prefix>', 'key prefix inside the bucket (env S3_PREFIX)')
+  .option('--ca-file <path>', "PEM bundle the endpoint's certificate chains to (env S3_CA_FILE)")
   .option('--keyring-file <path>', 'mounted keyring.json (env KEYRING_FILE)')
   .option('--kek-file <path>', 'mounted customer key, when the keyring is wrapped (env KEK_FILE)')
   .option('--retention-days <days>', 'delete backups older than this (env RETENTION_DAYS; unset: keep all)')

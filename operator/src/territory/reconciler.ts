@@ -16,8 +16,15 @@ import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
 import { API_SERVER_SLICES, apiServerAddresses, withoutApiServerEgress } from './api-server.ts';
 import { AuthoritySecrets } from './authority-secrets.ts';
 import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './conditions.ts';
+import { readDatabasePods } from './database-pods.ts';
 import { FINALIZER, finalizeTerritory } from './finalizer.ts';
-import { backupOutcome, databaseOutcome, lastSuccessfulBackup, withoutBackupEgress } from './health.ts';
+import {
+  backupOutcome,
+  databaseOutcome,
+  lastSuccessfulBackup,
+  withoutBackupEgress,
+  withUnschedulablePods,
+} from './health.ts';
 import { cacheKey, OWNED_KINDS, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
@@ -197,7 +204,12 @@ export class TerritoryReconciler {
     } else {
       for (const o of desired.database) await this.apply(o);
       cluster = this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME);
-      const outcome = databaseOutcome(cluster, t.spec.database.instances);
+      let outcome = databaseOutcome(cluster, t.spec.database.instances);
+      // Only a database that exists and is not healthy pays for a read of its Pods (no Pod cache).
+      if (cluster && outcome.status !== 'True') {
+        const pods = await readDatabasePods(ports.kube, namespaceOf(t), log);
+        outcome = withUnschedulablePods(outcome, pods, ctx.allowedRegions);
+      }
       parts.push(withoutApiServerEgress(outcome, apiServerCidrs(ctx)));
       const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
       status.database = {
@@ -427,6 +439,23 @@ export class TerritoryReconciler {
           ? `Secret ${ns}/${ref.name} lacks key(s) ${missing.join(', ')}`
           : `create Secret ${ns}/${ref.name} with keys ${ref.accessKeyIdKey} and ${ref.secretAccessKeyKey} for ${dest.host}`,
       };
+    }
+    const ca = t.spec.backup.destination.endpointCA;
+    if (ca) {
+      const pem = await this.authoritySecrets.judge(`s3-ca:${ca.key}`, ns, ca.name, (secret) => {
+        const value = ((secret?.data ?? {}) as Record<string, string>)[ca.key];
+        return (
+          value !== undefined && Buffer.from(value, 'base64').toString('utf8').includes('BEGIN CERTIFICATE')
+        );
+      });
+      if (!pem) {
+        return {
+          type: 'BackupReady',
+          status: 'False',
+          reason: 'BackupEndpointCAMissing',
+          message: `create Secret ${ns}/${ca.name} with key ${ca.key} holding the PEM CA bundle that signs ${dest.host}'s certificate`,
+        };
+      }
     }
     return undefined;
   }

@@ -266,6 +266,7 @@ export async function exportTerritory(
       { hint: 'it is the Secret the backups use; create it, or ask for permission to read it' },
     );
   }
+  const endpointCa = await loadEndpointCa(kube, ns, destination.endpointCA);
   const keyring = await loadKeyring(kube, ns);
   const kek = await loadKek(kube, ns, keyring, opts.kekFile);
   const wrapped = keyring.wrapping.algorithm !== 'none';
@@ -290,6 +291,7 @@ export async function exportTerritory(
     region: destination.region ?? 'us-east-1',
     bucket: destination.bucket,
     credentials: { accessKeyId, secretAccessKey },
+    ...(endpointCa ? { ca: endpointCa } : {}),
   });
   const work = `${directory}.partial`;
   try {
@@ -462,6 +464,25 @@ async function describe(manifest: BundleManifest): Promise<string> {
   }
   lines.push('  README.md         how to restore anywhere (français, English)', '  bundle.json, SHA256SUMS');
   return `${lines.join('\n')}\n`;
+}
+
+/** The private CA the Territory's backups trust for their endpoint, when it names one. */
+async function loadEndpointCa(
+  kube: KubeClient,
+  ns: string,
+  ref: { name: string; key: string } | undefined,
+): Promise<string | undefined> {
+  if (!ref) return undefined;
+  const pem = (await readSecret(kube, ns, ref.name))?.[ref.key]?.toString('utf8');
+  if (!pem?.includes('BEGIN CERTIFICATE')) {
+    throw new CliError(
+      `spec.backup.destination.endpointCA names Secret ${ns}/${ref.name} key ${ref.key}, which is missing or holds no PEM certificate`,
+      {
+        hint: 'it is the CA bundle the backups trust for their endpoint; create it, or ask for permission to read it',
+      },
+    );
+  }
+  return pem;
 }
 
 export function exportCommand(): Command {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseTerritory, type Territory } from '../../api/territory.ts';
 import { EXAMPLES_DIR, readExamples } from '../../api/test-fixtures.ts';
+import { BACKUP_REGION_SECRET } from '../../builders/database.ts';
 import { parseOperatorConfig } from '../../config/operator-config.ts';
 import { CliError } from './errors.ts';
 import { requireTerritories } from './files.ts';
@@ -69,8 +70,11 @@ describe('render of each example', () => {
         expect(kinds.lastIndexOf('RoleBinding')).toBeLessThan(kinds.indexOf('Secret'));
         expect(kinds.lastIndexOf('Secret')).toBeLessThan(kinds.indexOf('Cluster'));
         expect(kinds.indexOf('Cluster')).toBeLessThan(kinds.indexOf('CronJob'));
-        // One credential Secret per purpose, plus the owner's and the keyring.
-        expect(kinds.filter((k) => k === 'Secret')).toHaveLength(t.spec.controller.purposes.length + 2);
+        // One credential Secret per purpose, plus the owner's and the keyring (and, with physical
+        // backups, the bucket's region for CloudNativePG).
+        expect(kinds.filter((k) => k === 'Secret')).toHaveLength(
+          t.spec.controller.purposes.length + 2 + (t.spec.backup.physical ? 1 : 0),
+        );
       });
 
       it('puts namespaced objects in the Territory namespace, with no owner reference (no uid offline)', () => {
@@ -92,7 +96,8 @@ describe('render of each example', () => {
             metadata: { name: string };
             stringData?: Record<string, string>;
           };
-          if (o.kind !== 'Secret') continue;
+          // The bucket's region, for CloudNativePG (which reads it from a Secret only): nothing secret.
+          if (o.kind !== 'Secret' || o.metadata.name === BACKUP_REGION_SECRET) continue;
           const values = Object.entries(o.stringData ?? {})
             .filter(([key]) => key !== 'username')
             .map(([, v]) => v);
@@ -168,7 +173,8 @@ describe('render decisions', () => {
       cluster: { provider: 'outscale', regions: ['cloudgouv-eu-west-1'], qualification: 'secnumcloud' },
     });
     const r = renderTerritory(rennes, { config: attested, secrets: false });
-    expect(r.objects.map((o) => o.object.kind)).not.toContain('Secret');
+    const secrets = r.objects.filter((o) => o.object.kind === 'Secret').map((o) => o.object.metadata?.name);
+    expect(secrets.filter((name) => name !== BACKUP_REGION_SECRET)).toEqual([]);
     expect(r.header.join('\n')).toContain('the attestation in --config (provider outscale');
   });
 
