@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['operator/**/*.test.ts', 'infra/**/*.test.ts'],
+          include: ['operator/**/*.test.ts', 'infra/**/*.test.ts', 'test/node/**/*.test.ts'],
           environment: 'node',
           // Unit tests run first: a broken builder should fail fast, before a control plane starts.
           sequence: { groupOrder: 0 },

@@ -2,7 +2,8 @@
 // the product. A control plane and one real node (test/node), CloudNativePG from its manifests,
 // then the operator with `helm install` from the image built from the project's Containerfile.
 // Tests reach it through inject(); figures go to e2e-results/<time>/ (report.json, report.md).
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -11,8 +12,10 @@ import { ensureHelmBinary } from '../helm/build.ts';
 import { type ClusterWithNode, DEFAULT_NODE_REGION, startClusterWithNode } from '../node/cluster.ts';
 import { nodeBuildRecords } from '../node/components.ts';
 import { PG_MAJOR } from '../node/images.ts';
+import { imageRepository } from '../node/local-stack.ts';
 import { ensureProductImages } from '../node/node-images.ts';
 import { installCloudNativePg, installOperatorChart } from '../node/stack.ts';
+import { type ObjectStoreAccess, startObjectStore } from './object-store.ts';
 import { recordFigure, writeReport } from './report.ts';
 import { testClusterOperatorConfig } from './stack-config.ts';
 
@@ -23,6 +26,7 @@ declare module 'vitest' {
     resultsDir: string;
     nodeRegion: string;
     postgresImage: string;
+    objectStore: ObjectStoreAccess;
   }
 }
 
@@ -45,7 +49,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
       'postgresImage',
       process.env.TERRITORY_E2E_POSTGRES_IMAGE ?? 'localhost/territory/postgresql:17',
     );
+    const kubectlPath = (await resolveBinaries({ log: say })).kubectl;
+    const store = await startObjectStore({ binary: kubectlPath, kubeconfig: reuse });
+    project.provide('objectStore', store.access);
     return async () => {
+      await store.server.stop();
       say(`report: ${writeReport(resultsDir, { cluster: reuse }).markdown}`);
     };
   }
@@ -81,10 +89,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } catch (error) {
     throw new Error(`the e2e cluster did not start (files kept in ${dir}): ${(error as Error).message}`);
   }
-  // Interrupted (Ctrl-C, a CI time-out): the node's processes, mounts and network go too.
+  // Interrupted (Ctrl-C, a CI time-out): the node's processes, mounts and network go too. Vitest
+  // exits on its own SIGINT handler before an async stop could finish, so the stop runs in a process
+  // of its own (`cluster:down` on this folder) that outlives this one.
   const stopOnSignal = (signal: NodeJS.Signals) => {
-    say(`${signal}: stopping the e2e cluster`);
-    cluster.stop().finally(() => process.exit(130));
+    const log = join(dir, 'teardown.log');
+    say(`${signal}: stopping the e2e cluster in the background (log: ${log})`);
+    const out = openSync(log, 'a');
+    spawn(process.execPath, [join(REPO_ROOT, 'test', 'controlplane', 'cli.ts'), 'down'], {
+      cwd: REPO_ROOT,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: { ...process.env, TERRITORY_CLUSTER_DIR: dir },
+    }).unref();
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
@@ -103,13 +120,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
   }
   const k = cluster.node.kubectl;
+  let store: Awaited<ReturnType<typeof startObjectStore>> | undefined;
   try {
+    store = await timed('object storage started', () => startObjectStore(k));
     await timed('images imported', async () => {
       await cluster.node.importImages(Object.values(images));
       // The operator runs `<postgresImage>:<major>`; CloudNativePG reads the major from the tag.
       await cluster.node.tagImage(
         images.postgresql.ref,
-        `${repositoryOf(images.postgresql.ref)}:${PG_MAJOR}`,
+        `${imageRepository(images.postgresql.ref)}:${PG_MAJOR}`,
       );
     });
     await timed('CloudNativePG installed', () => installCloudNativePg(k, images.cnpg.ref));
@@ -121,22 +140,25 @@ export default async function setup(project: TestProject): Promise<() => Promise
           image: images.operator.ref,
           config: testClusterOperatorConfig({
             region: DEFAULT_NODE_REGION,
-            postgresImage: repositoryOf(images.postgresql.ref),
+            postgresImage: imageRepository(images.postgresql.ref),
           }),
         },
         join(dir, 'operator-values.yaml'),
       ),
     );
   } catch (error) {
+    await store?.server.stop().catch(() => undefined);
     await cluster.stop().catch(() => undefined);
     throw error;
   }
+  const objectStore = store;
 
   project.provide('kubeconfigPath', cluster.controlPlane.kubeconfigPath);
   project.provide('kubectlPath', cluster.controlPlane.binaries.kubectl);
   project.provide('resultsDir', resultsDir);
   project.provide('nodeRegion', DEFAULT_NODE_REGION);
   project.provide('postgresImage', images.postgresql.ref);
+  project.provide('objectStore', objectStore.access);
 
   return async () => {
     const { json, markdown } = writeReport(resultsDir, {
@@ -147,12 +169,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     say(`report: ${markdown} (${json})`);
     process.removeListener('SIGINT', stopOnSignal);
     process.removeListener('SIGTERM', stopOnSignal);
+    await objectStore.server.stop();
     await cluster.stop();
     if (!process.env.TERRITORY_KEEP_E2E_DIR) rmSync(dir, { recursive: true, force: true });
   };
-}
-
-function repositoryOf(ref: string): string {
-  const at = ref.lastIndexOf(':');
-  return at > ref.lastIndexOf('/') ? ref.slice(0, at) : ref;
 }

@@ -5,8 +5,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { parse } from 'yaml';
+import { PG_MAJOR } from '../node/images.ts';
 import { applyManifests, type Kubectl, kubectl } from '../node/kubectl.ts';
+import { authoritySecretManifests, sizeForLocalNode } from '../node/local-stack.ts';
 import { waitFor } from '../support/kube.ts';
+import type { ObjectStoreAccess } from './object-store.ts';
 
 export const EXAMPLES_DIR = join(import.meta.dirname, '..', '..', 'examples');
 
@@ -38,6 +41,7 @@ export interface TerritoryObject {
       destination: {
         endpoint: string;
         credentialsSecret: { name: string; accessKeyIdKey?: string; secretAccessKeyKey?: string };
+        endpointCA?: { name: string; key?: string };
       };
     };
     [key: string]: unknown;
@@ -45,28 +49,35 @@ export interface TerritoryObject {
   status?: { observedGeneration?: number; conditions?: Condition[] };
 }
 
-/** The test node has 2 CPUs: no example may ask more of it than it has. */
-const MAX_TEST_INSTANCES = 2;
+/** The Secrets each example's namespace gets for the cluster's object storage. */
+const STORE_CREDENTIALS = 'objectstore-credentials';
+const STORE_CA = 'objectstore-ca';
 
 /**
  * An example Territory, renamed to be unique, placed in the e2e cluster's region and sized for its
- * one small node: at most two instances, and no CPU or memory reservation (Rennes Métropole's
- * example asks for three instances of one CPU each, which only a bigger cluster can schedule).
+ * one small node (sizeForLocalNode, shared with `npm start`: at most two instances of the PostgreSQL
+ * major the node has an image for, no CPU or memory reservation, the node's default StorageClass).
+ * Its backups, logical and physical, go to the cluster's own object storage: the examples name real
+ * providers' endpoints, outside this machine.
  */
-export function exampleTerritory(file: string, region: string): TerritoryObject {
+export function exampleTerritory(file: string, region: string, store: ObjectStoreAccess): TerritoryObject {
   const t = parse(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as TerritoryObject;
   const name = `${t.metadata.name.slice(0, 40)}-${randomBytes(2).toString('hex')}`;
-  const { resources: _resources, ...database } = (t.spec.database ?? {}) as Record<string, unknown>;
-  return {
-    ...t,
-    metadata: { ...t.metadata, name },
-    spec: {
-      ...t.spec,
-      namespace: name,
-      hosting: { ...t.spec.hosting, regions: [region] },
-      database: { ...database, instances: Math.min(t.spec.database?.instances ?? 2, MAX_TEST_INSTANCES) },
-    },
+  const destination = {
+    endpoint: store.endpoint,
+    bucket: store.bucket,
+    region: store.region,
+    credentialsSecret: { name: STORE_CREDENTIALS },
+    endpointCA: { name: STORE_CA },
   };
+  return sizeForLocalNode(
+    {
+      ...t,
+      metadata: { ...t.metadata, name },
+      spec: { ...t.spec, namespace: name, backup: { ...t.spec.backup, destination } },
+    },
+    { region, postgresMajor: PG_MAJOR },
+  );
 }
 
 export const namespaceOf = (t: TerritoryObject) => t.spec.namespace ?? t.metadata.name;
@@ -84,44 +95,29 @@ export async function getTerritory(name: string): Promise<TerritoryObject | unde
 }
 
 /**
- * What the authority itself provides in its namespace once the operator made it: the backup
- * credentials and, when the Territory names one, its own key (32 random bytes).
+ * What the authority itself provides in its namespace once the operator made it: the object
+ * storage's credentials and CA, and, when the Territory names one, its own key (32 random bytes).
  */
-export async function provideAuthoritySecrets(
-  t: TerritoryObject,
-  accessKeyId: string,
-  secretAccessKey: string,
-): Promise<void> {
+export async function provideAuthoritySecrets(t: TerritoryObject, store: ObjectStoreAccess): Promise<void> {
   const ns = namespaceOf(t);
   await waitFor(() => kubectl(clusterKubectl(), ['get', 'namespace', ns, '-o', 'name']).then(() => true), {
     what: `namespace ${ns} to be created by the operator`,
     timeoutMs: 60_000,
     intervalMs: 500,
   });
-  const creds = t.spec.backup.destination.credentialsSecret;
-  const customerKey = (
-    t.spec.encryption as { customerKey?: { secretName: string; key?: string } } | undefined
-  )?.customerKey;
+  const secrets = authoritySecretManifests(t, {
+    accessKeyId: store.accessKeyId,
+    secretAccessKey: store.secretAccessKey,
+    customerKey: randomBytes(32),
+  });
   await applyManifests(clusterKubectl(), [
+    ...(secrets as unknown as Record<string, unknown>[]),
     {
       apiVersion: 'v1',
       kind: 'Secret',
-      metadata: { name: creds.name, namespace: ns },
-      stringData: {
-        [creds.accessKeyIdKey ?? 'ACCESS_KEY_ID']: accessKeyId,
-        [creds.secretAccessKeyKey ?? 'ACCESS_SECRET_KEY']: secretAccessKey,
-      },
+      metadata: { name: STORE_CA, namespace: ns },
+      stringData: { 'ca.crt': store.caPem },
     },
-    ...(customerKey
-      ? [
-          {
-            apiVersion: 'v1',
-            kind: 'Secret',
-            metadata: { name: customerKey.secretName, namespace: ns },
-            data: { [customerKey.key ?? 'kek']: randomBytes(32).toString('base64') },
-          },
-        ]
-      : []),
   ]);
 }
 

@@ -2,14 +2,28 @@
 // with kubectl, reach Ready=True with PostgreSQL running under CloudNativePG; applications in the
 // authority's namespace use the database over TLS (verify-full, the cluster's CA) as each purpose's
 // role; plain text is refused; another authority's Pods cannot reach it (NetworkPolicy enforced by a
-// real enforcer) and another authority's admins cannot read its Secrets.
+// real enforcer) and another authority's admins cannot read its Secrets. Then continuity: a backup
+// Job to a real S3 server restored elsewhere from `territoryctl export`, a failover, a node outside
+// the allowed regions, and deletion with each policy. The tests run in order, on the same tenants.
+import { writeFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { createS3Client, listObjects } from '../../operator/src/backup/s3-store.ts';
+import { ok, territoryctl } from '../integration/territoryctl-support.ts';
 import { applyManifests, kubectl } from '../node/kubectl.ts';
+import { waitFor } from '../support/kube.ts';
+import { CHECKSUM_SQL, ownerSql, restoreElsewhere, runBackupJob } from './continuity.ts';
 import { runPod, secretEnv } from './pods.ts';
+import { attemptConnection, awaitServer, dbHost, dbNameOf, psql, purposesOf, roleOf } from './psql.ts';
 import { recordFigure } from './report.ts';
 import {
+  type Condition,
   clusterKubectl,
+  conditionOf,
   exampleTerritory,
+  getTerritory,
   kubectlJson,
   namespaceOf,
   provideAuthoritySecrets,
@@ -21,39 +35,39 @@ import {
 const EXAMPLES = ['commune-acigne.yaml', 'epci-rennes-metropole.yaml'];
 const tenants = new Map<string, TerritoryObject>();
 
-const dbHost = (t: TerritoryObject) => `db-rw.${namespaceOf(t)}.svc`;
-const purposesOf = (t: TerritoryObject) =>
-  ((t.spec.controller as { purposes: Array<{ name: string }> }).purposes ?? []).map((p) => p.name);
-const roleOf = (purpose: string) => `purpose_${purpose.replace(/-/g, '_')}`;
-const dbNameOf = (t: TerritoryObject) => t.metadata.name.replace(/-/g, '_');
-
-/** psql over TLS, verifying the server's certificate against the Territory's CA. */
-function psql(t: TerritoryObject, sql: string, extra = ''): string {
-  return (
-    `psql "host=${dbHost(t)} port=5432 dbname=${dbNameOf(t)} sslmode=verify-full sslrootcert=/ca/ca.crt ` +
-    `connect_timeout=10 ${extra}" -v ON_ERROR_STOP=1 -At -c "${sql}"`
-  );
+interface LivePod {
+  status?: { phase?: string };
+  spec: {
+    securityContext?: Record<string, unknown>;
+    containers: Array<{ volumeMounts?: Array<{ name: string; readOnly?: boolean }> }>;
+    [field: string]: unknown;
+  };
 }
 
-/**
- * NetworkPolicies are enforced a moment after a Pod gets its address (the enforcer learns it from
- * the API), as in any cluster: a client waits until the server answers before it starts.
- */
-function awaitServer(t: TerritoryObject): string {
-  return `for i in $(seq 1 30); do pg_isready -q -h ${dbHost(t)} -p 5432 && break; sleep 1; done`;
+async function onlyNode(): Promise<string> {
+  const nodes = await kubectlJson<{ items: Array<{ metadata: { name: string } }> }>(['get', 'nodes']);
+  expect(nodes.items).toHaveLength(1);
+  return nodes.items[0]?.metadata.name as string;
 }
 
-/**
- * One connection attempt per second for 20 s, stopping at the first that reaches PostgreSQL:
- * prints what the last attempt said. A refusal that lasts the whole window is the policy's.
- */
-function attemptConnection(t: TerritoryObject): string {
-  const attempt = `psql "host=${dbHost(t)} dbname=${dbNameOf(t)} sslmode=require connect_timeout=3 user=nobody password=x" -c "select 1" 2>&1`;
-  return (
-    `for i in $(seq 1 20); do out=$(${attempt}); case "$out" in ` +
-    `*"Connection refused"*|*"timeout expired"*|*"could not connect"*|*"timed out"*) sleep 1;; *) break;; esac; done; ` +
-    'echo "$out"'
-  );
+/** An instance of the Territory's database that is not the primary. */
+async function replicaOf(ns: string): Promise<string> {
+  const cluster = await kubectlJson<{ status: { currentPrimary: string; instanceNames?: string[] } }>([
+    '-n',
+    ns,
+    'get',
+    'clusters.postgresql.cnpg.io',
+    'db',
+  ]);
+  const replica = (cluster.status.instanceNames ?? []).find((n) => n !== cluster.status.currentPrimary);
+  if (!replica) throw new Error(`no replica in ${ns}: ${JSON.stringify(cluster.status)}`);
+  return replica;
+}
+
+async function writeJson(object: unknown): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'territory-e2e-')), 'object.json');
+  writeFileSync(file, JSON.stringify(object));
+  return file;
 }
 
 function tenant(file: string): TerritoryObject {
@@ -64,10 +78,10 @@ function tenant(file: string): TerritoryObject {
 
 describe.sequential('a Territory on a real node', () => {
   it.each(EXAMPLES)('%s reaches Ready=True with PostgreSQL running under CloudNativePG', async (file) => {
-    const territory = exampleTerritory(file, inject('nodeRegion'));
+    const territory = exampleTerritory(file, inject('nodeRegion'), inject('objectStore'));
     const started = Date.now();
     await applyManifests(clusterKubectl(), [territory as unknown as Record<string, unknown>]);
-    await provideAuthoritySecrets(territory, 'e2e-access-key', 'e2e-secret-key');
+    await provideAuthoritySecrets(territory, inject('objectStore'));
     const ready = await waitForTerritoryCondition(territory.metadata.name, 'Ready', 'True', 600_000);
     recordFigure(inject('resultsDir'), {
       section: 'time from kubectl apply to Ready',
@@ -187,5 +201,396 @@ describe.sequential('a Territory on a real node', () => {
     await expect(
       kubectl(clusterKubectl(), [...as, '-n', namespaceOf(other), 'get', 'pods']),
     ).resolves.toBeDefined();
+  });
+
+  it('territoryctl doctor passes on the install as users make it: API server published, every backup host given egress', async () => {
+    const run = await territoryctl(['doctor', '-o', 'json']);
+    const checks = (
+      JSON.parse(run.stdout) as { checks: Array<{ name: string; verdict: string; detail: string }> }
+    ).checks;
+    const check = (name: string) => checks.find((c) => c.name === name);
+    expect(check('API server egress'), run.stdout).toMatchObject({
+      verdict: 'ok',
+      detail: expect.stringContaining('discovered from the default/kubernetes EndpointSlices'),
+    });
+    expect(check('backup egress'), run.stdout).toMatchObject({ verdict: 'ok' });
+    expect(run.code, run.stdout).toBe(0);
+  });
+
+  it('backs up through the enforced policies to a real S3 server over HTTPS (private CA), and the object restores to the same rows with territoryctl export', async () => {
+    const t = tenant('commune-acigne.yaml');
+    const ns = namespaceOf(t);
+    const image = inject('postgresImage');
+    const store = inject('objectStore');
+    // Rows worth keeping, and the one line a faithful copy reproduces.
+    const checksum = (
+      await ownerSql(t, image, 'e2e-seed', [
+        'CREATE TABLE continuity (id int primary key, note text)',
+        'INSERT INTO continuity SELECT g, md5(g::text) FROM generate_series(1, 20000) g',
+        CHECKSUM_SQL,
+      ])
+    ).at(-1);
+    expect(checksum).toMatch(/^20000 [0-9a-f]{32}$/);
+
+    // Its backups go to the cluster's object storage from the start (exampleTerritory): physical
+    // ones too, whose WAL archive CloudNativePG reports on the Cluster.
+    expect(conditionOf(await getTerritory(t.metadata.name), 'BackupReady')?.status).toBe('True');
+    await waitFor(
+      async () => {
+        const cluster = await kubectlJson<{ status: { conditions?: Condition[] } }>([
+          '-n',
+          ns,
+          'get',
+          'clusters.postgresql.cnpg.io',
+          'db',
+        ]);
+        const archiving = cluster.status.conditions?.find((c) => c.type === 'ContinuousArchiving');
+        return archiving?.status === 'True' ? true : undefined;
+      },
+      { what: 'CloudNativePG to archive WAL to the object storage', timeoutMs: 180_000, intervalMs: 2_000 },
+    );
+
+    const job = await runBackupJob(t);
+    expect(job.succeeded, job.logs).toBe(true);
+    recordFigure(inject('resultsDir'), {
+      section: 'logical backup',
+      subject: 'backup Job (kubectl create job --from=cronjob/logical-backup), start to completion',
+      value: job.seconds,
+      unit: 's',
+      note: '20,000 rows + the purposes’ tables; pg_dump, encryption, upload over HTTPS',
+    });
+
+    // The real Job Pod was admitted by the API server's Pod Security enforcement (restricted), with
+    // its keys mounted read-only; the same Pod asking for root is refused by that enforcement.
+    const nsLabels = (
+      await kubectlJson<{ metadata: { labels: Record<string, string> } }>(['get', 'namespace', ns])
+    ).metadata.labels;
+    expect(nsLabels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const jobPods = await kubectlJson<{ items: LivePod[] }>([
+      '-n',
+      ns,
+      'get',
+      'pods',
+      '-l',
+      `job-name=${job.name}`,
+    ]);
+    const jobPod = jobPods.items[0] as LivePod;
+    expect(jobPod?.status?.phase).toBe('Succeeded');
+    const mounts = jobPod.spec.containers[0]?.volumeMounts ?? [];
+    for (const secretVolume of ['keyring', 'db-ca', 's3-ca']) {
+      expect(mounts.find((m) => m.name === secretVolume)?.readOnly, secretVolume).toBe(true);
+    }
+    const asRoot = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${job.name}-as-root`, namespace: ns },
+      spec: {
+        ...jobPod.spec,
+        nodeName: undefined,
+        securityContext: { ...jobPod.spec.securityContext, runAsNonRoot: false, runAsUser: 0 },
+      },
+    };
+    await expect(
+      kubectl(clusterKubectl(), ['create', '--dry-run=server', '-f', await writeJson(asRoot)]),
+    ).rejects.toThrow(/violates PodSecurity "restricted/);
+
+    // The object is in the store, encrypted on the client side.
+    const s3 = createS3Client({
+      endpoint: store.hostEndpoint,
+      region: store.region,
+      bucket: store.bucket,
+      credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey },
+      ca: store.caPem,
+    });
+    const objects = (await listObjects(s3, store.bucket, `${t.metadata.name}/`)).filter((o) =>
+      o.key.endsWith('.pgdump.enc'),
+    );
+    s3.destroy();
+    expect(objects).toHaveLength(1);
+    recordFigure(inject('resultsDir'), {
+      section: 'logical backup',
+      subject: `encrypted object ${objects[0]?.key}`,
+      value: objects[0]?.size ?? 0,
+      unit: 'bytes',
+    });
+
+    // The authority leaves with its data: territoryctl export, decrypted, then a restore elsewhere.
+    const out = join(await mkdtemp(join(tmpdir(), 'territory-e2e-export-')), 'bundle');
+    const exportStarted = Date.now();
+    ok(
+      await territoryctl(['export', t.metadata.name, '--out', out, '--s3-endpoint', store.hostEndpoint]),
+      'territoryctl export',
+    );
+    recordFigure(inject('resultsDir'), {
+      section: 'logical backup',
+      subject: 'territoryctl export (download, verify, decrypt)',
+      value: (Date.now() - exportStarted) / 1000,
+      unit: 's',
+    });
+    const restored = await restoreElsewhere({
+      namespace: 'e2e-restore',
+      image,
+      dumpFile: join(out, 'database', `${t.metadata.name}.pgdump`),
+    });
+    expect(restored.checksum).toBe(checksum);
+    recordFigure(inject('resultsDir'), {
+      section: 'logical backup',
+      subject: 'pg_restore of the exported dump into a fresh PostgreSQL 17',
+      value: restored.seconds,
+      unit: 's',
+    });
+  });
+
+  it('fails over when the primary Pod is killed: the Territory reports it, comes back Ready, and no replicated row is lost', async () => {
+    const t = tenant('commune-acigne.yaml');
+    const ns = namespaceOf(t);
+    const image = inject('postgresImage');
+    const cluster = () =>
+      kubectlJson<{ status: { currentPrimary?: string; targetPrimary?: string } }>([
+        '-n',
+        ns,
+        'get',
+        'clusters.postgresql.cnpg.io',
+        'db',
+      ]);
+    const [checksumBefore] = await ownerSql(t, image, 'e2e-checksum', [CHECKSUM_SQL]);
+    const primary = (await cluster()).status.currentPrimary as string;
+    expect(primary).toBeTruthy();
+    // A row committed just before the kill, and seen on the replica: CloudNativePG replicates
+    // asynchronously by default, so only what a replica has received can survive losing the primary.
+    await ownerSql(t, image, 'e2e-before-kill', [
+      "INSERT INTO continuity VALUES (20001, 'committed before the primary was killed')",
+      `for i in $(seq 1 60); do n=$(${psql(t, 'SELECT count(*) FROM continuity WHERE id = 20001', { service: 'ro' })}); [ "$n" = 1 ] && break; sleep 1; done; [ "$n" = 1 ]`,
+    ]);
+
+    const killed = Date.now();
+    await kubectl(clusterKubectl(), ['-n', ns, 'delete', 'pod', primary, '--grace-period=0', '--force']);
+    let degraded: Condition | undefined;
+    let promoted: number | undefined;
+    let last: TerritoryObject | undefined;
+    await waitFor(
+      async () => {
+        last = await getTerritory(t.metadata.name);
+        const db = conditionOf(last, 'DatabaseReady');
+        if (db?.status === 'False') degraded ??= db;
+        const status = (await cluster()).status;
+        if (
+          !promoted &&
+          status.currentPrimary !== primary &&
+          status.currentPrimary === status.targetPrimary
+        ) {
+          promoted = Date.now();
+        }
+        return degraded && promoted && conditionOf(last, 'Ready')?.status === 'True' ? true : undefined;
+      },
+      {
+        what: () => `failover and Ready again; conditions now: ${JSON.stringify(last?.status?.conditions)}`,
+        timeoutMs: 420_000,
+        intervalMs: 500,
+      },
+    );
+    const readyAgain = Date.now();
+    expect(degraded?.reason).toMatch(/DatabaseProvisioning|DatabaseUnhealthy/);
+    recordFigure(inject('resultsDir'), {
+      section: 'failover (primary Pod killed, 2 instances)',
+      subject: 'a replica promoted (Cluster currentPrimary changed)',
+      value: ((promoted as number) - killed) / 1000,
+      unit: 's',
+    });
+    recordFigure(inject('resultsDir'), {
+      section: 'failover (primary Pod killed, 2 instances)',
+      subject: 'Territory Ready=True again (both instances ready)',
+      value: (readyAgain - killed) / 1000,
+      unit: 's',
+      note: `degradation seen: DatabaseReady=False ${degraded?.reason}`,
+    });
+    const after = await ownerSql(t, image, 'e2e-after-failover', [
+      CHECKSUM_SQL.replace('FROM continuity', 'FROM continuity WHERE id <= 20000'),
+      'SELECT note FROM continuity WHERE id = 20001',
+    ]);
+    expect(after).toEqual([checksumBefore, 'committed before the primary was killed']);
+  });
+
+  it('keeps database Pods off a node outside the allowed regions: a new instance stays Pending and the Territory says why', async () => {
+    const t = tenant('commune-acigne.yaml');
+    const ns = namespaceOf(t);
+    const node = await onlyNode();
+    const home = inject('nodeRegion');
+    // The platform moves the node to another French region (as a relabelled or replaced node would
+    // be): the Territory allows only its own region.
+    const elsewhere = 'eu-west-2';
+    const label = (region: string) =>
+      kubectl(clusterKubectl(), [
+        'label',
+        'node',
+        node,
+        `topology.kubernetes.io/region=${region}`,
+        '--overwrite',
+      ]);
+    await label(elsewhere);
+    try {
+      const refused = await waitForTerritoryCondition(
+        t.metadata.name,
+        'SovereigntyCompliant',
+        'False',
+        120_000,
+      );
+      const gate = conditionOf(refused, 'SovereigntyCompliant');
+      expect(gate?.reason).toBe('RegionNotAvailable');
+      expect(gate?.message).toContain(home);
+      expect(conditionOf(refused, 'Ready')?.status).toBe('False');
+      // An instance recreated now (its Pod deleted) has nowhere to go: the scheduler keeps it Pending.
+      const replica = await replicaOf(ns);
+      await kubectl(clusterKubectl(), ['-n', ns, 'delete', 'pod', replica, '--wait=true']);
+      const pending = await waitFor(
+        async () => {
+          const pod = await kubectlJson<{
+            metadata: { uid: string };
+            status: { phase?: string; conditions?: Condition[] };
+          }>(['-n', ns, 'get', 'pod', replica]).catch(() => undefined);
+          const scheduled = pod?.status.conditions?.find((c) => c.type === 'PodScheduled');
+          return scheduled?.status === 'False' ? { phase: pod?.status.phase, scheduled } : undefined;
+        },
+        {
+          what: `instance ${replica} recreated and refused by the scheduler`,
+          timeoutMs: 180_000,
+          intervalMs: 1_000,
+        },
+      );
+      expect(pending.phase).toBe('Pending');
+      expect(pending.scheduled.reason).toBe('Unschedulable');
+      expect(pending.scheduled.message).toMatch(/node affinity/);
+    } finally {
+      await label(home);
+    }
+    const back = Date.now();
+    await waitForTerritoryCondition(t.metadata.name, 'Ready', 'True', 420_000);
+    recordFigure(inject('resultsDir'), {
+      section: 'scheduling',
+      subject: 'node back in its region: pending instance scheduled and Territory Ready=True',
+      value: (Date.now() - back) / 1000,
+      unit: 's',
+    });
+  });
+
+  it('says why a database instance cannot be scheduled (DatabaseUnschedulable), and recovers once it can', async () => {
+    const t = tenant('commune-acigne.yaml');
+    const ns = namespaceOf(t);
+    const node = await onlyNode();
+    // The node is cordoned (maintenance, or full): the regions still match, the gate stays open, but
+    // an instance recreated now cannot be placed.
+    await kubectl(clusterKubectl(), ['cordon', node]);
+    try {
+      const replica = await replicaOf(ns);
+      await kubectl(clusterKubectl(), ['-n', ns, 'delete', 'pod', replica, '--wait=true']);
+      let live: TerritoryObject | undefined;
+      const stuck = await waitFor(
+        async () => {
+          live = await getTerritory(t.metadata.name);
+          return conditionOf(live, 'DatabaseReady')?.reason === 'DatabaseUnschedulable' ? live : undefined;
+        },
+        {
+          what: () => `DatabaseUnschedulable; conditions now: ${JSON.stringify(live?.status?.conditions)}`,
+          timeoutMs: 180_000,
+          intervalMs: 1_000,
+        },
+      );
+      const db = conditionOf(stuck, 'DatabaseReady');
+      expect(db?.message).toContain(`Pod ${ns}/${replica}`);
+      expect(db?.message).toMatch(/unschedulable/);
+      expect(conditionOf(stuck, 'Ready')?.status).toBe('False');
+      expect(conditionOf(stuck, 'SovereigntyCompliant')?.status).toBe('True');
+    } finally {
+      await kubectl(clusterKubectl(), ['uncordon', node]);
+    }
+    await waitForTerritoryCondition(t.metadata.name, 'Ready', 'True', 420_000);
+  });
+
+  it('deletionPolicy Retain: deleting the Territory leaves the database running and serving', async () => {
+    const t = tenant('epci-rennes-metropole.yaml');
+    const ns = namespaceOf(t);
+    expect(t.spec.deletionPolicy).toBe('Retain');
+    await kubectl(clusterKubectl(), [
+      'delete',
+      'territory',
+      t.metadata.name,
+      '--wait=true',
+      '--timeout=180s',
+    ]);
+    expect(await getTerritory(t.metadata.name)).toBeUndefined();
+    // The namespace, its keys and its database stay: the authority's data is never deleted by accident.
+    await kubectl(clusterKubectl(), [
+      '-n',
+      ns,
+      'get',
+      'secret/territory-keyring',
+      'clusters.postgresql.cnpg.io/db',
+    ]);
+    const [answer] = await ownerSql(t, inject('postgresImage'), 'e2e-after-retain', [
+      "SELECT 'still serving ' || current_database()",
+    ]);
+    expect(answer).toBe(`still serving ${dbNameOf(t)}`);
+  });
+
+  it('deletionPolicy Delete: deleting the Territory removes its Pods, volumes and namespace', async () => {
+    const t = tenant('commune-acigne.yaml');
+    const ns = namespaceOf(t);
+    const claims = await kubectlJson<{ items: Array<{ spec: { volumeName?: string } }> }>([
+      '-n',
+      ns,
+      'get',
+      'pvc',
+    ]);
+    const volumes = claims.items.map((c) => c.spec.volumeName).filter((v): v is string => !!v);
+    expect(volumes.length).toBeGreaterThan(0);
+    await kubectl(clusterKubectl(), [
+      'patch',
+      'territory',
+      t.metadata.name,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { deletionPolicy: 'Delete' } }),
+    ]);
+    await waitForTerritoryCondition(t.metadata.name, 'Ready', 'True', 120_000);
+    const started = Date.now();
+    await kubectl(clusterKubectl(), ['delete', 'territory', t.metadata.name, '--wait=false']);
+    await waitFor(
+      async () => {
+        const gone = await kubectl(clusterKubectl(), [
+          'get',
+          'namespace',
+          ns,
+          '--ignore-not-found',
+          '-o',
+          'name',
+        ]);
+        return gone.trim() === '' ? true : undefined;
+      },
+      { what: `namespace ${ns} to be deleted`, timeoutMs: 300_000, intervalMs: 1_000 },
+    );
+    recordFigure(inject('resultsDir'), {
+      section: 'deletion',
+      subject: 'deletionPolicy Delete: kubectl delete territory to namespace gone',
+      value: (Date.now() - started) / 1000,
+      unit: 's',
+    });
+    expect(await getTerritory(t.metadata.name)).toBeUndefined();
+    const pods = await kubectlJson<{ items: unknown[] }>(['get', 'pods', '-A', '-l', 'cnpg.io/cluster=db']);
+    expect(JSON.stringify(pods.items)).not.toContain(`"namespace":"${ns}"`);
+    // local-path volumes are released with their claims (reclaim policy Delete): none is left.
+    await waitFor(
+      async () => {
+        const left = await kubectl(clusterKubectl(), [
+          'get',
+          'pv',
+          ...volumes,
+          '--ignore-not-found',
+          '-o',
+          'name',
+        ]);
+        return left.trim() === '' ? true : undefined;
+      },
+      { what: `volumes ${volumes.join(', ')} to be deleted`, timeoutMs: 120_000, intervalMs: 1_000 },
+    );
   });
 });

@@ -277,7 +277,7 @@ const CNI_DIRS = ['/usr/lib/cni', '/opt/cni/bin', '/usr/libexec/cni'];
 /** What the node's CNI configuration (containerd.ts) and containerd's CRI plugin use. */
 const CNI_PLUGINS = ['bridge', 'host-local', 'portmap', 'loopback'];
 
-async function findRunc(env: NodeJS.ProcessEnv): Promise<string> {
+export async function findRunc(env: NodeJS.ProcessEnv): Promise<string> {
   const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), ...RUNC_DIRS];
   for (const dir of new Set(dirs)) {
     const candidate = join(dir, 'runc');
@@ -289,7 +289,7 @@ async function findRunc(env: NodeJS.ProcessEnv): Promise<string> {
   );
 }
 
-async function findCniBinDir(): Promise<string> {
+export async function findCniBinDir(): Promise<string> {
   for (const dir of CNI_DIRS) {
     let complete = true;
     for (const plugin of CNI_PLUGINS) if (!(await isExecutable(join(dir, plugin)))) complete = false;

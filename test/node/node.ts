@@ -379,24 +379,31 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     state,
     kubectl: k,
     importImages: (images) => importImages(b.ctr, paths.socket, images, { log }),
-    tagImage: async (source, target) => {
-      await run(b.ctr, [
-        '--address',
-        paths.socket,
-        '--namespace',
-        'k8s.io',
-        'images',
-        'tag',
-        '--force',
-        source,
-        target,
-      ]);
-    },
+    tagImage: (source, target) => tagNodeImage(state, source, target),
     async stop() {
       await stopNode(options.dir, log);
       if (!detached) process.removeListener('exit', killOnExit);
     },
   };
+}
+
+/** Gives an image of the node's containerd a second name (RunningNode.tagImage, or a node started earlier). */
+export async function tagNodeImage(
+  node: Pick<NodeState, 'ctr' | 'containerdSocket'>,
+  source: string,
+  target: string,
+): Promise<void> {
+  await run(node.ctr, [
+    '--address',
+    node.containerdSocket,
+    '--namespace',
+    'k8s.io',
+    'images',
+    'tag',
+    '--force',
+    source,
+    target,
+  ]);
 }
 
 async function waitUntil(

@@ -1,0 +1,45 @@
+// psql command lines for client Pods of a Territory: the CloudNativePG Services of its namespace, TLS
+// verify-full against the Territory's CA (mounted at /ca), and the waits a client needs before its
+// first connection.
+import { namespaceOf, type TerritoryObject } from './support.ts';
+
+/** `rw` reaches the primary; `ro` the replicas (CloudNativePG's Services). */
+export const dbHost = (t: TerritoryObject, service: 'rw' | 'ro' = 'rw') =>
+  `db-${service}.${namespaceOf(t)}.svc`;
+export const purposesOf = (t: TerritoryObject) =>
+  ((t.spec.controller as { purposes: Array<{ name: string }> }).purposes ?? []).map((p) => p.name);
+export const roleOf = (purpose: string) => `purpose_${purpose.replace(/-/g, '_')}`;
+export const dbNameOf = (t: TerritoryObject) => t.metadata.name.replace(/-/g, '_');
+
+/** psql over TLS, verifying the server's certificate against the Territory's CA. */
+export function psql(
+  t: TerritoryObject,
+  sql: string,
+  opts: { extra?: string; service?: 'rw' | 'ro' } = {},
+): string {
+  return (
+    `psql "host=${dbHost(t, opts.service)} port=5432 dbname=${dbNameOf(t)} sslmode=verify-full sslrootcert=/ca/ca.crt ` +
+    `connect_timeout=10 ${opts.extra ?? ''}" -v ON_ERROR_STOP=1 -At -c "${sql}"`
+  );
+}
+
+/**
+ * NetworkPolicies are enforced a moment after a Pod gets its address (the enforcer learns it from
+ * the API), as in any cluster: a client waits until the server answers before it starts.
+ */
+export function awaitServer(t: TerritoryObject, service: 'rw' | 'ro' = 'rw'): string {
+  return `for i in $(seq 1 30); do pg_isready -q -h ${dbHost(t, service)} -p 5432 && break; sleep 1; done`;
+}
+
+/**
+ * One connection attempt per second for 20 s, stopping at the first that reaches PostgreSQL:
+ * prints what the last attempt said. A refusal that lasts the whole window is the policy's.
+ */
+export function attemptConnection(t: TerritoryObject): string {
+  const attempt = `psql "host=${dbHost(t)} dbname=${dbNameOf(t)} sslmode=require connect_timeout=3 user=nobody password=x" -c "select 1" 2>&1`;
+  return (
+    `for i in $(seq 1 20); do out=$(${attempt}); case "$out" in ` +
+    `*"Connection refused"*|*"timeout expired"*|*"could not connect"*|*"timed out"*) sleep 1;; *) break;; esac; done; ` +
+    'echo "$out"'
+  );
+}
