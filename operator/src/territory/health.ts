@@ -18,6 +18,7 @@ interface CnpgStatus {
 }
 
 const CNPG_HEALTHY_PHASE = 'Cluster in healthy state';
+const CNPG_RECOVERING_PHASE = /^Failing over/i;
 
 export function databaseOutcome(cluster: Obj, wantedInstances: number): PartOutcome {
   const base = { type: 'DatabaseReady' as const };
@@ -50,8 +51,9 @@ export function databaseOutcome(cluster: Obj, wantedInstances: number): PartOutc
     };
   }
   const detail = [s.phase, s.phaseReason, ready?.message].filter(Boolean).join(': ');
-  // CNPG reports unrecoverable states in its phase; everything else is on its way.
-  const failed = /fail|error|unrecoverable|cannot/i.test(s.phase);
+  // CNPG reports unrecoverable states in its phase; everything else is on its way. "Failing over" is
+  // CloudNativePG promoting a replica on its own: degraded, not stuck (seen on a real node).
+  const failed = /fail|error|unrecoverable|cannot/i.test(s.phase) && !CNPG_RECOVERING_PHASE.test(s.phase);
   return {
     ...base,
     status: 'False',

@@ -133,6 +133,21 @@ describe('database and backup health', () => {
     );
     const regions = ['cloudgouv-eu-west-1'];
 
+    it('reads a failover as on its way (Reconciling), a failure as stuck', () => {
+      const failingOver = databaseOutcome(
+        {
+          status: { phase: 'Failing over', phaseReason: 'Failing over from db-1 to db-2', readyInstances: 1 },
+        },
+        2,
+      );
+      expect(failingOver).toMatchObject({ reason: 'DatabaseProvisioning', progressing: true });
+      expect(failingOver.message).toContain('Failing over from db-1 to db-2');
+      expect(databaseOutcome({ status: { phase: 'Failed to create PVC' } }, 2)).toMatchObject({
+        reason: 'DatabaseUnhealthy',
+        progressing: false,
+      });
+    });
+
     it('leaves a healthy database alone, whatever its Pods say', () => {
       const healthy = databaseOutcome(
         { status: { phase: 'Cluster in healthy state', instances: 2, readyInstances: 2 } },
