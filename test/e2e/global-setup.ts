@@ -11,10 +11,8 @@ import { resolveBinaries } from '../controlplane/binaries.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
 import { type ClusterWithNode, DEFAULT_NODE_REGION, startClusterWithNode } from '../node/cluster.ts';
 import { nodeBuildRecords } from '../node/components.ts';
-import { PG_MAJOR } from '../node/images.ts';
-import { imageRepository } from '../node/local-stack.ts';
 import { ensureProductImages } from '../node/node-images.ts';
-import { installCloudNativePg, installOperatorChart } from '../node/stack.ts';
+import { importProductImages, installCloudNativePg, installOperatorChart } from '../node/stack.ts';
 import { type ObjectStoreAccess, startObjectStore } from './object-store.ts';
 import { recordFigure, writeReport } from './report.ts';
 import { testClusterOperatorConfig } from './stack-config.ts';
@@ -123,14 +121,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let store: Awaited<ReturnType<typeof startObjectStore>> | undefined;
   try {
     store = await timed('object storage started', () => startObjectStore(k));
-    await timed('images imported', async () => {
-      await cluster.node.importImages(Object.values(images));
-      // The operator runs `<postgresImage>:<major>`; CloudNativePG reads the major from the tag.
-      await cluster.node.tagImage(
-        images.postgresql.ref,
-        `${imageRepository(images.postgresql.ref)}:${PG_MAJOR}`,
-      );
-    });
+    const postgresImage = await timed('images imported', () =>
+      importProductImages(cluster.node.state, images, say),
+    );
     await timed('CloudNativePG installed', () => installCloudNativePg(k, images.cnpg.ref));
     await timed('operator installed (helm)', () =>
       installOperatorChart(
@@ -140,7 +133,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
           image: images.operator.ref,
           config: testClusterOperatorConfig({
             region: DEFAULT_NODE_REGION,
-            postgresImage: imageRepository(images.postgresql.ref),
+            postgresImage,
           }),
         },
         join(dir, 'operator-values.yaml'),

@@ -50,15 +50,21 @@ async function onlyNode(): Promise<string> {
   return nodes.items[0]?.metadata.name as string;
 }
 
+/** The status CloudNativePG writes on the Territory's Cluster (the fields these tests read). */
+interface CnpgClusterStatus {
+  currentPrimary?: string;
+  targetPrimary?: string;
+  instanceNames?: string[];
+  conditions?: Condition[];
+}
+
+async function cnpgCluster(ns: string): Promise<{ status: CnpgClusterStatus }> {
+  return kubectlJson(['-n', ns, 'get', 'clusters.postgresql.cnpg.io', 'db']);
+}
+
 /** An instance of the Territory's database that is not the primary. */
 async function replicaOf(ns: string): Promise<string> {
-  const cluster = await kubectlJson<{ status: { currentPrimary: string; instanceNames?: string[] } }>([
-    '-n',
-    ns,
-    'get',
-    'clusters.postgresql.cnpg.io',
-    'db',
-  ]);
+  const cluster = await cnpgCluster(ns);
   const replica = (cluster.status.instanceNames ?? []).find((n) => n !== cluster.status.currentPrimary);
   if (!replica) throw new Error(`no replica in ${ns}: ${JSON.stringify(cluster.status)}`);
   return replica;
@@ -237,13 +243,7 @@ describe.sequential('a Territory on a real node', () => {
     expect(conditionOf(await getTerritory(t.metadata.name), 'BackupReady')?.status).toBe('True');
     await waitFor(
       async () => {
-        const cluster = await kubectlJson<{ status: { conditions?: Condition[] } }>([
-          '-n',
-          ns,
-          'get',
-          'clusters.postgresql.cnpg.io',
-          'db',
-        ]);
+        const cluster = await cnpgCluster(ns);
         const archiving = cluster.status.conditions?.find((c) => c.type === 'ContinuousArchiving');
         return archiving?.status === 'True' ? true : undefined;
       },
@@ -345,14 +345,7 @@ describe.sequential('a Territory on a real node', () => {
     const t = tenant('commune-acigne.yaml');
     const ns = namespaceOf(t);
     const image = inject('postgresImage');
-    const cluster = () =>
-      kubectlJson<{ status: { currentPrimary?: string; targetPrimary?: string } }>([
-        '-n',
-        ns,
-        'get',
-        'clusters.postgresql.cnpg.io',
-        'db',
-      ]);
+    const cluster = () => cnpgCluster(ns);
     const [checksumBefore] = await ownerSql(t, image, 'e2e-checksum', [CHECKSUM_SQL]);
     const primary = (await cluster()).status.currentPrimary as string;
     expect(primary).toBeTruthy();

@@ -22,12 +22,11 @@ import {
   stopRecordedControlPlane,
 } from '../controlplane/controlplane.ts';
 import { DEFAULT_NODE_REGION, nodeHostProblems, startClusterWithNode } from './cluster.ts';
-import { importImages, PG_MAJOR } from './images.ts';
+import { PG_MAJOR } from './images.ts';
 import type { Kubectl } from './kubectl.ts';
 import {
   authoritySecretManifests,
   backupHostOf,
-  imageRepository,
   localNodeOperatorConfig,
   NODE_MAX_INSTANCES,
   type SecretManifest,
@@ -36,16 +35,9 @@ import {
   UNROUTABLE_BACKUP_CIDR,
 } from './local-stack.ts';
 import { NODE_NETWORK, netnsExists } from './network.ts';
-import {
-  liveNodePids,
-  NODE_OWNER_FILE,
-  type NodeState,
-  readNodeState,
-  stopNode,
-  tagNodeImage,
-} from './node.ts';
+import { liveNodePids, NODE_OWNER_FILE, type NodeState, readNodeState, stopNode } from './node.ts';
 import { ensureProductImages } from './node-images.ts';
-import { CNPG_NAMESPACE, installCloudNativePg } from './stack.ts';
+import { CNPG_NAMESPACE, importProductImages, installCloudNativePg } from './stack.ts';
 
 const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 const EXAMPLES_DIR = join(REPO_ROOT, 'examples');
@@ -193,12 +185,9 @@ async function up(): Promise<LocalNodeResult> {
     node = cluster.node.state;
   }
   const k: Kubectl = { binary: kubectlBinary, kubeconfig };
-  const postgresImage = imageRepository(images.postgresql.ref);
-  await timed('images imported into the node', async () => {
-    await importImages(node.ctr, node.containerdSocket, Object.values(images), { log });
-    // The operator runs `<postgresImage>:<major>`; CloudNativePG reads the major from the tag.
-    await tagNodeImage(node, images.postgresql.ref, `${postgresImage}:${PG_MAJOR}`);
-  });
+  const postgresImage = await timed('images imported into the node', () =>
+    importProductImages(node, images, log),
+  );
   log(`installing CloudNativePG from its release manifests in ${CNPG_NAMESPACE}`);
   await timed('CloudNativePG installed', () => installCloudNativePg(k, images.cnpg.ref));
 

@@ -89,10 +89,6 @@ export interface NodeState {
 export interface RunningNode {
   state: NodeState;
   kubectl: Kubectl;
-  /** Imports images into the node's containerd (skipping those already there); returns those imported. */
-  importImages(images: LocalImage[]): Promise<string[]>;
-  /** Gives an imported image a second name (e.g. the PostgreSQL major tag CloudNativePG is given). */
-  tagImage(source: string, target: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -378,8 +374,6 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   return {
     state,
     kubectl: k,
-    importImages: (images) => importImages(b.ctr, paths.socket, images, { log }),
-    tagImage: (source, target) => tagNodeImage(state, source, target),
     async stop() {
       await stopNode(options.dir, log);
       if (!detached) process.removeListener('exit', killOnExit);
@@ -387,7 +381,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   };
 }
 
-/** Gives an image of the node's containerd a second name (RunningNode.tagImage, or a node started earlier). */
+/** Gives an image of the node's containerd a second name (stack.ts importProductImages: the PostgreSQL major tag). */
 export async function tagNodeImage(
   node: Pick<NodeState, 'ctr' | 'containerdSocket'>,
   source: string,

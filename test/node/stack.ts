@@ -7,9 +7,14 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import { CNPG_MODULE, CNPG_VERSION } from '../cnpg/crds.ts';
+import type { Log } from '../controlplane/binaries.ts';
 import { CHART_DIR } from '../helm/chart.ts';
 import { goModDownload, requireGo } from '../support/go-tool.ts';
+import { importImages, PG_MAJOR } from './images.ts';
 import { applyManifests, type Kubectl, kubectl, waitForCondition } from './kubectl.ts';
+import { imageRepository } from './local-stack.ts';
+import { type NodeState, tagNodeImage } from './node.ts';
+import type { ProductImages } from './node-images.ts';
 
 const run = promisify(execFile);
 
@@ -18,6 +23,22 @@ export const OPERATOR_NAMESPACE = 'territory-system';
 export const OPERATOR_RELEASE = 'territory-operator';
 
 type Manifest = Record<string, unknown> & { kind?: string; metadata?: { name?: string } };
+
+/**
+ * The product's images into the node's containerd, PostgreSQL's also under `<repository>:<major>`:
+ * the operator runs `<postgresImage>:<major>`, and CloudNativePG reads the major from the tag.
+ * Returns that repository, the operator configuration's postgresImage.
+ */
+export async function importProductImages(
+  node: Pick<NodeState, 'ctr' | 'containerdSocket'>,
+  images: ProductImages,
+  log?: Log,
+): Promise<string> {
+  await importImages(node.ctr, node.containerdSocket, Object.values(images), log ? { log } : {});
+  const repository = imageRepository(images.postgresql.ref);
+  await tagNodeImage(node, images.postgresql.ref, `${repository}:${PG_MAJOR}`);
+  return repository;
+}
 
 /**
  * CloudNativePG's own install manifests with our image. Upstream's Deployment pulls
