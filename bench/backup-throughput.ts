@@ -77,11 +77,12 @@ async function cryptoOnly(bytes: number): Promise<{ encryptMBs: number; decryptM
       })(),
     );
   const key = randomBytes(32);
+  const binding = { territory: 'bench', takenAt: new Date() };
   const parts: Buffer[] = [];
   let t = performance.now();
   await pipeline(
     source(),
-    new EncryptStream({ keyId: 'k1-20261128', dataKey: key, randomBytes }),
+    new EncryptStream({ keyId: 'k1-20261128', dataKey: key, randomBytes, binding }),
     new Writable({
       write(c: Buffer, _e, done) {
         parts.push(c);
@@ -93,7 +94,7 @@ async function cryptoOnly(bytes: number): Promise<{ encryptMBs: number; decryptM
   t = performance.now();
   await pipeline(
     Readable.from(parts),
-    new DecryptStream({ resolveKey: () => key }),
+    new DecryptStream({ resolveKey: () => key, expect: binding }),
     new Writable({
       write(_c, _e, done) {
         done();

@@ -2,6 +2,7 @@
 // objects and report the new generation), and drift (an owned object deleted by hand must come back).
 // Changes are spread over the data set and paced (one every `paceMs`), as edits arrive in real life.
 import type { Territory } from '../../operator/src/api/territory.ts';
+import { READER_BINDING } from '../../operator/src/builders/rbac.ts';
 import type { KubeClient } from '../../operator/src/runtime/kube-client.ts';
 import { sleep } from '../controlplane/processes.ts';
 import { percentile } from './observe.ts';
@@ -53,7 +54,7 @@ export async function measureSpecChange(opts: {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'RoleBinding',
         namespace: name,
-        name: 'territory-reader',
+        name: READER_BINDING,
       });
       const subjects = (binding?.subjects as { name: string }[] | undefined) ?? [];
       return {

@@ -13,6 +13,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { createS3Client, listObjects } from '../../operator/src/backup/s3-store.ts';
 import { ok, territoryctl } from '../integration/territoryctl-support.ts';
 import { applyManifests, kubectl } from '../node/kubectl.ts';
+import { OPERATOR_NAMESPACE } from '../node/stack.ts';
 import { waitFor } from '../support/kube.ts';
 import { CHECKSUM_SQL, ownerSql, restoreElsewhere, runBackupJob } from './continuity.ts';
 import { runPod, secretEnv } from './pods.ts';
@@ -207,6 +208,77 @@ describe.sequential('a Territory on a real node', () => {
     await expect(
       kubectl(clusterKubectl(), [...as, '-n', namespaceOf(other), 'get', 'pods']),
     ).resolves.toBeDefined();
+  });
+
+  it("holds the operator's Pod to the API server and DNS (its NetworkPolicy enforced), and keeps an authority's admins off the backup CronJob (admission)", async () => {
+    const pods = await kubectlJson<{ items: Array<{ metadata: { name: string } }> }>([
+      '-n',
+      OPERATOR_NAMESPACE,
+      'get',
+      'pods',
+      '-l',
+      'app.kubernetes.io/name=territory-operator',
+    ]);
+    const operatorPod = pods.items[0]?.metadata.name;
+    expect(operatorPod, 'an operator Pod runs').toBeDefined();
+    // A TCP connection from inside the operator's container (its own Node.js), reported, never thrown.
+    const connect = (host: string, port: number) =>
+      kubectl(clusterKubectl(), [
+        '-n',
+        OPERATOR_NAMESPACE,
+        'exec',
+        operatorPod as string,
+        '--',
+        'node',
+        '-e',
+        `const s = require('node:net').connect({ host: ${JSON.stringify(host)}, port: ${port}, timeout: 5000 });
+         s.on('connect', () => { console.log('connected'); process.exit(0); });
+         s.on('timeout', () => { console.log('timeout'); process.exit(0); });
+         s.on('error', (e) => { console.log(e.code); process.exit(0); });`,
+      ]);
+    const apiServer = await kubectl(clusterKubectl(), [
+      '-n',
+      OPERATOR_NAMESPACE,
+      'exec',
+      operatorPod as string,
+      '--',
+      'node',
+      '-p',
+      'process.env.KUBERNETES_SERVICE_HOST + " " + process.env.KUBERNETES_SERVICE_PORT',
+    ]);
+    const [apiHost = '', apiPort = '443'] = apiServer.trim().split(' ');
+    expect((await connect(apiHost, Number(apiPort))).trim()).toBe('connected');
+    // The object store: open to the Territories' backup Pods, closed to the operator, which never needs it.
+    const store = new URL(inject('objectStore').hostEndpoint);
+    expect((await connect(store.hostname, 443)).trim()).toMatch(/^(timeout|ECONNREFUSED|EHOSTUNREACH)$/);
+
+    const target = tenant('epci-rennes-metropole.yaml');
+    const admins = ((target.spec.access as { adminGroups?: string[] } | undefined)?.adminGroups ?? [])[0];
+    const [cronJob] = (
+      await kubectlJson<{ items: Array<{ metadata: { name: string } }> }>([
+        '-n',
+        namespaceOf(target),
+        'get',
+        'cronjobs',
+      ])
+    ).items;
+    expect(cronJob, 'the backup CronJob exists').toBeDefined();
+    await expect(
+      kubectl(clusterKubectl(), [
+        '--as',
+        'e2e-admin',
+        '--as-group',
+        admins as string,
+        '-n',
+        namespaceOf(target),
+        'patch',
+        'cronjob',
+        cronJob?.metadata.name as string,
+        '--type=merge',
+        '-p',
+        '{"spec":{"suspend":true}}',
+      ]),
+    ).rejects.toThrow(/managed by the platform/);
   });
 
   it('territoryctl doctor passes on the install as users make it: API server published, every backup host given egress', async () => {

@@ -163,3 +163,62 @@ export async function installCrdsAsAdmin(kubectlPath: string, adminKubeconfig: s
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed:\n${r.stderr}`);
   }
 }
+
+/** The kinds that make the operator's access: its identity, RBAC, and the chart's admission policies. */
+export const ACCESS_KINDS = [
+  'ServiceAccount',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'Role',
+  'RoleBinding',
+  'ValidatingAdmissionPolicy',
+  'ValidatingAdmissionPolicyBinding',
+] as const;
+
+export interface InstalledAccess {
+  manifests: Manifest[];
+  /** The cluster-scoped objects applied, for the clean-up. */
+  clusterScoped: Manifest[];
+  /** The operator's ServiceAccount name and a kubeconfig holding a real token for it. */
+  serviceAccount: string;
+  kubeconfig: string;
+}
+
+/**
+ * Renders the chart and applies, as the platform's admin, what makes the operator's access (ACCESS_KINDS),
+ * into an existing release namespace; returns a kubeconfig that authenticates as the operator.
+ */
+export async function installChartAccess(opts: {
+  kubectlPath: string;
+  adminKubeconfig: string;
+  release: string;
+  namespace: string;
+  values?: Record<string, unknown>;
+}): Promise<InstalledAccess> {
+  const { manifests } = await renderChart({
+    release: opts.release,
+    namespace: opts.namespace,
+    ...(opts.values ? { values: opts.values } : {}),
+  });
+  const access = manifests.filter((m) => (ACCESS_KINDS as readonly string[]).includes(m.kind));
+  const r = await kubectl(
+    opts.kubectlPath,
+    opts.adminKubeconfig,
+    ['apply', '--server-side', '-f', '-'],
+    access.map((m) => stringify(m)).join('---\n'),
+  );
+  if (r.code !== 0) throw new Error(`applying the chart's access objects failed:\n${r.stderr}`);
+  const serviceAccount = findManifest(access, 'ServiceAccount').metadata.name;
+  const kubeconfig = await serviceAccountKubeconfig({
+    kubectlPath: opts.kubectlPath,
+    adminKubeconfig: opts.adminKubeconfig,
+    namespace: opts.namespace,
+    serviceAccount,
+  });
+  return {
+    manifests,
+    clusterScoped: access.filter((m) => !m.metadata.namespace && m.kind !== 'ServiceAccount'),
+    serviceAccount,
+    kubeconfig,
+  };
+}

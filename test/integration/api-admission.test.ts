@@ -16,9 +16,11 @@ import {
   PatchStrategy,
   type V1CustomResourceDefinition,
 } from '@kubernetes/client-node';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
 import { CRD_FILE, CRD_NAME } from '../../operator/src/api/crd.ts';
+import { cronScheduleArb } from '../../operator/src/api/territory.arbitraries.test-helpers.ts';
 import {
   GROUP,
   PLURAL,
@@ -27,6 +29,7 @@ import {
   VERSION,
 } from '../../operator/src/api/territory.ts';
 import {
+  ACCEPTED_SCHEDULES,
   INVALID_CASES,
   invalidTerritory,
   type JsonObject,
@@ -373,5 +376,96 @@ describe('transition rules on update', () => {
       spec: { backup: { retentionDays: 60 }, hosting: { level: 'secnumcloud' } },
     });
     expect(updated.spec).toMatchObject({ backup: { retentionDays: 60 }, hosting: { level: 'secnumcloud' } });
+  });
+});
+
+describe('backup schedules: a Territory admits what a Kubernetes CronJob admits', () => {
+  /** Dry-run creations: nothing is stored, each answer is the API server's own validation. */
+  async function territoryAdmits(schedule: string): Promise<{ admitted: boolean; message: string }> {
+    const body = mergePatch(minimalTerritory(uniqueName('schedule')), {
+      spec: { backup: { schedule, retentionDays: 366 } },
+    });
+    try {
+      await customObjects.createClusterCustomObject({
+        ...territory,
+        body,
+        dryRun: 'All',
+        fieldValidation: 'Strict',
+      });
+      return { admitted: true, message: '' };
+    } catch (error) {
+      const { code, message } = await rejection(Promise.reject(error));
+      expect([400, 422], message).toContain(code);
+      return { admitted: false, message };
+    }
+  }
+
+  async function cronJobAdmits(schedule: string): Promise<boolean> {
+    const cronJob = {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: uniqueName('schedule'), namespace: 'default' },
+      spec: {
+        schedule,
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'registry.example/c:1' }] },
+            },
+          },
+        },
+      },
+    };
+    try {
+      await objects.create(cronJob, undefined, 'All');
+      return true;
+    } catch (error) {
+      const { code, message } = await rejection(Promise.reject(error));
+      expect(code, message).toBe(422);
+      return false;
+    }
+  }
+
+  /** `@every <duration>` is the one form a CronJob takes and a Territory does not (docs/operations.md). */
+  const deliberatelyRefused = (schedule: string) => schedule.startsWith('@every ');
+
+  it.each(ACCEPTED_SCHEDULES)('admits %j, as a CronJob does', async (schedule) => {
+    expect(await cronJobAdmits(schedule)).toBe(true);
+    const territoryVerdict = await territoryAdmits(schedule);
+    expect(territoryVerdict.message).toBe('');
+    expect(territoryVerdict.admitted).toBe(true);
+  });
+
+  it('admits a drawn schedule exactly when a CronJob does, and zod agrees with the API server', async () => {
+    let admitted = 0;
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(cronScheduleArb, async (schedule) => {
+        const cronJob = await cronJobAdmits(schedule);
+        const verdict = await territoryAdmits(schedule);
+        const parsed = parseTerritory(
+          mergePatch(minimalTerritory('schedule'), { spec: { backup: { schedule, retentionDays: 366 } } }),
+        );
+        expect(parsed.ok, `zod on ${JSON.stringify(schedule)}: ${parsed.ok ? '' : parsed.errors}`).toBe(
+          verdict.admitted,
+        );
+        if (deliberatelyRefused(schedule)) {
+          expect(verdict.admitted).toBe(false);
+          return;
+        }
+        expect(verdict.admitted, `${JSON.stringify(schedule)}: CronJob ${cronJob}; ${verdict.message}`).toBe(
+          cronJob,
+        );
+        if (verdict.admitted) admitted += 1;
+        else {
+          refused += 1;
+          expect(verdict.message).toContain('spec.backup.schedule');
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // Both sides of the bound are exercised, or the property proves nothing.
+    expect(admitted).toBeGreaterThanOrEqual(20);
+    expect(refused).toBeGreaterThanOrEqual(40);
   });
 });

@@ -19,6 +19,7 @@ import {
   runRestore,
   verifyBackup,
 } from '../../operator/src/backup/index.ts';
+import { backupTime } from '../../operator/src/backup/naming.ts';
 import { newKeyring, serializeKeyring } from '../../operator/src/keys/keyring.ts';
 import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
 import { type S3Server, startS3Server } from '../support/s3.ts';
@@ -64,15 +65,16 @@ describe('backup API', () => {
       region: s3.region,
       bucket: BUCKET,
       prefix: 'p',
-      credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+      credentialFiles: s3.credentialFiles,
       keyringFile,
       keepAtLeast: 1,
       // Uncompressed, so the ~12 MiB of table data makes a dump of several 5 MiB parts.
-      pg: { binDir: pg.binDir, database: 'api', compress: '0' },
+      pg: { binDir: pg.binDir, database: 'api', compress: '0', passwordFile: pg.passwordFile },
     };
     const deps = {
       s3: s3.client(),
       log,
+      // PGPASSWORD among them is never passed on: the password comes from the file, as a passfile.
       pgEnv: { ...process.env, ...pg.env },
       progressEveryMs: 10,
       s3Tuning: { uploadPartSize: 5 * MIB, copyMultipartThreshold: 1 * MIB, copyPartSize: 5 * MIB },
@@ -92,16 +94,19 @@ describe('backup API', () => {
       ciphertextSha256: backup.ciphertextSha256,
     });
 
-    const verified = await verifyBackup(deps.s3, BUCKET, backup.key, keys.resolveKey);
-    expect(verified).toMatchObject({ keyId: keyring.current, plaintextBytes: backup.plaintextBytes });
+    const verified = await verifyBackup(deps.s3, BUCKET, backup.key, keys.resolveKey, { territory: 'api' });
+    expect(verified).toMatchObject({
+      keyId: keyring.current,
+      plaintextBytes: backup.plaintextBytes,
+      territory: 'api',
+      takenAt: backupTime(backup.key),
+    });
     // A multipart ETag ends in -<parts>: the final object came from the part-by-part copy.
     expect(verified.etag).toMatch(new RegExp(`-${Math.ceil(backup.ciphertextBytes / (5 * MIB))}"$`));
 
     // Export: the decrypted dump is a standard custom-format archive (reversibility).
     const exported = join(dir, 'export.pgdump');
-    await decryptBackupTo(deps.s3, BUCKET, backup.key, keys.resolveKey, createWriteStream(exported), {
-      ifMatch: verified.etag,
-    });
+    await decryptBackupTo(deps.s3, BUCKET, verified, keys.resolveKey, createWriteStream(exported));
     expect((await stat(exported)).size).toBe(backup.plaintextBytes);
     const { stdout } = await execFileAsync(join(pg.binDir, 'pg_restore'), ['--list', exported]);
     expect(stdout).toMatch(/TABLE DATA public blobs/);

@@ -3,7 +3,8 @@
 // process with the environment the CronJob gives it.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -18,7 +19,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { META } from '../../operator/src/backup/commands.ts';
 import { parseHeader } from '../../operator/src/backup/format.ts';
-import { BACKUP_SUFFIX, backupObjectKey, backupStamp } from '../../operator/src/backup/naming.ts';
+import { backupObjectKey, backupTime } from '../../operator/src/backup/naming.ts';
 import {
   ensureCurrent,
   type Keyring,
@@ -26,6 +27,7 @@ import {
   serializeKeyring,
 } from '../../operator/src/keys/keyring.ts';
 import { ExtendedKeyUsage, newCertificateAuthority } from '../controlplane/certs.ts';
+import { backupCommandEnv } from '../support/backup-command.ts';
 import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
 import { type S3Server, startS3Server } from '../support/s3.ts';
 
@@ -98,19 +100,23 @@ async function writeKeyring(name: string, k: Keyring): Promise<string> {
 }
 
 function baseEnv(territory: string, keyringFile: string, database: string): Record<string, string> {
-  return {
-    ...pg.env,
-    PGDATABASE: database,
-    PG_BINDIR: pg.binDir,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_BUCKET: BUCKET,
-    S3_PREFIX: PREFIX,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    TERRITORY_NAME: territory,
-    KEYRING_FILE: keyringFile,
-  };
+  return backupCommandEnv(pg, s3, { territory, database, bucket: BUCKET, prefix: PREFIX, keyringFile });
+}
+
+/** Another role's password, as its mounted Secret file (PG_PASSWORD_FILE). */
+async function passwordFile(role: string, password: string): Promise<string> {
+  const path = join(dir, `${role}.password`);
+  await writeFile(path, `${password}\n`, { mode: 0o600 });
+  return path;
+}
+
+/** The environment to run the command as another database role. */
+async function asRole(
+  env: Record<string, string>,
+  role: string,
+  password: string,
+): Promise<Record<string, string>> {
+  return { ...env, PGUSER: role, PG_PASSWORD_FILE: await passwordFile(role, password) };
 }
 
 async function createDatabase(name: string): Promise<void> {
@@ -185,7 +191,7 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     const { body, metadata } = await objectBytes(key);
     expect(parseHeader(body)?.keyId).toBe('k1-20261101');
     expect(metadata[META.keyId]).toBe('k1-20261101');
-    expect(metadata[META.format]).toBe('TERRBK01/1');
+    expect(metadata[META.format]).toBe('TERRBK01/2');
     expect(metadata[META.ciphertextSha256]).toBe(createHash('sha256').update(body).digest('hex'));
     expect(Number(metadata[META.plaintextBytes])).toBeGreaterThan(0);
     expect(await keysUnder(`${PREFIX}/roundtrip/.incomplete/`)).toEqual([]);
@@ -223,7 +229,7 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     );
     const before = await tableChecksums(pg, 'owned');
     const keyring = await writeKeyring('owned.json', newKeyring({ now: T0, randomBytes }));
-    const env = { ...baseEnv('owned', keyring, 'owned'), PGUSER: 'app_owner', PGPASSWORD: password };
+    const env = await asRole(baseEnv('owned', keyring, 'owned'), 'app_owner', password);
     ok(await cli(['backup'], env));
     await pg.sql('set role app_owner; drop view v; drop table t; drop function answer();', 'owned');
     ok(await cli(['restore', '--object', 'latest'], env));
@@ -246,11 +252,7 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       'purposes',
     );
     const keyring = await writeKeyring('purposes.json', newKeyring({ now: T0, randomBytes }));
-    const env = {
-      ...baseEnv('purposes', keyring, 'purposes'),
-      PGUSER: 'purposes_owner',
-      PGPASSWORD: password,
-    };
+    const env = await asRole(baseEnv('purposes', keyring, 'purposes'), 'purposes_owner', password);
     expect(failed(await cli(['backup'], env))).toContain('permission denied for table repas');
     await pg.sql('grant purpose_cantine to purposes_owner');
     ok(await cli(['backup'], env));
@@ -328,12 +330,20 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       untouched = await tableChecksums(pg, 'refusals');
     });
 
-    async function store(name: string, body: Buffer, metadata: Record<string, string>): Promise<string> {
-      const target = `${PREFIX}/refusals/${name}`;
-      await client.send(
-        new PutObjectCommand({ Bucket: BUCKET, Key: target, Body: body, Metadata: metadata }),
-      );
-      return target;
+    /**
+     * Puts damaged bytes in place of the backup, under its own name (so that only the damage is
+     * judged, not where it lies), for the time of `check`; then the original again.
+     */
+    async function damaged(body: Buffer, metadata: Record<string, string>, check: () => Promise<void>) {
+      const put = (b: Buffer, m: Record<string, string>) =>
+        client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: b, Metadata: m }));
+      const original = await objectBytes(key);
+      await put(body, metadata);
+      try {
+        await check();
+      } finally {
+        await put(original.body, original.metadata);
+      }
     }
 
     it('a single flipped byte in a chunk', async () => {
@@ -342,25 +352,22 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       const header = parseHeader(body)?.bytes.length ?? 0;
       const position = header + 2 * 65_552 + 1234; // inside chunk 2
       body[position] = (body[position] ?? 0) ^ 0x01;
-      const tampered = await store(
-        `${backupStamp(new Date(T0.getTime() + 1))}${BACKUP_SUFFIX}`,
-        body,
-        metadata,
-      );
-      const error = failed(await cli(['restore', '--object', tampered], env));
-      expect(error).toContain('backup object is corrupted or was tampered with at chunk 2');
-      expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
-      expect(failed(await cli(['verify', '--object', tampered], env))).toContain('at chunk 2');
+      await damaged(body, metadata, async () => {
+        const error = failed(await cli(['restore', '--object', key], env));
+        expect(error).toContain('backup object is corrupted or was tampered with at chunk 2');
+        expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+        expect(failed(await cli(['verify', '--object', key], env))).toContain('at chunk 2');
+      });
     });
 
     it('a truncated object', async () => {
       const { body, metadata } = await objectBytes(key);
-      const name = `${backupStamp(new Date(T0.getTime() + 2))}${BACKUP_SUFFIX}`;
-      const truncated = await store(name, body.subarray(0, body.length - 100), metadata);
-      expect(failed(await cli(['restore', '--object', truncated], env))).toMatch(
-        /tampered with at chunk \d+ \(it may be truncated\)/,
-      );
-      expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+      await damaged(body.subarray(0, body.length - 100), metadata, async () => {
+        expect(failed(await cli(['restore', '--object', key], env))).toMatch(
+          /tampered with at chunk \d+ \(it may be truncated\)/,
+        );
+        expect(await tableChecksums(pg, 'refusals')).toEqual(untouched);
+      });
     });
 
     it('a keyring whose key has the same id but other bytes (wrong key)', async () => {
@@ -404,7 +411,7 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     const changed = await tableChecksums(pg, 'kek');
 
     const wrong = failed(await cli(['restore', '--object', key], { ...env, KEK_FILE: wrongKekFile }));
-    expect(wrong).toMatch(/customer key does not match the keyring \(fingerprint sha256:[0-9a-f]{16}/);
+    expect(wrong).toMatch(/customer key does not match the keyring \(fingerprint hmac-sha256:[0-9a-f]{32}/);
     expect(await tableChecksums(pg, 'kek')).toEqual(changed);
     const missing = failed(await cli(['restore', '--object', key], { ...env, KEK_FILE: '' }));
     expect(missing).toContain('no customer key was supplied');
@@ -430,7 +437,7 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       'failing',
     );
     const keyring = await writeKeyring('failing.json', newKeyring({ now: T0, randomBytes }));
-    const env = { ...baseEnv('failing', keyring, 'failing'), PGUSER: 'dumper', PGPASSWORD: password };
+    const env = await asRole(baseEnv('failing', keyring, 'failing'), 'dumper', password);
 
     const error = failed(await cli(['backup'], env));
     expect(error).toMatch(/^backup failed after [1-9]\d* bytes of dump, nothing was stored: pg_dump failed/);
@@ -477,13 +484,208 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     expect(await keysUnder(`${PREFIX}/retention/`)).toEqual([aged[0], inProgress].sort());
   });
 
+  it("refuses an old backup copied over a newer name, or another territory's copied in, and restores nothing", async () => {
+    await createDatabase('rollback');
+    await seed('rollback', 1_000);
+    const keyringFile = await writeKeyring('rollback.json', newKeyring({ now: T0, randomBytes }));
+    const env = baseEnv('rollback', keyringFile, 'rollback');
+    const old = backupKeyOf(ok(await cli(['backup'], env)));
+    // Rows erased since (a data subject's request, say): a rollback would bring them back.
+    await pg.sql('delete from readings where id > 10', 'rollback');
+    const current = backupKeyOf(ok(await cli(['backup'], env)));
+    const erased = await tableChecksums(pg, 'rollback');
+
+    // Someone with write access to the bucket: the old object, metadata and all, over the newest
+    // name, and under a name newer than any backup.
+    const newer = backupObjectKey(PREFIX, 'rollback', new Date(Date.now() + 3_600_000));
+    for (const target of [current, newer]) {
+      await client.send(
+        new CopyObjectCommand({ Bucket: BUCKET, Key: target, CopySource: `${BUCKET}/${old}` }),
+      );
+    }
+    for (const object of [current, newer, 'latest']) {
+      const error = failed(await cli(['restore', '--object', object], env));
+      expect(error, object).toMatch(/copied or renamed/);
+      expect(error, object).toContain(`taken at ${backupTime(old)?.toISOString()}`);
+      expect(failed(await cli(['verify', '--object', object], env)), object).toMatch(/copied or renamed/);
+    }
+    expect(await tableChecksums(pg, 'rollback')).toEqual(erased);
+
+    // Another territory, even one sharing these keys: its folder holds a copy of this one's backup.
+    const otherEnv = baseEnv('rollback-other', keyringFile, 'rollback');
+    const foreign = backupObjectKey(PREFIX, 'rollback-other', backupTime(old) ?? new Date());
+    await client.send(
+      new CopyObjectCommand({ Bucket: BUCKET, Key: foreign, CopySource: `${BUCKET}/${old}` }),
+    );
+    const error = failed(await cli(['restore', '--object', 'latest'], otherEnv));
+    expect(error).toContain('a backup of territory "rollback"');
+    expect(error).toContain('stored as a backup of territory "rollback-other"');
+    expect(await tableChecksums(pg, 'rollback')).toEqual(erased);
+  });
+
+  it('takes where backups go, and with which keys, from its environment only: such flags are refused', async () => {
+    await createDatabase('flags');
+    const env = baseEnv(
+      'flags',
+      await writeKeyring('flags.json', newKeyring({ now: T0, randomBytes })),
+      'flags',
+    );
+    const other = await writeKeyring('flags-other.json', newKeyring({ now: T0, randomBytes }));
+    const redirections = [
+      ['--endpoint', s3.endpoint],
+      ['--bucket', BUCKET],
+      ['--prefix', 'elsewhere'],
+      ['--region', 'us-east-1'],
+      ['--ca-file', join(dir, 'flags.json')],
+      ['--territory', 'someone-else'],
+      ['--keyring-file', other],
+      ['--kek-file', other],
+      ['--retention-days', '1'],
+      ['--keep-at-least', '1'],
+      ['--pg-bindir', pg.binDir],
+      ['--compress', '0'],
+      ['--dbname', 'postgres'],
+    ];
+    for (const flag of redirections) {
+      for (const args of [
+        ['backup', ...flag],
+        [...flag, 'backup'],
+      ]) {
+        const run = await cli(args, env);
+        expect(run.code, args.join(' ')).not.toBe(0);
+        expect(run.stderr, args.join(' ')).toContain(`unknown option '${flag[0]}'`);
+      }
+    }
+    expect(await keysUnder('elsewhere/')).toEqual([]);
+    expect(await keysUnder(`${PREFIX}/someone-else/`)).toEqual([]);
+    expect(await keysUnder(`${PREFIX}/flags/`)).toEqual([]);
+  });
+
+  it('gives pg_dump only what it needs: connection settings and a 0600 passfile, no S3 key, no password variable', async () => {
+    await createDatabase('childenv');
+    await seed('childenv', 100);
+    // A pg_dump that records the environment it was given, then runs the real one.
+    const bin = join(dir, 'pg-recording');
+    const seen = join(dir, 'pg_dump.env');
+    await mkdir(bin, { recursive: true });
+    await writeFile(
+      join(bin, 'pg_dump'),
+      `#!/bin/sh\nenv > '${seen}'\n[ -n "$PGPASSFILE" ] && stat -c %a "$PGPASSFILE" > '${seen}.mode'\nexec '${pg.binDir}/pg_dump' "$@"\n`,
+      { mode: 0o755 },
+    );
+    await symlink(join(pg.binDir, 'pg_restore'), join(bin, 'pg_restore'));
+    const keyring = await writeKeyring('childenv.json', newKeyring({ now: T0, randomBytes }));
+    const env = {
+      ...baseEnv('childenv', keyring, 'childenv'),
+      PG_BINDIR: bin,
+      // Present in the backup command's own environment: none of it may reach pg_dump.
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      AWS_SESSION_TOKEN: 'decoy-session-token',
+      PGPASSWORD: pg.password,
+    };
+    ok(await cli(['backup'], env));
+    const names = (await readFile(seen, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.slice(0, l.indexOf('=')))
+      .filter((n) => n !== 'PWD' && n !== 'SHLVL' && n !== '_');
+    expect(names.sort()).toEqual(
+      ['PATH', 'PGAPPNAME', 'PGDATABASE', 'PGHOST', 'PGPASSFILE', 'PGPORT', 'PGUSER'].sort(),
+    );
+    expect((await readFile(`${seen}.mode`, 'utf8')).trim()).toBe('600');
+    // The passfile lived only while pg_dump ran.
+    const passfile = /^PGPASSFILE=(.*)$/m.exec(await readFile(seen, 'utf8'))?.[1] ?? '';
+    expect(existsSync(passfile)).toBe(false);
+  });
+
+  it('backs up as a read-only role (pg_read_all_data, BYPASSRLS), as the Cluster declares it, and the owner restores', async () => {
+    const ownerPassword = randomBytes(12).toString('hex');
+    const backupPassword = randomBytes(12).toString('hex');
+    secrets.push(ownerPassword, backupPassword);
+    await pg.sql(
+      `create role ro_owner login password '${ownerPassword}';
+       create role purpose_ro login;
+       create role territory_backup login bypassrls password '${backupPassword}' in role pg_read_all_data;
+       grant purpose_ro to ro_owner;`,
+    );
+    await pg.sql('create database readonly owner ro_owner');
+    await pg.sql(
+      `create schema cantine authorization ro_owner; grant usage, create on schema cantine to purpose_ro;
+       set role purpose_ro;
+       create table cantine.repas as select g as id, md5(g::text) as menu from generate_series(1, 300) g;
+       create table cantine.allergies (eleve int, allergie text);
+       insert into cantine.allergies select g, 'arachide' from generate_series(1, 50) g;
+       alter table cantine.allergies enable row level security;
+       alter table cantine.allergies force row level security;
+       create policy nobody on cantine.allergies using (false);
+       reset role; set role ro_owner;
+       create table public.communes as select g as id from generate_series(1, 20) g;
+       create sequence public.numeros start 42;
+       select lo_from_bytea(4242, 'une pièce jointe');`,
+      'readonly',
+    );
+    const count = (table: string) => pg.sql(`select count(*) from ${table}`, 'readonly');
+    const keyring = await writeKeyring('readonly.json', newKeyring({ now: T0, randomBytes }));
+    const asBackup = await asRole(
+      baseEnv('readonly', keyring, 'readonly'),
+      'territory_backup',
+      backupPassword,
+    );
+    // Before PostgreSQL 19, pg_read_all_data does not cover large objects: the backup fails, and says
+    // what to grant; with the grant it succeeds.
+    if (pg.majorVersion < 19) {
+      const refused = failed(await cli(['backup'], asBackup));
+      expect(refused).toContain('permission denied for large object 4242');
+      expect(refused).toContain('GRANT SELECT ON LARGE OBJECT <oid> TO territory_backup');
+      await pg.sql('grant select on large object 4242 to territory_backup', 'readonly');
+    }
+    ok(await cli(['backup'], asBackup));
+    // It reads everything and writes nothing.
+    await expect(
+      pg.sql('set role territory_backup; insert into public.communes values (0)', 'readonly'),
+    ).rejects.toThrow(/permission denied/);
+    await expect(pg.sql('set role territory_backup; drop table cantine.repas', 'readonly')).rejects.toThrow(
+      /must be owner/,
+    );
+    await pg.sql(
+      'drop table cantine.repas; drop table cantine.allergies; drop table public.communes',
+      'readonly',
+    );
+    ok(
+      await cli(
+        ['restore', '--object', 'latest'],
+        await asRole(baseEnv('readonly', keyring, 'readonly'), 'ro_owner', ownerPassword),
+      ),
+    );
+    expect(await count('cantine.repas')).toBe('300');
+    expect(await count('cantine.allergies')).toBe('50');
+    expect(await count('public.communes')).toBe('20');
+    expect(await pg.sql("select convert_from(lo_get(4242), 'UTF8')", 'readonly')).toBe('une pièce jointe');
+  });
+
   it('reports bad configuration by name with exit code 2, and never echoes values', async () => {
-    const run = await cli(['backup'], { S3_BUCKET: BUCKET, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+    const run = await cli(['backup'], {
+      S3_BUCKET: BUCKET,
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    });
     expect(run.code).toBe(2);
     const error = failed(run);
-    expect(error).toContain('TERRITORY_NAME (or --territory) is required');
-    expect(error).toContain('S3_ENDPOINT (or --endpoint) is required');
-    expect(error).toContain('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
+    expect(error).toContain('TERRITORY_NAME is required');
+    expect(error).toContain('S3_ENDPOINT is required');
+    // S3 keys in variables are not credentials to it: only the mounted files are.
+    expect(error).toContain('S3_ACCESS_KEY_ID_FILE is required');
+    expect(error).toContain('S3_SECRET_ACCESS_KEY_FILE is required');
+
+    const unreadable = await cli(['backup'], {
+      ...baseEnv('config', join(dir, 'none.json'), 'postgres'),
+      S3_SECRET_ACCESS_KEY_FILE: join(dir, 'no-such-file'),
+    });
+    expect(unreadable.code).toBe(2);
+    expect(failed(unreadable)).toContain(
+      `S3_SECRET_ACCESS_KEY_FILE ${join(dir, 'no-such-file')} cannot be read: ENOENT`,
+    );
   });
 
   it('reaches an HTTPS endpoint signed by a private CA only with that CA (S3_CA_FILE), never by default', async () => {
@@ -506,8 +708,8 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
           'privateca',
         ),
         S3_ENDPOINT: tls.endpoint,
-        AWS_ACCESS_KEY_ID: tls.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: tls.secretAccessKey,
+        S3_ACCESS_KEY_ID_FILE: tls.credentialFiles.accessKeyId,
+        S3_SECRET_ACCESS_KEY_FILE: tls.credentialFiles.secretAccessKey,
       };
       // The public CAs do not vouch for it, and neither does another private CA.
       expect(failed(await cli(['backup'], env))).toMatch(/certificate/);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { newKeyring, serializeKeyring } from '../../operator/src/keys/keyring.ts';
+import { backupCommandEnv } from '../support/backup-command.ts';
 import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
 import { type S3Server, startS3Server } from '../support/s3.ts';
 
@@ -27,17 +28,10 @@ beforeAll(async () => {
   const keyringFile = join(dir, 'keyring.json');
   await writeFile(keyringFile, serializeKeyring(newKeyring({ now: new Date(), randomBytes })));
   env = {
-    PATH: process.env.PATH ?? '',
-    ...pg.env,
-    PG_BINDIR: pg.binDir,
+    // Territory and database are given per run.
+    ...backupCommandEnv(pg, s3, { territory: '', database: '', bucket: 'rss', keyringFile }),
     // Uncompressed: the dump size is then the table size, and large quickly.
     PG_DUMP_COMPRESS: '0',
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_BUCKET: 'rss',
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    KEYRING_FILE: keyringFile,
   };
 }, 900_000);
 

@@ -1,24 +1,25 @@
 // The chart's RBAC on the real API server, as the operator's ServiceAccount itself (a real token from the
 // TokenRequest API, so the API server authenticates and authorises it exactly as in a cluster):
-// - sufficient: it server-side applies a whole Territory's desired state, including the tenant Roles and
-//   RoleBindings (Kubernetes' escalation check: it can only grant what it holds), writes status, finalizers,
+// - sufficient: it server-side applies a whole Territory's desired state, including the tenant RoleBindings
+//   (to the chart's tenant ClusterRoles, which it may bind by name without holding them), writes status, finalizers,
 //   events, and its leader-election Lease;
 // - not broader than needed: SelfSubjectAccessReviews for what it must NOT do are denied.
 import { AuthorizationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import { parseTerritory } from '../../operator/src/api/territory.ts';
 import { context, territory } from '../../operator/src/builders/fixtures.test-helpers.ts';
 import { buildDesiredState } from '../../operator/src/builders/index.ts';
+import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
 import { groupOf, resourceOf } from '../../operator/src/rbac/operator-rbac.ts';
 import { OWNED_KINDS } from '../../operator/src/territory/owned-kinds.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
 import {
+  findManifest,
+  installChartAccess,
   installCrdsAsAdmin,
   kubectl,
   type Manifest,
-  renderChart,
-  serviceAccountKubeconfig,
 } from '../helm/chart.ts';
 import { uniqueName } from '../support/kube.ts';
 
@@ -31,6 +32,7 @@ const operatorNs = release; // the release namespace
 const tenant = uniqueName('rbac-tenant');
 let saKubeconfig = '';
 let clusterScoped: Manifest[] = [];
+let chartConfig: OperatorConfig;
 let auth: AuthorizationV1Api;
 
 async function asAdmin(args: string[], input?: string) {
@@ -63,28 +65,25 @@ beforeAll(async () => {
   // Our CRD and CloudNativePG's, as the platform installs them (admin); the operator never does.
   await installCrdsAsAdmin(kubectlPath, admin);
   await asAdmin(['create', 'namespace', operatorNs]);
-
-  const { manifests } = await renderChart({ release, namespace: operatorNs });
-  const rbac = manifests.filter((m) =>
-    ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(m.kind),
-  );
-  expect(rbac).toHaveLength(5);
-  clusterScoped = rbac.filter((m) => m.kind.startsWith('Cluster'));
-  await asAdmin(['apply', '--server-side', '-f', '-'], toYamlStream(rbac));
-
-  const sa = rbac.find((m) => m.kind === 'ServiceAccount')?.metadata.name ?? '';
-  saKubeconfig = await serviceAccountKubeconfig({
+  const access = await installChartAccess({
     kubectlPath,
     adminKubeconfig: admin,
+    release,
     namespace: operatorNs,
-    serviceAccount: sa,
   });
+  expect(access.manifests.filter((m) => m.kind.includes('Role'))).toHaveLength(6); // + 2 tenant ClusterRoles
+  clusterScoped = access.clusterScoped;
+  saKubeconfig = access.kubeconfig;
+  const configMap = findManifest(access.manifests, 'ConfigMap') as unknown as {
+    data: Record<string, string>;
+  };
+  chartConfig = parseOperatorConfig(parseYaml(configMap.data['config.yaml'] ?? ''));
   const kc = new KubeConfig();
   kc.loadFromFile(saKubeconfig);
   auth = kc.makeApiClient(AuthorizationV1Api);
   // The token really is the ServiceAccount's.
   const whoami = await asOperator(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
-  expect(whoami.stdout).toBe(`system:serviceaccount:${operatorNs}:${sa}`);
+  expect(whoami.stdout).toBe(`system:serviceaccount:${operatorNs}:${access.serviceAccount}`);
 }, 1_200_000);
 
 afterAll(async () => {
@@ -119,6 +118,8 @@ describe("the chart's RBAC, as the operator's ServiceAccount", () => {
     for (const verb of ['get', 'list', 'watch']) await check(verb, '', 'nodes');
     await check('create', 'events.k8s.io', 'events', { namespace: tenant });
     await check('get', '', 'secrets', { namespace: tenant, name: 'backup-credentials' });
+    for (const name of [chartConfig.tenantRoles.admin, chartConfig.tenantRoles.reader])
+      await check('bind', 'rbac.authorization.k8s.io', 'clusterroles', { name });
     for (const verb of ['get', 'create', 'update']) {
       await check(verb, 'coordination.k8s.io', 'leases', { namespace: operatorNs });
     }
@@ -141,7 +142,17 @@ describe("the chart's RBAC, as the operator's ServiceAccount", () => {
     for (const verb of ['escalate', 'bind']) {
       await deny(verb, 'rbac.authorization.k8s.io', 'roles', { namespace: tenant });
       await deny(verb, 'rbac.authorization.k8s.io', 'clusterroles');
+      await deny(verb, 'rbac.authorization.k8s.io', 'clusterroles', { name: 'cluster-admin' });
     }
+    // No Pod, workload or Pod log: what the tenant ClusterRoles grant, the operator does not hold.
+    for (const [group, resource] of [
+      ['', 'pods'],
+      ['apps', 'deployments'],
+      ['batch', 'jobs'],
+      ['', 'services'],
+    ] as const)
+      await deny('create', group, resource, { namespace: tenant });
+    await deny('get', '', 'pods', { subresource: 'log', namespace: tenant });
     await deny('impersonate', '', 'users');
     await deny('impersonate', '', 'serviceaccounts', { namespace: tenant });
     await deny('create', '', 'pods', { subresource: 'exec', namespace: tenant });
@@ -156,16 +167,19 @@ describe("the chart's RBAC, as the operator's ServiceAccount", () => {
     expect(allowed).toEqual([]);
   });
 
-  it("applies a Territory's whole desired state, tenant Roles included, and writes status, events and its Lease", async () => {
+  it("applies a Territory's whole desired state, tenant RoleBindings included, and writes status, events and its Lease", async () => {
     // The platform (admin) declares the Territory; the operator does the rest.
     const declared = territory({ name: tenant });
     const { uid: _uid, generation: _generation, ...metadata } = declared.metadata;
     await asAdmin(['create', '-f', '-'], JSON.stringify({ ...declared, metadata }));
     const live = parseTerritory(JSON.parse(await asAdmin(['get', 'territory', tenant, '-o', 'json'])));
     if (!live.ok) throw new Error(live.errors.join('; '));
-    const state = buildDesiredState(context(live.territory));
+    // Under the configuration the chart gives the operator (its tenant ClusterRoles, its backup image).
+    const state = buildDesiredState(
+      context(live.territory, { config: { ...chartConfig, backupEgress: context().config.backupEgress } }),
+    );
     const objects = [state.namespace, ...state.tenancy, ...state.database, ...state.backup];
-    expect(objects.filter((o) => o.kind === 'Role')).toHaveLength(2);
+    expect(objects.filter((o) => o.kind === 'RoleBinding')).toHaveLength(2);
 
     const apply = async (docs: unknown[]) => {
       const r = await asOperator(

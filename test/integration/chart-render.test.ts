@@ -4,7 +4,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { renderCrdYaml } from '../../operator/src/api/crd.ts';
-import { leaderElectionRoleRules, operatorClusterRoleRules } from '../../operator/src/rbac/operator-rbac.ts';
+import {
+  bindTenantRolesRule,
+  leaderElectionRoleRules,
+  operatorClusterRoleRules,
+  tenantClusterRoles,
+} from '../../operator/src/rbac/operator-rbac.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
 import { CHART_DIR, findManifest, helm, type Manifest, renderChart, setJson } from '../helm/chart.ts';
 
@@ -49,19 +54,29 @@ describe('helm template', () => {
     ({ manifests } = await renderChart({ release: 'territory-operator', namespace: 'territory-system' }));
   });
 
-  it('renders the operator and nothing cluster-wide beyond its RBAC', () => {
+  it('renders the operator and nothing cluster-wide beyond its RBAC and admission policies', () => {
     expect(manifests.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
       'ClusterRole/territory-operator',
+      'ClusterRole/territory-operator-tenant-admin',
+      'ClusterRole/territory-operator-tenant-reader',
       'ClusterRoleBinding/territory-operator',
       'ConfigMap/territory-operator-config',
       'Deployment/territory-operator',
+      'NetworkPolicy/territory-operator',
       'PodDisruptionBudget/territory-operator',
       'Role/territory-operator-leader-election',
       'RoleBinding/territory-operator-leader-election',
       'Service/territory-operator-metrics',
       'ServiceAccount/territory-operator',
+      'ValidatingAdmissionPolicy/territory-operator-operator-scope',
+      'ValidatingAdmissionPolicy/territory-operator-tenant-guardrails',
+      'ValidatingAdmissionPolicy/territory-operator-territory-namespaces',
+      'ValidatingAdmissionPolicyBinding/territory-operator-operator-scope',
+      'ValidatingAdmissionPolicyBinding/territory-operator-tenant-guardrails',
+      'ValidatingAdmissionPolicyBinding/territory-operator-territory-namespaces',
     ]);
-    for (const m of manifests.filter((m) => !m.kind.startsWith('Cluster')))
+    const clusterScoped = /^(Cluster|ValidatingAdmission)/;
+    for (const m of manifests.filter((m) => !clusterScoped.test(m.kind)))
       expect(m.metadata.namespace, `${m.kind} namespace`).toBe('territory-system');
   });
 
@@ -106,7 +121,19 @@ describe('helm template', () => {
   });
 
   it('carries exactly the RBAC rules computed from the operator code', () => {
-    expect(findManifest(manifests, 'ClusterRole').rules).toEqual(operatorClusterRoleRules());
+    const tenantRoles = {
+      admin: 'territory-operator-tenant-admin',
+      reader: 'territory-operator-tenant-reader',
+    };
+    expect(findManifest(manifests, 'ClusterRole', 'territory-operator').rules).toEqual([
+      ...operatorClusterRoleRules(),
+      bindTenantRolesRule(tenantRoles),
+    ]);
+    expect(
+      tenantClusterRoles(tenantRoles).map(
+        (r) => findManifest(manifests, 'ClusterRole', r.metadata.name).rules,
+      ),
+    ).toEqual(tenantClusterRoles(tenantRoles).map((r) => r.rules));
     expect(findManifest(manifests, 'Role').rules).toEqual(leaderElectionRoleRules());
     const binding = findManifest(manifests, 'ClusterRoleBinding');
     expect(binding.subjects).toEqual([
@@ -148,6 +175,10 @@ describe('helm template', () => {
       apiServerCidrs: ['10.0.0.1/32'],
       shardSelector: 'sovereign.dev/region=53',
       operatorImage: 'registry.example.fr/territory-operator:1.2.3',
+      tenantRoles: {
+        admin: 'ops-territory-operator-tenant-admin',
+        reader: 'ops-territory-operator-tenant-reader',
+      },
     });
     // The release's own names (release "ops" does not contain the chart name).
     expect(findManifest(custom, 'Deployment').metadata.name).toBe('ops-territory-operator');

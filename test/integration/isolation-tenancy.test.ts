@@ -24,11 +24,14 @@ import {
   buildKeyringSecret,
   KEYRING_SECRET,
 } from '../../operator/src/builders/keys.ts';
-import { ADMIN_ROLE, READER_ROLE } from '../../operator/src/builders/rbac.ts';
+import { ADMIN_BINDING, READER_BINDING } from '../../operator/src/builders/rbac.ts';
+import { parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
+import { tenantClusterRoles } from '../../operator/src/rbac/operator-rbac.ts';
 import { type Identity, KubeHttp, objectPath } from '../chaos/lib/kube-http.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 
 const FIELD_MANAGER = 'territory-operator';
+const TENANT_ROLES = parseOperatorConfig({}).tenantRoles;
 const admin = KubeHttp.fromKubeconfig(inject('kubeconfigPath'));
 
 interface Tenant {
@@ -131,8 +134,23 @@ async function provisionTenant(ns: string): Promise<Tenant> {
 let a: Tenant;
 let b: Tenant;
 
+/** The tenant ClusterRoles the chart ships (the RoleBindings in each namespace refer to them). */
+async function installTenantRoles(): Promise<void> {
+  for (const role of tenantClusterRoles(TENANT_ROLES)) {
+    await expectOk(
+      admin.apply(
+        objectPath({ apiVersion: role.apiVersion, kind: role.kind, name: role.metadata.name }),
+        role,
+        'isolation-test',
+      ),
+      `install ClusterRole ${role.metadata.name}`,
+    );
+  }
+}
+
 beforeAll(async () => {
   await installTerritoryCrd();
+  await installTenantRoles();
   [a, b] = await Promise.all([provisionTenant(uniqueName('iso-a')), provisionTenant(uniqueName('iso-b'))]);
 });
 
@@ -209,8 +227,9 @@ describe('an authority cannot loosen its own isolation (SubjectAccessReview)', (
     { resource: 'resourcequotas', name: 'territory-quota' },
     { resource: 'limitranges', name: 'territory-limits' },
     { group: 'networking.k8s.io', resource: 'networkpolicies', name: 'default-deny' },
-    { group: 'rbac.authorization.k8s.io', resource: 'roles', name: ADMIN_ROLE },
-    { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: ADMIN_ROLE },
+    { group: 'rbac.authorization.k8s.io', resource: 'rolebindings', name: ADMIN_BINDING },
+    { group: 'postgresql.cnpg.io', resource: 'clusters', name: 'db' },
+    { group: 'postgresql.cnpg.io', resource: 'scheduledbackups', name: 'db' },
   ];
 
   it("lets A's admins read their guardrails but never create, change or delete them", async () => {
@@ -280,6 +299,30 @@ describe('an authority cannot loosen its own isolation (SubjectAccessReview)', (
       true,
     );
     expect(await admin.canI(a.reader, { verb: 'create', resource: 'pods', namespace: a.ns })).toBe(false);
+  });
+
+  it("denies A's readers every write, whatever the kind", async () => {
+    // The authorizer's answer, whatever the Roles look like (a `*` rule included).
+    const kinds = [
+      { resource: 'pods' },
+      { resource: 'pods', subresource: 'exec' },
+      { resource: 'secrets' },
+      { resource: 'configmaps' },
+      { resource: 'serviceaccounts', subresource: 'token' },
+      { group: 'apps', resource: 'deployments' },
+      { group: 'batch', resource: 'cronjobs' },
+      { group: 'postgresql.cnpg.io', resource: 'backups' },
+      { group: 'networking.k8s.io', resource: 'networkpolicies' },
+      { group: 'rbac.authorization.k8s.io', resource: 'rolebindings' },
+    ];
+    const allowed: string[] = [];
+    for (const kind of kinds) {
+      for (const verb of ['create', 'update', 'patch', 'delete', 'deletecollection']) {
+        if (await admin.canI(a.reader, { ...kind, verb, namespace: a.ns }))
+          allowed.push(`${verb} ${kind.resource}${kind.subresource ? `/${kind.subresource}` : ''}`);
+      }
+    }
+    expect(allowed).toEqual([]);
   });
 });
 
@@ -354,13 +397,12 @@ describe('real requests made as the authorities’ people', () => {
         ),
       ],
       [
-        'widen the admin Role',
+        'widen the admin ClusterRole',
         merge(
           objectPath({
             apiVersion: 'rbac.authorization.k8s.io/v1',
-            kind: 'Role',
-            namespace: a.ns,
-            name: ADMIN_ROLE,
+            kind: 'ClusterRole',
+            name: TENANT_ROLES.admin,
           }),
           {
             rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }],
@@ -388,9 +430,9 @@ describe('real requests made as the authorities’ people', () => {
             apiVersion: 'rbac.authorization.k8s.io/v1',
             kind: 'RoleBinding',
             namespace: a.ns,
-            name: READER_ROLE,
+            name: READER_BINDING,
           }),
-          { roleRef: { name: ADMIN_ROLE } },
+          { roleRef: { name: TENANT_ROLES.admin } },
         ),
       ],
       [
@@ -525,5 +567,43 @@ describe('Pod Security admission in a Territory namespace (restricted)', () => {
     const pods = `${objectPath({ apiVersion: 'v1', kind: 'Pod', namespace: a.ns })}?dryRun=All`;
     const answer = await asA.request('POST', pods, pod(uniqueName('good'), {}));
     expect(answer.status, answer.text.slice(0, 300)).toBe(201);
+  });
+});
+
+describe("an authority's admins cannot flood the API server from their namespace", () => {
+  it('are refused Secrets and ConfigMaps past the count quota (real creates, as A’s admin)', async () => {
+    const asA = admin.as(a.admin);
+    const quota = (
+      await admin.get(
+        objectPath({ apiVersion: 'v1', kind: 'ResourceQuota', namespace: a.ns, name: 'territory-quota' }),
+      )
+    ).body as { spec: { hard: Record<string, string> } };
+    for (const [kind, resource] of [
+      ['Secret', 'secrets'],
+      ['ConfigMap', 'configmaps'],
+    ] as const) {
+      const hard = Number(quota.spec.hard[`count/${resource}`]);
+      expect(hard, `count/${resource} is bounded`).toBeGreaterThan(0);
+      const path = objectPath({ apiVersion: 'v1', kind, namespace: a.ns });
+      let created = 0;
+      let refusal = '';
+      // Up to the bound and one past it, a few at a time; the quota admission stops the run.
+      for (let i = 0; i <= hard && !refusal; i += 10) {
+        const answers = await Promise.all(
+          Array.from({ length: 10 }, (_, j) =>
+            asA.request('POST', path, {
+              apiVersion: 'v1',
+              kind,
+              metadata: { name: `flood-${i + j}` },
+              data: {},
+            }),
+          ),
+        );
+        created += answers.filter((r) => r.status === 201).length;
+        refusal = answers.find((r) => r.status === 403)?.text ?? '';
+      }
+      expect(refusal, `${kind}s past ${hard}`).toMatch(/exceeded quota.*count\//);
+      expect(created).toBeLessThanOrEqual(hard);
+    }
   });
 });

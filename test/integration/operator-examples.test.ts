@@ -131,7 +131,6 @@ describe.each(Object.keys(CLUSTERS))('example %s', (file) => {
       ['v1', 'ResourceQuota', 'territory-quota'],
       ['v1', 'LimitRange', 'territory-limits'],
       ['networking.k8s.io/v1', 'NetworkPolicy', 'default-deny'],
-      ['rbac.authorization.k8s.io/v1', 'Role', 'territory-admin'],
       ['v1', 'Secret', 'territory-keyring'],
       ['v1', 'Secret', 'db-owner'],
       ['postgresql.cnpg.io/v1', 'Cluster', 'db'],

@@ -1,11 +1,16 @@
 // Issue 5: a keyring is created once and never regenerated. Across operator restarts, re-applies of the
-// same manifest and spec edits, its key ids and bytes stay the same; and no key material or password
-// ever shows in the operator's logs, the Events or the Territory's status.
+// same manifest and spec edits, its key ids and bytes stay the same; and no key material (wrapped or raw,
+// in any encoding) or password ever shows in the operator's logs, the Events, the Territory's status or
+// its metrics.
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { KEYRING_KEY } from '../../operator/src/builders/keys.ts';
+import { type Keyring, unwrapKey } from '../../operator/src/keys/keyring.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { bytesNeedle, leaksIn, type Needle, textNeedle } from '../support/secret-forms.ts';
+import { secnumcloudTerritory } from '../support/territories.ts';
 
 const CLUSTER = {
   provider: 'outscale',
@@ -30,30 +35,7 @@ async function operator(): Promise<TestOperator> {
 }
 
 function territory(name: string, rotationDays = 90): KubeObject {
-  return {
-    apiVersion: 'sovereign.dev/v1alpha1',
-    kind: 'Territory',
-    metadata: { name },
-    spec: {
-      authority: { kind: 'epci', code: '243500139' },
-      controller: {
-        contactEmail: 'donnees@rennes.example.fr',
-        dpo: { email: 'dpo@rennes.example.fr' },
-        purposes: [
-          { name: 'mobility', dataCategories: ['trips'], dataSubjects: ['travellers'], retentionDays: 730 },
-        ],
-      },
-      hosting: { level: 'secnumcloud' },
-      encryption: { rotationDays, customerKey: { secretName: 'rennes-kek' } },
-      backup: {
-        destination: {
-          endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
-          bucket: 'rennes-backups',
-          credentialsSecret: { name: 'oos' },
-        },
-      },
-    },
-  };
+  return secnumcloudTerritory(name, { rotationDays });
 }
 
 const secretData = async (op: TestOperator, namespace: string, name: string) =>
@@ -61,23 +43,27 @@ const secretData = async (op: TestOperator, namespace: string, name: string) =>
     | Record<string, string>
     | undefined;
 
-/** Every secret value in base64 and in clear, and each key's material as stored in the keyring. */
-function secretsToLookFor(secrets: Record<string, string>[]): string[] {
-  const out: string[] = [];
+/**
+ * Every secret value (as stored, in clear, in every encoding), each key of the keyring as stored (wrapped)
+ * and raw (unwrapped with the customer key), and the customer key itself.
+ */
+function secretsToLookFor(secrets: Record<string, string>[], kek: Buffer): Needle[] {
+  const out: Needle[] = [bytesNeedle('customer key', kek)];
   for (const data of secrets) {
-    for (const b64 of Object.values(data)) {
-      const clear = Buffer.from(b64, 'base64').toString('utf8');
-      out.push(b64);
-      if (clear.length >= 12) out.push(clear);
-      try {
-        const keyring = JSON.parse(clear) as { keys?: { material: string }[] };
-        for (const k of keyring.keys ?? []) out.push(k.material);
-      } catch {
-        // not a keyring: a password, already listed
+    for (const [field, b64] of Object.entries(data)) {
+      const clear = Buffer.from(b64, 'base64');
+      out.push(bytesNeedle(`${field} value`, clear));
+      if (clear.toString('utf8').length >= 12)
+        out.push(textNeedle(`${field} value in clear`, clear.toString('utf8')));
+      if (field !== KEYRING_KEY) continue;
+      const keyring = JSON.parse(clear.toString('utf8')) as Keyring;
+      for (const k of keyring.keys) {
+        out.push(bytesNeedle(`key ${k.id} as stored`, Buffer.from(k.material, 'base64')));
+        out.push(bytesNeedle(`key ${k.id} raw`, unwrapKey(keyring, k.id, kek)));
       }
     }
   }
-  return out.filter((s) => s.length >= 12);
+  return out;
 }
 
 describe('the keyring survives restarts, re-applies and edits unchanged', () => {
@@ -171,29 +157,35 @@ describe('the keyring survives restarts, re-applies and edits unchanged', () => 
     const status = t.status as { keys?: { versions: { id: string }[] } };
     expect(status.keys?.versions.map((v) => v.id)).toEqual(keyring.keys.map((k) => k.id));
 
-    // No secret in logs, Events or status.
+    // No secret in logs, Events, the Territory (status included) or metrics.
     const secrets = [
       original,
       (await secretData(op, name, 'db-owner')) ?? {},
       (await secretData(op, name, 'db-purpose-mobility')) ?? {},
-      { kek },
     ];
-    const needles = secretsToLookFor(secrets);
-    expect(needles.length).toBeGreaterThan(4);
-    const events = await op.client.list({
-      apiVersion: 'events.k8s.io/v1',
-      kind: 'Event',
-      namespace: 'default',
-    });
+    const needles = secretsToLookFor(secrets, Buffer.from(kek, 'base64'));
+    // The customer key, the keyring, its one version wrapped and raw, two passwords (as stored and in clear).
+    expect(needles.length).toBeGreaterThanOrEqual(9);
+    expect(needles.filter((n) => n.what.endsWith(' raw')).length).toBe(keyring.keys.length);
+    const events = await Promise.all(
+      ['default', name].flatMap((namespace) => [
+        op.client.list({ apiVersion: 'events.k8s.io/v1', kind: 'Event', namespace }),
+        op.client.list({ apiVersion: 'v1', kind: 'Event', namespace }),
+      ]),
+    );
     const haystacks = {
       logs: started.flatMap((o) => o.logs).join('\n'),
-      events: JSON.stringify(events.items),
-      status: JSON.stringify(t.status),
+      events: JSON.stringify(events.flatMap((list) => list.items)),
+      Territory: JSON.stringify(t),
+      metrics: await op.operator.manager.metrics.registry.metrics(),
     };
-    expect(haystacks.logs.length).toBeGreaterThan(0);
-    for (const [where, text] of Object.entries(haystacks)) {
-      for (const needle of needles)
-        expect(text.includes(needle), `a secret value appears in ${where}`).toBe(false);
-    }
+    // The haystacks hold what they should, so an empty search cannot pass by accident.
+    expect(haystacks.logs).toContain('data key version created');
+    expect(haystacks.events).toContain(name);
+    expect(haystacks.Territory).toContain('KeysReady');
+    const leaks = Object.entries(haystacks).flatMap(([where, text]) =>
+      leaksIn(text, needles).map((leak) => `${leak} in ${where}`),
+    );
+    expect(leaks).toEqual([]);
   });
 });

@@ -3,43 +3,17 @@
 // bad Territory gets a clear condition without disturbing the others.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { ADMIN_BINDING, READER_BINDING } from '../../operator/src/builders/rbac.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
 type T = KubeObject & { status?: { observedGeneration?: number; conditions?: Cond[] } };
 
 function territory(name: string, over: Record<string, unknown> = {}): KubeObject {
-  return {
-    apiVersion: 'sovereign.dev/v1alpha1',
-    kind: 'Territory',
-    metadata: { name },
-    spec: {
-      authority: { kind: 'commune', code: '35238' },
-      controller: {
-        contactEmail: 'dpd@rennes.example.fr',
-        dpo: { email: 'dpo@rennes.example.fr' },
-        purposes: [
-          {
-            name: 'etat-civil',
-            dataCategories: ['identity'],
-            dataSubjects: ['residents'],
-            retentionDays: 365,
-          },
-        ],
-      },
-      backup: {
-        destination: {
-          endpoint: 'https://oos.eu-west-2.outscale.com',
-          bucket: 'rennes-backups',
-          credentialsSecret: { name: 'oos' },
-        },
-      },
-      access: { adminGroups: ['rennes-admins'] },
-      ...over,
-    },
-  };
+  return rennesTerritory(name, { access: { adminGroups: ['rennes-admins'] }, ...over });
 }
 
 const OUTSCALE = {
@@ -170,7 +144,7 @@ describe('drift and spec edits', () => {
     const admins = await get({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'RoleBinding',
-      name: 'territory-admin',
+      name: ADMIN_BINDING,
       namespace: name,
     });
     expect(((admins?.subjects ?? []) as { name: string }[]).map((s) => s.name)).toEqual([
@@ -182,7 +156,7 @@ describe('drift and spec edits', () => {
         get({
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'RoleBinding',
-          name: 'territory-reader',
+          name: READER_BINDING,
           namespace: name,
         }),
       {
@@ -197,7 +171,7 @@ describe('drift and spec edits', () => {
         !(await get({
           apiVersion: 'rbac.authorization.k8s.io/v1',
           kind: 'RoleBinding',
-          name: 'territory-reader',
+          name: READER_BINDING,
           namespace: name,
         })),
       { what: 'reader RoleBinding pruned', timeoutMs: 10_000 },

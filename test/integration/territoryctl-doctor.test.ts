@@ -13,7 +13,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { minimalTerritory } from '../../operator/src/api/test-fixtures.ts';
 import type { Check } from '../../operator/src/cli/territoryctl/doctor.ts';
-import { leaderElectionRoleRules, operatorClusterRoleRules } from '../../operator/src/rbac/operator-rbac.ts';
+import { parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
+import {
+  bindTenantRolesRule,
+  leaderElectionRoleRules,
+  operatorClusterRoleRules,
+} from '../../operator/src/rbac/operator-rbac.ts';
+
+/** The configuration in this test sets no tenantRoles: the operator's defaults. */
+const TENANT_ROLES = parseOperatorConfig({}).tenantRoles;
+
 import { uniqueName } from '../support/kube.ts';
 import { installCrds, kubectl, ok, territoryctl } from './territoryctl-support.ts';
 
@@ -201,6 +210,7 @@ describe('territoryctl doctor', () => {
         'list territories.sovereign.dev',
         'patch territories.sovereign.dev/status',
         `create leases.coordination.k8s.io in ${ns}`,
+        `bind clusterroles.rbac.authorization.k8s.io ${TENANT_ROLES.admin}`,
       ]),
     );
 
@@ -210,7 +220,7 @@ describe('territoryctl doctor', () => {
         apiVersion: 'rbac.authorization.k8s.io/v1',
         kind: 'ClusterRole',
         metadata: { name: app },
-        rules: operatorClusterRoleRules(),
+        rules: [...operatorClusterRoleRules(), bindTenantRolesRule(TENANT_ROLES)],
       },
       {
         apiVersion: 'rbac.authorization.k8s.io/v1',

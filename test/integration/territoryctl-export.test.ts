@@ -9,10 +9,13 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { CopyObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml, stringify } from 'yaml';
+import { backupStamp, backupTime } from '../../operator/src/backup/naming.ts';
 import type { BundleManifest } from '../../operator/src/cli/territoryctl/export.ts';
 import { newKeyring, serializeKeyring, unwrapKey } from '../../operator/src/keys/keyring.ts';
+import { backupCommandEnv } from '../support/backup-command.ts';
 import { uniqueName } from '../support/kube.ts';
 import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
 import { type S3Server, startS3Server } from '../support/s3.ts';
@@ -151,18 +154,7 @@ async function prepare(prefix: string, opts: { wrapped: boolean }): Promise<Prep
   const kekFile = join(dir, `${name}.kek`);
   if (kek) await writeFile(kekFile, kek, { mode: 0o600 });
   const backup = await spawnRun(process.execPath, [BACKUP_CLI, 'backup'], {
-    PATH: process.env.PATH ?? '',
-    ...pg.env,
-    PGDATABASE: database,
-    PG_BINDIR: pg.binDir,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    S3_BUCKET: BUCKET,
-    S3_PREFIX: PREFIX,
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    TERRITORY_NAME: name,
-    KEYRING_FILE: keyringFile,
+    ...backupCommandEnv(pg, s3, { territory: name, database, bucket: BUCKET, prefix: PREFIX, keyringFile }),
     ...(kek ? { KEK_FILE: kekFile } : {}),
   });
   ok(backup, 'territory-backup backup');
@@ -365,6 +357,39 @@ describe('territoryctl export', () => {
     expect(await tableChecksums(pg, `${t.database}_from_plain`)).toEqual(
       await tableChecksums(pg, t.database),
     );
+  });
+
+  it('refuses an older backup copied over a newer name (a rollback in the bucket), in both modes', {
+    timeout: 300_000,
+  }, async () => {
+    const t = await prepare('export-rollback', { wrapped: false });
+    const client = s3.client();
+    const folder = `${PREFIX}${t.name}/`;
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: folder }));
+    const original = listed.Contents?.map((o) => o.Key ?? '').find((k) => k.endsWith('.pgdump.enc')) ?? '';
+    expect(original).not.toBe('');
+    // Someone with write access to the bucket makes the old backup look like the newest one.
+    const newer = `${folder}${backupStamp(new Date(Date.now() + 3_600_000))}.pgdump.enc`;
+    await client.send(
+      new CopyObjectCommand({ Bucket: BUCKET, Key: newer, CopySource: `${BUCKET}/${original}` }),
+    );
+    for (const mode of [[], ['--keep-encrypted']]) {
+      const out = join(dir, `${t.name}-rollback${mode.length}`);
+      const run = await territoryctl(['export', t.name, ...mode, '--out', out, '--s3-endpoint', s3.endpoint]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(/copied or renamed/);
+      expect(run.stderr).toContain(`taken at ${backupTime(original)?.toISOString()}`);
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(`${out}.partial`)).toBe(false);
+    }
+    // The genuine backup, named explicitly, still exports.
+    const out = join(dir, `${t.name}-genuine`);
+    const base = original.slice(original.lastIndexOf('/') + 1);
+    ok(
+      await territoryctl(['export', t.name, '--backup', base, '--out', out, '--s3-endpoint', s3.endpoint]),
+      'export of the genuine backup',
+    );
+    client.destroy();
   });
 
   it('says what to do when the backup, the Territory or the output folder is wrong', {

@@ -33,9 +33,34 @@ export interface WaitForOptions {
 }
 
 /**
+ * Background machinery a test depends on (the in-process operator of support/operator.ts) that can fail
+ * while the test waits. Each probe answers the failure to report, or undefined while all is well.
+ */
+const failureProbes = new Set<() => Error | undefined>();
+
+/**
+ * Registers a probe that every waitFor consults on each poll: once it answers an error, waitFor throws
+ * that error at once instead of polling on until its timeout. Returns the unregistering function.
+ */
+export function failWaitsWhen(probe: () => Error | undefined): () => void {
+  failureProbes.add(probe);
+  return () => failureProbes.delete(probe);
+}
+
+function backgroundFailure(): Error | undefined {
+  for (const probe of failureProbes) {
+    const failure = probe();
+    if (failure) return failure;
+  }
+  return undefined;
+}
+
+/**
  * Polls `check` until it returns something other than undefined/null/false, and returns that.
  * Errors thrown by `check` count as "not yet" (the API may be briefly unavailable); on timeout
- * the failure names what was awaited, with the last error or value seen.
+ * the failure names what was awaited, with the last error or value seen. A failure of the background
+ * machinery (a crashed in-process operator, see failWaitsWhen) is thrown at the next poll: what it
+ * would have done will never come.
  */
 export async function waitFor<T>(
   check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
@@ -46,6 +71,8 @@ export async function waitFor<T>(
   const started = Date.now();
   let last = 'no attempt finished';
   while (true) {
+    const failure = backgroundFailure();
+    if (failure) throw failure;
     try {
       const value = await check();
       if (value !== undefined && value !== null && value !== false) return value;
@@ -55,8 +82,11 @@ export async function waitFor<T>(
     }
     const elapsed = Date.now() - started;
     if (elapsed >= timeoutMs) {
-      throw new Error(
-        `Timed out after ${elapsed}ms waiting for ${typeof options.what === 'function' ? options.what() : options.what} (${last})`,
+      throw (
+        backgroundFailure() ??
+        new Error(
+          `Timed out after ${elapsed}ms waiting for ${typeof options.what === 'function' ? options.what() : options.what} (${last})`,
+        )
       );
     }
     await new Promise((resolveSleep) => setTimeout(resolveSleep, Math.min(intervalMs, timeoutMs - elapsed)));

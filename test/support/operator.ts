@@ -1,14 +1,21 @@
 // Runs the real operator in the test process against the test control plane. Test files share one API
 // server, so each operator reconciles only its own shard (a label on the Territories it is given) and
 // keeps its log lines in memory (tests grep them, e.g. for secrets).
+//
+// A crash of the operator (its start() rejecting, or it stopping without being asked) fails the test that
+// is running, with the crash's error: every waitFor throws it at its next poll, the test's afterEach
+// throws it if nothing has yet, and stop() rejects with it. Without this, a dead operator is seen only as
+// a timeout waiting for what it would have done.
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
+import { afterEach } from 'vitest';
 import { parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
 import { KubeClient } from '../../operator/src/runtime/kube-client.ts';
 import { createLogger } from '../../operator/src/runtime/logger.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { installCustomResourceDefinitions } from '../../operator/src/territory/install.ts';
 import { createOperator, type RunningOperator } from '../../operator/src/territory/operator.ts';
+import { failWaitsWhen } from './kube.ts';
 
 export const SHARD_LABEL = 'test.sovereign.dev/shard';
 
@@ -19,8 +26,23 @@ export interface TestOperator {
   client: KubeClient;
   /** Adds the shard label so this operator (and no other test's) reconciles the Territory. */
   label<T extends KubeObject>(t: T): T;
+  /** The error the operator crashed with, once it has (undefined while it runs or after a clean stop). */
+  crash(): Error | undefined;
+  /** Stops the operator; rejects with its crash, if it crashed (so a crash is never lost). */
   stop(): Promise<void>;
 }
+
+/** The crashes of this file's operators that no test has been failed with yet. */
+const unreported = new Set<{ error: Error; reported: boolean }>();
+
+// The test during which an operator crashed fails, even when it waited for nothing (a fixed sleep, a
+// direct read): its afterEach throws the crash.
+afterEach(() => {
+  const crash = [...unreported].find((c) => !c.reported);
+  for (const c of unreported) c.reported = true;
+  unreported.clear();
+  if (crash) throw crash.error;
+});
 
 let crdsInstalled: Promise<unknown> | undefined;
 
@@ -58,8 +80,33 @@ export async function startTestOperator(opts: {
     logger: createLogger({ level: 'debug', destination: sink }),
     healthPort: opts.healthPort ?? 0,
   });
-  const running = operator.start();
-  running.catch(() => undefined);
+  let stopping = false;
+  let crashed: { error: Error; reported: boolean } | undefined;
+  const crashWith = (error: Error) => {
+    crashed = { error, reported: false };
+    unreported.add(crashed);
+  };
+  const running = operator.start().then(
+    () => {
+      if (!stopping)
+        crashWith(
+          new Error(
+            `the test operator (shard ${opts.shard}) stopped on its own (${operator.manager.stopReason() ?? 'no reason'})`,
+          ),
+        );
+    },
+    (error: unknown) => {
+      const cause = error instanceof Error ? error : new Error(String(error));
+      crashWith(
+        new Error(`the test operator (shard ${opts.shard}) crashed: ${cause.message}`, { cause: error }),
+      );
+    },
+  );
+  const unregister = failWaitsWhen(() => {
+    if (!crashed) return undefined;
+    crashed.reported = true;
+    return crashed.error;
+  });
   return {
     operator,
     shard: opts.shard,
@@ -69,9 +116,16 @@ export async function startTestOperator(opts: {
       ...t,
       metadata: { ...t.metadata, labels: { ...t.metadata.labels, [SHARD_LABEL]: opts.shard } },
     }),
+    crash: () => crashed?.error,
     stop: async () => {
+      stopping = true;
+      unregister();
       await operator.stop();
-      await running.catch(() => undefined);
+      await running;
+      if (crashed) {
+        crashed.reported = true;
+        throw crashed.error;
+      }
     },
   };
 }

@@ -18,12 +18,14 @@ export interface PostgresServer {
   port: number;
   user: string;
   password: string;
+  /** A 0600 file holding the password alone, as a mounted Secret key holds it (PG_PASSWORD_FILE). */
+  passwordFile: string;
   database: string;
   /** Folder holding initdb, pg_ctl, postgres, psql, pg_dump, pg_restore of the same version. */
   binDir: string;
   /** Server major version, e.g. 15. */
   majorVersion: number;
-  /** libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE) to reach it. */
+  /** libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE) to reach it as the superuser. */
   env: Record<string, string>;
   /** Run SQL with psql (ON_ERROR_STOP), return unaligned tuples-only output, trimmed. */
   sql(statement: string, database?: string): Promise<string>;
@@ -152,6 +154,9 @@ export async function startPostgres(): Promise<PostgresServer> {
   // If the test process dies without calling stop(), do not leave a postmaster behind.
   process.once('exit', stopSync);
 
+  const passwordFile = join(dir, 'password');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+
   const env = {
     PGHOST: '127.0.0.1',
     PGPORT: String(port),
@@ -168,6 +173,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     port,
     user: 'postgres',
     password,
+    passwordFile,
     database: 'postgres',
     binDir,
     majorVersion,

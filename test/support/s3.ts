@@ -17,6 +17,8 @@ export interface S3Server {
   region: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** The keys in 0600 files, as a mounted Secret holds them (S3_ACCESS_KEY_ID_FILE, S3_SECRET_ACCESS_KEY_FILE). */
+  credentialFiles: { accessKeyId: string; secretAccessKey: string };
   /** Where the posix backend keeps objects: <dataDir>/<bucket>/<key>. */
   dataDir: string;
   client(): S3Client;
@@ -56,6 +58,12 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Serve
   const region = opts.region ?? 'eu-west-2';
   const accessKeyId = `TEST${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(24).toString('base64');
+  const credentialFiles = {
+    accessKeyId: join(dir, 'access-key-id'),
+    secretAccessKey: join(dir, 'secret-access-key'),
+  };
+  await writeFile(credentialFiles.accessKeyId, accessKeyId, { mode: 0o600 });
+  await writeFile(credentialFiles.secretAccessKey, secretAccessKey, { mode: 0o600 });
   const listen = opts.listen ?? `127.0.0.1:${await freePort()}`;
   const tlsArgs: string[] = [];
   if (opts.tls) {
@@ -122,6 +130,7 @@ export async function startS3Server(opts: S3ServerOptions = {}): Promise<S3Serve
     region,
     accessKeyId,
     secretAccessKey,
+    credentialFiles,
     dataDir,
     client,
     async createBucket(name) {

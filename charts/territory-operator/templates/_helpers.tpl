@@ -47,11 +47,36 @@ app.kubernetes.io/part-of: territory-operator
 {{- end }}
 {{- end }}
 
-{{/* The operator configuration file: the values' config, with the backup CronJobs running this image. */}}
+{{/* The tenant ClusterRoles the operator binds in each Territory namespace: release-specific names, so
+two releases (one per shard) on one cluster never fight over them. */}}
+{{- define "territory-operator.tenantAdminRole" -}}
+{{- dig "tenantRoles" "admin" (printf "%s-tenant-admin" (include "territory-operator.fullname" .)) .Values.config }}
+{{- end }}
+{{- define "territory-operator.tenantReaderRole" -}}
+{{- dig "tenantRoles" "reader" (printf "%s-tenant-reader" (include "territory-operator.fullname" .)) .Values.config }}
+{{- end }}
+
+{{/* The image every backup CronJob runs: config.operatorImage, else this chart's image. */}}
+{{- define "territory-operator.backupImage" -}}
+{{- default (include "territory-operator.image" .) .Values.config.operatorImage }}
+{{- end }}
+
+{{/* The PostgreSQL image repository of the databases: config.postgresImage, else the operator's default
+(operator/src/config/operator-config.ts; a unit test keeps the two equal). */}}
+{{- define "territory-operator.postgresImage" -}}
+{{- default "ghcr.io/cloudnative-pg/postgresql" .Values.config.postgresImage }}
+{{- end }}
+
+{{/* The operator's own identity, as the API server names it in admission requests. */}}
+{{- define "territory-operator.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "territory-operator.serviceAccountName" .) }}
+{{- end }}
+
+{{/* The operator configuration file: the values' config, with the backup CronJobs running this image and
+the tenant ClusterRoles the chart ships. */}}
 {{- define "territory-operator.config" -}}
 {{- $config := deepCopy .Values.config }}
-{{- if not $config.operatorImage }}
-{{- $_ := set $config "operatorImage" (include "territory-operator.image" .) }}
-{{- end }}
+{{- $_ := set $config "operatorImage" (include "territory-operator.backupImage" .) }}
+{{- $_ := set $config "tenantRoles" (dict "admin" (include "territory-operator.tenantAdminRole" .) "reader" (include "territory-operator.tenantReaderRole" .)) }}
 {{- toYaml $config }}
 {{- end }}

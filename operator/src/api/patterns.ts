@@ -2,6 +2,7 @@
 // All patterns are RE2-compatible: they become OpenAPI `pattern`s checked by Go's regexp.
 
 import * as z from 'zod';
+import { normalizeSchedule } from './cron.ts';
 import { QUANTITY_PATTERN } from './quantity.ts';
 
 /** One CEL rule as the API server reads it from `x-kubernetes-validations`. */
@@ -41,8 +42,6 @@ export const EMAIL =
 export const PURPOSE_NAME = /^[a-z]([a-z0-9-]{0,29}[a-z0-9])?$/;
 export const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 export const PROVIDER_REGION = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
-/** Five cron fields separated by single spaces (the CEL period rules below rely on single spaces). */
-export const CRON_5_FIELDS = /^[0-9A-Za-z*,/-]+( [0-9A-Za-z*,/-]+){4}$/;
 export const RFC3339 =
   /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
 export const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
@@ -55,16 +54,18 @@ export function isReservedNamespace(name: string): boolean {
 }
 
 /**
- * How many days one backup period lasts for a 5-field cron schedule, read conservatively:
- * month restricted -> 366 (yearly-style), day-of-month restricted -> 31 (monthly-style),
- * day-of-week restricted -> 7 (weekly-style), otherwise 1 (daily or more often).
- * `retentionDays` must cover at least one period, or a restore point could be missing.
+ * How many days one backup period lasts for a cron schedule (descriptors spelt out), read
+ * conservatively: month restricted -> 366 (yearly-style), day-of-month restricted -> 31
+ * (monthly-style), day-of-week restricted -> 7 (weekly-style), otherwise 1 (daily or more often).
+ * `?` means `*`, as in Kubernetes. `retentionDays` must cover at least one period, or a restore point
+ * could be missing.
  */
 export function schedulePeriodDays(schedule: string): number {
-  const [, , dayOfMonth, month, dayOfWeek] = schedule.split(' ');
-  if (month !== '*') return 366;
-  if (dayOfMonth !== '*') return 31;
-  if (dayOfWeek !== '*') return 7;
+  const [, , dayOfMonth, month, dayOfWeek] = normalizeSchedule(schedule).split(' ');
+  const restricted = (field: string | undefined) => field !== '*' && field !== '?';
+  if (restricted(month)) return 366;
+  if (restricted(dayOfMonth)) return 31;
+  if (restricted(dayOfWeek)) return 7;
   return 1;
 }
 
@@ -85,10 +86,4 @@ export function rejectDuplicates(items: readonly string[], ctx: z.core.$Refineme
       ctx.addIssue({ code: 'custom', path: [index], message: `duplicate value ${JSON.stringify(item)}` });
     }
   });
-}
-
-export function isHttpsUrl(value: string): boolean {
-  if (!URL.canParse(value)) return false;
-  const url = new URL(value);
-  return url.protocol === 'https:' && url.hostname !== '';
 }

@@ -79,7 +79,9 @@ export const TerritorySpecSchema = z
       'and encrypted backups, hosted in France.',
     'x-kubernetes-validations': [
       {
-        rule: String.raw`self.hosting.level != 'secnumcloud' || self.backup.schedule.matches(r'^\S+ \S+ \* \* \*$')`,
+        rule:
+          "self.hosting.level != 'secnumcloud' || self.backup.schedule in ['@daily', '@midnight', '@hourly'] || " +
+          String.raw`self.backup.schedule.matches(r'^\S+ \S+ [*?] [*?] [*?]$')`,
         message:
           'spec.backup.schedule must run at least daily when spec.hosting.level is secnumcloud (SecNumCloud 12.5)',
         fieldPath: '.backup.schedule',

@@ -1,12 +1,12 @@
 // The parts of the data stack: hosting, database, encryption keys, backups, access and quota.
 
 import * as z from 'zod';
+import { normalizeSchedule, scheduleCelRules, scheduleProblem } from './cron.ts';
+import { checkEndpoint, ENDPOINT_FORM, endpointCelRules } from './endpoint.ts';
 import {
   BUCKET,
   type CelRule,
-  CRON_5_FIELDS,
   DNS_SUBDOMAIN,
-  isHttpsUrl,
   label,
   PROVIDER_REGION,
   quantity,
@@ -15,6 +15,7 @@ import {
   schedulePeriodDays,
 } from './patterns.ts';
 import { compareQuantities } from './quantity.ts';
+import { bucketCelRules, bucketProblem, pathPrefixCelRules, pathPrefixProblem } from './s3-names.ts';
 
 // ---------------------------------------------------------------------------------------------
 // spec.hosting
@@ -184,27 +185,30 @@ export const EncryptionSchema = z
 // ---------------------------------------------------------------------------------------------
 // spec.backup
 
-// Each rule first checks the schedule has five fields: a malformed schedule is reported by its own
-// pattern, not a second time here as a retention problem.
-const FIVE_FIELDS = String.raw`!self.schedule.matches(r'^\S+ \S+ \S+ \S+ \S+$')`;
+// What a schedule restricts, read like schedulePeriodDays: descriptors by what they stand for, `?` as `*`.
+// A malformed schedule restricts nothing here: it is reported once, by its own rules.
+const FIVE_FIELDS = String.raw`self.schedule.matches(r'^\S+ \S+ \S+ \S+ \S+$')`;
+const restricts = (descriptors: string[], field: string) =>
+  `(self.schedule in [${descriptors.map((d) => `'${d}'`).join(', ')}] || ` +
+  `(${FIVE_FIELDS} && !self.schedule.matches(r'${field}')))`;
 
 const BACKUP_PERIOD_RULES: CelRule[] = [
   {
-    rule: String.raw`${FIVE_FIELDS} || self.schedule.matches(r'^\S+ \S+ \S+ \* ') || self.retentionDays >= 366`,
+    rule: `!${restricts(['@yearly', '@annually'], String.raw`^\S+ \S+ \S+ [*?] `)} || self.retentionDays >= 366`,
     message:
       'spec.backup.retentionDays must be at least 366 when spec.backup.schedule restricts the month: ' +
       'retention must cover at least one backup period',
     fieldPath: '.retentionDays',
   },
   {
-    rule: String.raw`${FIVE_FIELDS} || self.schedule.matches(r'^\S+ \S+ \* ') || self.retentionDays >= 31`,
+    rule: `!${restricts(['@yearly', '@annually', '@monthly'], String.raw`^\S+ \S+ [*?] `)} || self.retentionDays >= 31`,
     message:
       'spec.backup.retentionDays must be at least 31 when spec.backup.schedule restricts the day of month: ' +
       'retention must cover at least one backup period',
     fieldPath: '.retentionDays',
   },
   {
-    rule: String.raw`${FIVE_FIELDS} || self.schedule.matches(r' \*$') || self.retentionDays >= 7`,
+    rule: `!${restricts(['@weekly'], ' [*?]$')} || self.retentionDays >= 7`,
     message:
       'spec.backup.retentionDays must be at least 7 when spec.backup.schedule restricts the day of week: ' +
       'retention must cover at least one backup period',
@@ -217,24 +221,34 @@ export const BackupDestinationSchema = z
     endpoint: z
       .string()
       .max(2048)
-      .refine(isHttpsUrl, { message: 'must be an https:// URL' })
+      .superRefine((endpoint, ctx) => {
+        const checked = checkEndpoint(endpoint);
+        if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.problem });
+      })
       .meta({
         description:
-          'S3-compatible endpoint hosted in France, https only, e.g. https://oos.cloudgouv-eu-west-1.outscale.com, ' +
-          'https://s3.gra.io.cloud.ovh.net or https://s3.fr-par.scw.cloud.',
-        'x-kubernetes-validations': [
-          {
-            rule: "isURL(self) && url(self).getScheme() == 'https' && url(self).getHost() != ''",
-            message: 'spec.backup.destination.endpoint must be an https:// URL',
-          },
-        ] satisfies CelRule[],
+          'S3-compatible endpoint hosted in France, e.g. https://oos.cloudgouv-eu-west-1.outscale.com, ' +
+          `https://s3.gra.io.cloud.ovh.net or https://s3.fr-par.scw.cloud. Exactly ${ENDPOINT_FORM}: ` +
+          'no user name or password (credentials go in credentialsSecret), query, fragment, percent-encoding ' +
+          'or IPv6 literal, so that every program reading it (Node, Python, Go) reaches the same host.',
+        'x-kubernetes-validations': endpointCelRules('spec.backup.destination.endpoint'),
       }),
     bucket: z
       .string()
       .min(3)
       .max(63)
       .regex(BUCKET, { message: 'must be an S3 bucket name (3-63 lowercase letters, digits, . and -)' })
-      .meta({ description: 'Bucket name (3 to 63 lowercase letters, digits, dots and dashes).' }),
+      .superRefine((bucket, ctx) => {
+        const problem = bucketProblem(bucket);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .meta({
+        description:
+          'Bucket name, by the S3 naming rules: 3 to 63 lowercase letters, digits, dots and dashes, starting and ' +
+          'ending with a letter or digit; no "..", ".-" or "-."; not shaped like an IP address; not starting with ' +
+          'xn--, sthree- or amzn-s3-demo-; not ending with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3.',
+        'x-kubernetes-validations': bucketCelRules('spec.backup.destination.bucket'),
+      }),
     region: z
       .string()
       .min(1)
@@ -246,8 +260,17 @@ export const BackupDestinationSchema = z
       .string()
       .max(512)
       .regex(/^[A-Za-z0-9!_.*'()/-]*$/, { message: 'must use only S3-safe characters' })
+      .superRefine((prefix, ctx) => {
+        const problem = pathPrefixProblem(prefix);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional()
-      .meta({ description: 'Prefix of the object keys inside the bucket, e.g. territories/rennes/.' }),
+      .meta({
+        description:
+          'Prefix of the object keys inside the bucket, e.g. territories/rennes/: segments separated by single ' +
+          'slashes, no leading slash, no empty, . or .. segment.',
+        'x-kubernetes-validations': pathPrefixCelRules('spec.backup.destination.pathPrefix'),
+      }),
     credentialsSecret: z
       .strictObject({
         name: z.string().max(253).regex(DNS_SUBDOMAIN, { message: 'must be a Secret name' }).meta({
@@ -298,12 +321,21 @@ export const BackupSchema = z
     schedule: z
       .string()
       .max(100)
-      .regex(CRON_5_FIELDS, { message: 'must be a 5-field cron expression separated by single spaces' })
+      .superRefine((schedule, ctx) => {
+        const problem = scheduleProblem(schedule);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      // The operator works on the five fields a descriptor stands for (CloudNativePG's schedule has six).
+      .overwrite(normalizeSchedule)
       .default('0 2 * * *')
       .meta({
         description:
-          'When logical backups run: a 5-field cron expression (minute hour day-of-month month day-of-week) ' +
-          'with single spaces, in UTC. Default: every day at 02:00.',
+          'When backups run, in UTC: a cron schedule as a Kubernetes CronJob takes it, with single spaces: ' +
+          'minute (0-59) hour (0-23) day-of-month (1-31) month (1-12 or jan-dec) day-of-week (0-6 or sun-sat); ' +
+          'each field a comma-separated list of *, ?, values or ranges a-b, each optionally /step; or one of ' +
+          '@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly. No time zone (TZ=), no @every. ' +
+          'Default: every day at 02:00.',
+        'x-kubernetes-validations': scheduleCelRules('spec.backup.schedule'),
       }),
     retentionDays: z
       .int()
@@ -335,7 +367,7 @@ export const BackupSchema = z
     destination: BackupDestinationSchema,
   })
   .superRefine((backup, ctx) => {
-    if (!CRON_5_FIELDS.test(backup.schedule)) return; // already reported on the schedule itself
+    if (scheduleProblem(backup.schedule) !== undefined) return; // already reported on the schedule itself
     const period = schedulePeriodDays(backup.schedule);
     // Daily schedules are already covered by the minimum of 1 day.
     if (period > 1 && backup.retentionDays < period) {
@@ -356,9 +388,29 @@ export const BackupSchema = z
 // ---------------------------------------------------------------------------------------------
 // spec.access, spec.quota
 
-const groups = (description: string) =>
+/**
+ * Kubernetes' own groups (system:masters, system:authenticated, system:serviceaccounts[:<ns>],
+ * system:nodes...) are given by the API server, not by an identity provider: binding one would open
+ * a Territory to every user, every workload or the cluster's administrators.
+ */
+export const SYSTEM_GROUP_PREFIX = 'system:';
+
+const groups = (field: string, description: string) =>
   z
-    .array(label(256))
+    .array(
+      label(256)
+        .refine((group) => !group.startsWith(SYSTEM_GROUP_PREFIX), {
+          message: `must not be one of Kubernetes' own groups (${SYSTEM_GROUP_PREFIX}*)`,
+        })
+        .meta({
+          'x-kubernetes-validations': [
+            {
+              rule: `!self.startsWith('${SYSTEM_GROUP_PREFIX}')`,
+              message: `spec.access.${field} must not name Kubernetes' own groups (${SYSTEM_GROUP_PREFIX}*: system:masters, system:authenticated, system:serviceaccounts...): they are not the authority's`,
+            },
+          ] satisfies CelRule[],
+        }),
+    )
     .max(100)
     .superRefine(rejectDuplicates)
     .default([])
@@ -367,10 +419,14 @@ const groups = (description: string) =>
 export const AccessSchema = z
   .strictObject({
     adminGroups: groups(
+      'adminGroups',
       "Groups (from the cluster's identity provider, e.g. ProConnect or Keycloak) that administer the " +
-        "territory's namespace.",
+        "territory's namespace. Kubernetes' own groups (system:*) are refused.",
     ),
-    readerGroups: groups("Groups that may read (but not change) the territory's namespace."),
+    readerGroups: groups(
+      'readerGroups',
+      "Groups that may read (but not change) the territory's namespace. Kubernetes' own groups (system:*) are refused.",
+    ),
   })
   .meta({ description: "Who may work in the territory's namespace, by identity-provider group." });
 

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
+import { bucketProblem } from './s3-names.ts';
 import { API_VERSION, KIND } from './territory.ts';
 import type { JsonObject } from './test-fixtures.ts';
 
@@ -147,12 +148,21 @@ const storageArb = fc.oneof(
 /** Schedules paired with a retention that covers one of their periods. */
 const scheduleArb = fc.oneof(
   fc.record({
-    schedule: fc.constantFrom('0 2 * * *', '*/15 * * * *', '30 1 * * *'),
+    schedule: fc.constantFrom('0 2 * * *', '*/15 * * * *', '30 1 * * *', '0 2 ? * *', '@daily', '@hourly'),
     minRetention: fc.constant(1),
   }),
-  fc.record({ schedule: fc.constantFrom('0 3 * * 0', '0 4 * * 1-5'), minRetention: fc.constant(7) }),
-  fc.record({ schedule: fc.constantFrom('0 2 1 * *', '0 2 1,15 * *'), minRetention: fc.constant(31) }),
-  fc.record({ schedule: fc.constantFrom('0 2 1 1 *'), minRetention: fc.constant(366) }),
+  fc.record({
+    schedule: fc.constantFrom('0 3 * * 0', '0 4 * * 1-5', '0 4 ? * mon-fri', '@weekly'),
+    minRetention: fc.constant(7),
+  }),
+  fc.record({
+    schedule: fc.constantFrom('0 2 1 * *', '0 2 1,15 * *', '@monthly'),
+    minRetention: fc.constant(31),
+  }),
+  fc.record({
+    schedule: fc.constantFrom('0 2 1 1 *', '0 2 1 JAN-MAR *', '@yearly'),
+    minRetention: fc.constant(366),
+  }),
 );
 
 const ENDPOINTS = [
@@ -165,13 +175,23 @@ const ENDPOINTS = [
   'https://minio.territoire.example.fr',
 ];
 
-const bucketArb = fc
+/** S3 bucket names: dot-separated labels of letters, digits and inner hyphens, none of S3's reserved forms. */
+const bucketLabelArb = fc
   .tuple(
     fc.constantFrom(...DNS_CHARS),
-    fc.string({ unit: fc.constantFrom(...`${DNS_CHARS}-.`), minLength: 1, maxLength: 61 }),
+    fc.string({ unit: fc.constantFrom(...`${DNS_CHARS}-`), maxLength: 20 }),
     fc.constantFrom(...DNS_CHARS),
   )
   .map(([a, b, c]) => `${a}${b}${c}`);
+const bucketArb = fc
+  .array(bucketLabelArb, { minLength: 1, maxLength: 3 })
+  .map((labels) =>
+    labels
+      .join('.')
+      .slice(0, 63)
+      .replace(/[-.]+$/, ''),
+  )
+  .filter((name) => name.length >= 3 && bucketProblem(name) === undefined);
 
 const secretKeyArb = fc.string({
   unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._'),
@@ -179,7 +199,10 @@ const secretKeyArb = fc.string({
   maxLength: 253,
 });
 
-const groupsArb = fc.uniqueArray(freeText(256), { maxLength: 8 });
+const groupsArb = fc.uniqueArray(
+  freeText(256).filter((group) => !group.startsWith('system:')),
+  { maxLength: 8 },
+);
 
 const quotaArb = fc.record(
   {
@@ -364,4 +387,103 @@ export const adversarialValueArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...POLLUTION_KEYS).map((key) => JSON.parse(`{"${key}": {"polluted": "yes"}}`) as unknown),
   fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null)), { maxLength: 5 }),
   fc.anything({ maxDepth: 2, withNullPrototype: true, withMap: true, withSet: true }),
+);
+
+const MONTH_NAMES = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+/** Kubernetes' bounds for each cron field (robfig/cron v3), written here independently of cron.ts. */
+const CRON_BOUNDS: { min: number; max: number; names: string[] }[] = [
+  { min: 0, max: 59, names: [] },
+  { min: 0, max: 23, names: [] },
+  { min: 1, max: 31, names: [] },
+  { min: 1, max: 12, names: MONTH_NAMES },
+  { min: 0, max: 6, names: DAY_NAMES },
+];
+
+/** A value of one field: mostly inside its bounds, sometimes just outside, a name in any case, or a wrong word. */
+function cronValueArb(bounds: (typeof CRON_BOUNDS)[number]): fc.Arbitrary<string> {
+  const inside = fc.integer({ min: bounds.min, max: bounds.max });
+  const names = bounds.names.length > 0 ? bounds.names : MONTH_NAMES;
+  return fc.oneof(
+    { arbitrary: inside.map(String), weight: 120 },
+    { arbitrary: inside.map((n) => `0${n}`), weight: 10 },
+    {
+      arbitrary: fc
+        .constantFrom(bounds.min - 1, bounds.max + 1, bounds.max + 2, 7)
+        .filter((n) => n >= 0)
+        .map(String),
+      weight: 10,
+    },
+    {
+      arbitrary: fc
+        .tuple(fc.constantFrom(...names), fc.constantFrom('lower', 'upper', 'title'))
+        .map(([name, c]) =>
+          c === 'lower'
+            ? name
+            : c === 'upper'
+              ? name.toUpperCase()
+              : `${name[0]?.toUpperCase()}${name.slice(1)}`,
+        ),
+      weight: bounds.names.length > 0 ? 40 : 3,
+    },
+    { arbitrary: fc.constantFrom('january', 'monday', 'x'), weight: 2 },
+  );
+}
+
+function cronItemArb(bounds: (typeof CRON_BOUNDS)[number]): fc.Arbitrary<string> {
+  const value = cronValueArb(bounds);
+  return fc
+    .tuple(
+      fc.oneof(
+        { arbitrary: fc.constantFrom('*', '?'), weight: 3 },
+        { arbitrary: value, weight: 4 },
+        { arbitrary: fc.tuple(value, value).map(([a, b]) => `${a}-${b}`), weight: 2 },
+      ),
+      fc.option(
+        fc.oneof(
+          { arbitrary: fc.integer({ min: 1, max: 70 }), weight: 9 },
+          { arbitrary: fc.constant(0), weight: 1 },
+        ),
+        { nil: undefined, freq: 3 },
+      ),
+    )
+    .map(([base, step]) => (step === undefined ? base : `${base}/${step}`));
+}
+
+const cronFieldArb = (bounds: (typeof CRON_BOUNDS)[number]) =>
+  fc.array(cronItemArb(bounds), { minLength: 1, maxLength: 2 }).map((items) => items.join(','));
+
+/**
+ * Cron schedules in the grammar people write (five fields, single spaces, lists, ranges, steps, names,
+ * descriptors), drawn around every bound so that about half are valid: the property tests compare what
+ * the Territory admits with what a Kubernetes CronJob admits.
+ */
+export const cronScheduleArb: fc.Arbitrary<string> = fc.oneof(
+  {
+    arbitrary: fc.tuple(...CRON_BOUNDS.map(cronFieldArb)).map((fields) => fields.join(' ')),
+    weight: 12,
+  },
+  {
+    // Four or six fields: each field drawn for the position it lands in, or the next one.
+    arbitrary: fc
+      .tuple(...CRON_BOUNDS.map(cronFieldArb), fc.boolean())
+      .map(([a, b, c, d, e, longer]) => (longer ? [a, b, c, d, e, b] : [a, b, c, d]).join(' ')),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.constantFrom(
+      '@yearly',
+      '@annually',
+      '@monthly',
+      '@weekly',
+      '@daily',
+      '@midnight',
+      '@hourly',
+      '@DAILY',
+      '@reboot',
+      '@every 1h',
+    ),
+    weight: 1,
+  },
 );

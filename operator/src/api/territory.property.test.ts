@@ -89,6 +89,25 @@ function deleteAt(root: unknown, path: Path): unknown {
   return copy;
 }
 
+function valueAt(root: unknown, path: Path): unknown {
+  let node = root;
+  for (const segment of path) node = (node as Record<string | number, unknown>)[segment];
+  return node;
+}
+
+/** The JSON type a schema tells apart; what JSON has no name for (NaN, a Date, a Map, a bigint) is 'other'. */
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value);
+    return proto === Object.prototype || proto === null ? 'object' : 'other';
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? 'number' : 'other';
+  if (typeof value === 'string' || typeof value === 'boolean') return typeof value;
+  return 'other';
+}
+
 /** Fields whose validity depends on another field: a change to one may be reported on the other. */
 const LINKED: [string, string][] = [
   ['spec.namespace', 'metadata.name'],
@@ -135,14 +154,46 @@ describe('parseTerritory on generated input (property)', () => {
     );
   });
 
-  it('reports an adversarial value put anywhere in a valid Territory on that field, briefly', () => {
+  it('refuses a value of the wrong type put anywhere in a valid Territory, on that field, briefly', () => {
+    // Surely invalid: every field of the minimal Territory has one JSON type, and this is another one.
+    // No case may be accepted, so the check below runs on every draw.
+    const base = minimalTerritory('rennes');
+    const wrongTypeArb = fc
+      .constantFrom(...pathsOf(base))
+      .chain((path) =>
+        adversarialValueArb
+          .filter((value) => jsonType(value) !== jsonType(valueAt(base, path)))
+          .map((value) => ({ path, value })),
+      );
+    fc.assert(
+      fc.property(wrongTypeArb, ({ path, value }) => {
+        const result = parseTerritory(setAt(base, path, value));
+        expectPrototypesUntouched();
+        const what = `${formatPath(path)} <- ${describeValue(value)}`;
+        expect(result.ok, `${what} was accepted`).toBe(false);
+        if (result.ok) return;
+        expectReadableErrors(result.errors);
+        expect(
+          result.errors.some((error) => isAbout(error, path)),
+          `${what}: ${result.errors.join(' | ')}`,
+        ).toBe(true);
+      }),
+      { numRuns: RUNS * 2 },
+    );
+  });
+
+  it('reports an adversarial value put anywhere in a valid Territory on that field, briefly, and refuses most', () => {
     const base = minimalTerritory('rennes');
     const paths = pathsOf(base);
+    let runs = 0;
+    let refused = 0;
     fc.assert(
       fc.property(fc.constantFrom(...paths), adversarialValueArb, (path, value) => {
+        runs += 1;
         const result = parseTerritory(setAt(base, path, value));
         expectPrototypesUntouched();
         if (result.ok) return; // e.g. a string where a string was: nothing to report
+        refused += 1;
         expectReadableErrors(result.errors);
         expect(
           result.errors.some((error) => isAbout(error, path)),
@@ -151,13 +202,20 @@ describe('parseTerritory on generated input (property)', () => {
       }),
       { numRuns: RUNS * 2 },
     );
+    // The generator mostly draws values the field cannot hold (about 97% are refused today): a parser that
+    // accepted everything would otherwise pass this property without a single check.
+    expect(refused / runs, `${refused} of ${runs} refused`).toBeGreaterThanOrEqual(0.8);
   });
 
   it('says which required field is missing when any field is removed', () => {
+    // The minimal Territory holds only required fields: removing any one of them must be refused.
     const base = minimalTerritory('rennes');
-    for (const path of pathsOf(base)) {
+    const paths = pathsOf(base);
+    expect(paths.length).toBeGreaterThan(20);
+    for (const path of paths) {
       const result = parseTerritory(deleteAt(base, path));
-      if (result.ok) continue; // optional or defaulted
+      expect(result.ok, `${formatPath(path)} removed, and accepted`).toBe(false);
+      if (result.ok) continue;
       expectReadableErrors(result.errors);
       expect(
         result.errors.some((error) => isAbout(error, path)),
@@ -173,6 +231,7 @@ describe('parseTerritory on generated input (property)', () => {
       for (const segment of path) node = (node as Record<string | number, unknown>)[segment];
       return node !== null && typeof node === 'object' && !Array.isArray(node);
     });
+    let refused = 0;
     fc.assert(
       fc.property(
         fc.constantFrom(...containers),
@@ -186,15 +245,20 @@ describe('parseTerritory on generated input (property)', () => {
           const result = parseTerritory(setAt(base, [...path, key], polluting));
           expectPrototypesUntouched();
           if (!result.ok) {
+            refused += 1;
             expectReadableErrors(result.errors);
             return;
           }
           // Accepted only where the schema is open (metadata): there it must stay a plain own key.
+          expect(formatPath(path), `${formatPath([...path, key])} accepted`).toBe('metadata');
           expectPlainData(result.territory);
         },
       ),
       { numRuns: RUNS },
     );
+    // Every container but metadata refuses them: most draws must have been refusals.
+    expect(containers.length).toBeGreaterThan(5);
+    expect(refused, `${refused} of ${RUNS} refused`).toBeGreaterThanOrEqual(RUNS / 2);
   });
 
   it('keeps each refusal short even for megabyte-long strings in every string field', () => {

@@ -303,6 +303,126 @@ export const INVALID_CASES: InvalidCase[] = [
     field: 'spec.backup.clientSideEncryption',
     patch: spec({ hosting: { level: 'secnumcloud' }, backup: { clientSideEncryption: false } }),
   },
+  ...(
+    [
+      ['minute 61', '61 2 * * *'],
+      ['hour 24', '0 24 * * *'],
+      ['day of month 0', '0 2 0 * *'],
+      ['day of month 32', '0 2 32 * *'],
+      ['month 13', '0 2 1 13 *'],
+      ['month 0', '0 2 1 0 *'],
+      ['day of week 7', '0 2 * * 7'],
+      ['day of week 8', '0 2 * * 8'],
+      ['range backwards', '0 2 * * 5-1'],
+      ['named range backwards', '0 2 * * FRI-MON'],
+      ['step of 0', '*/0 2 * * *'],
+      ['minute list with a value out of range', '0,30,60 2 * * *'],
+      ['unknown month name', '0 2 1 JANUARY *'],
+      ['name in the minute field', 'MON 2 * * *'],
+      ['dangling range', '0 2 * * MON-'],
+      ['two slashes', '0/5/5 2 * * *'],
+      ['time zone prefix TZ=', 'TZ=Europe/Paris 0 2 * * *'],
+      ['time zone prefix CRON_TZ=', 'CRON_TZ=UTC 0 2 * * *'],
+      ['@every interval', '@every 24h'],
+      ['@reboot', '@reboot'],
+      ['six fields', '0 0 2 * * *'],
+    ] as const
+  ).map(
+    ([what, schedule]): InvalidCase => ({
+      name: `schedule with ${what}`,
+      field: 'spec.backup.schedule',
+      patch: backup({ schedule, retentionDays: 366 }),
+    }),
+  ),
+  ...(
+    [
+      ['two adjacent dots', 'rennes..backups'],
+      ['a dot next to a dash', 'rennes.-backups'],
+      ['a dash next to a dot', 'rennes-.backups'],
+      ['the form of an IP address', '192.168.5.4'],
+      ['the xn-- prefix', 'xn--rennes-backups'],
+      ['the sthree- prefix', 'sthree-rennes'],
+      ['the amzn-s3-demo- prefix', 'amzn-s3-demo-rennes'],
+      ['the -s3alias suffix', 'rennes-s3alias'],
+      ['the --ol-s3 suffix', 'rennes--ol-s3'],
+      ['the .mrap suffix', 'rennes.mrap'],
+      ['the --x-s3 suffix', 'rennes--x-s3'],
+      ['the --table-s3 suffix', 'rennes--table-s3'],
+    ] as const
+  ).map(
+    ([what, bucket]): InvalidCase => ({
+      name: `bucket name with ${what}`,
+      field: 'spec.backup.destination.bucket',
+      patch: destination({ bucket }),
+    }),
+  ),
+  ...(
+    [
+      ['a .. segment', 'territories/../rennes'],
+      ['a leading ..', '../rennes'],
+      ['a . segment', 'territories/./rennes'],
+      ['only a dot', '.'],
+      ['an empty segment', 'territories//rennes'],
+      ['a leading slash', '/territories/rennes'],
+    ] as const
+  ).map(
+    ([what, pathPrefix]): InvalidCase => ({
+      name: `path prefix with ${what}`,
+      field: 'spec.backup.destination.pathPrefix',
+      patch: destination({ pathPrefix }),
+    }),
+  ),
+  ...(
+    [
+      ['user and password', 'https://user:pass@oos.cloudgouv-eu-west-1.outscale.com'],
+      ['a backslash before @', 'https://oos.cloudgouv-eu-west-1.outscale.com\\@evil.example'],
+      ['one slash', 'https:/oos.cloudgouv-eu-west-1.outscale.com'],
+      ['a tab in the host', 'https://oos.cloudgouv-eu-west-1.out\tscale.com'],
+      ['a percent-encoded dot', 'https://oos%2ecloudgouv-eu-west-1.outscale.com'],
+      ['a trailing dot', 'https://oos.cloudgouv-eu-west-1.outscale.com.'],
+      ['capitals in the host', 'https://OOS.cloudgouv-eu-west-1.outscale.com'],
+      ['a hexadecimal address', 'https://0x7f.1'],
+      ['a short IPv4 address', 'https://127.1'],
+      ['an IPv4 address with leading zeros', 'https://010.0.0.1'],
+      ['an IPv6 address', 'https://[::1]'],
+      ['a port with a leading zero', 'https://oos.cloudgouv-eu-west-1.outscale.com:0443'],
+      ['port 0', 'https://oos.cloudgouv-eu-west-1.outscale.com:0'],
+      ['a query', 'https://oos.cloudgouv-eu-west-1.outscale.com/?x=1'],
+      ['a fragment', 'https://oos.cloudgouv-eu-west-1.outscale.com#x'],
+      ['a punycode label', 'https://xn--oos.cloudgouv-eu-west-1.outscale.com'],
+      ['a non-ASCII host', 'https://oös.cloudgouv-eu-west-1.outscale.com'],
+      ['a .. path segment', 'https://oos.cloudgouv-eu-west-1.outscale.com/a/../b'],
+    ] as const
+  ).map(
+    ([what, endpoint]): InvalidCase => ({
+      name: `endpoint with ${what}`,
+      field: 'spec.backup.destination.endpoint',
+      patch: destination({ endpoint }),
+    }),
+  ),
+  ...(
+    [
+      ['adminGroups', 'system:masters'],
+      ['adminGroups', 'system:authenticated'],
+      ['adminGroups', 'system:serviceaccounts'],
+      ['readerGroups', 'system:serviceaccounts:kube-system'],
+      ['readerGroups', 'system:nodes'],
+      ['readerGroups', 'system:unauthenticated'],
+      ['adminGroups', 'system:'],
+    ] as const
+  ).map(
+    ([list, group]): InvalidCase => ({
+      name: `${list} with Kubernetes' own group ${group}`,
+      field: `spec.access.${list}[0]`,
+      patch: spec({ access: { [list]: [group] } }),
+    }),
+  ),
+  { name: 'namespace kube-public', field: 'spec.namespace', patch: spec({ namespace: 'kube-public' }) },
+  {
+    name: 'namespace kube-node-lease',
+    field: 'spec.namespace',
+    patch: spec({ namespace: 'kube-node-lease' }),
+  },
   {
     name: 'duplicate admin group',
     field: 'spec.access.adminGroups[1]',
@@ -320,6 +440,42 @@ export const INVALID_CASES: InvalidCase[] = [
     patch: spec({ deletionPolicy: 'Orphan' }),
   },
 ];
+
+/**
+ * Backup schedules a Kubernetes CronJob accepts, and so must a Territory (the API server's CronJob
+ * validation, robfig/cron v3's standard parser, is the reference: test/integration/api-admission.test.ts
+ * checks each of them against it). Retention 366 covers every period.
+ */
+export const ACCEPTED_SCHEDULES = [
+  '0 2 * * *',
+  '*/15 * * * *',
+  '0 0 1 1 *',
+  '59 23 31 12 6',
+  '0-59 0-23 1-31 1-12 0-6',
+  '00 02 * * *',
+  '0 2 * * MON-FRI',
+  '0 2 * * mon,Wed,FRI',
+  '0 2 * * SUN',
+  '0 2 1 JAN-DEC *',
+  '0 2 1 jan,Jul *',
+  '0 2 1 1-FEB *',
+  '5/15 * * * *',
+  '0 */6 ? * *',
+  '? ? ? ? ?',
+  '0 2 1-31/2 * *',
+  '0 2 * * 0-6/2',
+  '0 2 * * */7',
+  '*/61 * * * *',
+  '1-1 2 * * *',
+  '0 2 1,15,31 * *',
+  '@yearly',
+  '@annually',
+  '@monthly',
+  '@weekly',
+  '@daily',
+  '@midnight',
+  '@hourly',
+] as const;
 
 /** minimalTerritory(name) with one case's patch applied. */
 export function invalidTerritory(testCase: InvalidCase, name: string): JsonObject {

@@ -3,13 +3,22 @@
 // so memory stays flat whatever the database size. Also the programmatic API that
 // `territoryctl export` reuses (listBackups, resolveBackupKey, verifyBackup, decryptBackupTo).
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type Keyring, parseKek, parseKeyring, unwrapKey } from '../keys/keyring.ts';
 import type { BackupConfig } from './config.ts';
-import { BackupFormatError, DecryptStream, EncryptStream, FORMAT_VERSION, MAGIC } from './format.ts';
+import {
+  type BackupBinding,
+  BackupFormatError,
+  DecryptStream,
+  EncryptStream,
+  FORMAT_VERSION,
+  MAGIC,
+} from './format.ts';
 import {
   backupObjectKey,
   backupTime,
@@ -19,7 +28,7 @@ import {
   selectExpired,
   territoryFolder,
 } from './naming.ts';
-import { startPgDump, startPgRestore } from './postgres-tools.ts';
+import { pgChildEnv, startPgDump, startPgRestore, writePassfile } from './postgres-tools.ts';
 import {
   abortMultipartUpload,
   copyWithMetadata,
@@ -28,9 +37,10 @@ import {
   headObject,
   listMultipartUploads,
   listObjects,
+  readCondition,
   startUpload,
 } from './s3-store.ts';
-import { ByteMeter, ExitGate } from './streams.ts';
+import { ByteMeter, ExitGate, Sha256Gate } from './streams.ts';
 
 /** The subset of a pino logger the commands use. Never given secrets. */
 export interface BackupLog {
@@ -43,7 +53,11 @@ export interface Deps {
   log: BackupLog;
   now?: () => Date;
   randomBytes?: (size: number) => Uint8Array;
-  /** Environment of pg_dump/pg_restore (libpq PG* settings); default: this process's. */
+  /**
+   * Where the libpq connection settings (PGHOST, PGPORT, PGUSER, …) are read from; default: this
+   * process's environment. Only those settings reach pg_dump/pg_restore (see pgChildEnv), with a
+   * passfile made from `cfg.pg.passwordFile`; a PGPASSWORD here is never passed on.
+   */
   pgEnv?: NodeJS.ProcessEnv;
   /** How often progress lines are logged. */
   progressEveryMs?: number;
@@ -99,6 +113,38 @@ function fileError(path: string, what: string): (e: NodeJS.ErrnoException) => ne
 }
 
 // ---------------------------------------------------------------------------------------------
+// PostgreSQL credentials
+
+/**
+ * Runs `fn` with the environment of pg_dump/pg_restore: the connection settings, and a passfile
+ * made from the mounted password file, written for this run only (0600, in `cfg.runtimeDir`, a
+ * memory-backed folder in the CronJob) and removed afterwards, whatever happens.
+ */
+async function withPgEnv<T>(
+  cfg: BackupConfig,
+  deps: Deps,
+  fn: (env: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  const source = deps.pgEnv ?? process.env;
+  const passwordFile = cfg.pg.passwordFile;
+  if (!passwordFile) return fn(pgChildEnv(source));
+  const password = (
+    await readFile(passwordFile, 'utf8').catch(fileError(passwordFile, 'database password'))
+  ).replace(/\r?\n$/, '');
+  const dir = cfg.runtimeDir ?? (await mkdtemp(join(tmpdir(), 'territory-backup-')));
+  try {
+    const passfile = await writePassfile(dir, password);
+    try {
+      return await fn(pgChildEnv(source, passfile.path));
+    } finally {
+      await passfile.dispose();
+    }
+  } finally {
+    if (!cfg.runtimeDir) await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Backup
 
 export interface BackupResult {
@@ -119,7 +165,16 @@ function rate(bytes: number, ms: number): number {
  * key → (pg_dump exited 0, upload complete) → server-side copy to the final name with metadata
  * → delete the temporary object. A failure anywhere leaves no object at a final name.
  */
-export async function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps): Promise<BackupResult> {
+export function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps): Promise<BackupResult> {
+  return withPgEnv(cfg, deps, (pgEnv) => backupWith(cfg, keys, deps, pgEnv));
+}
+
+async function backupWith(
+  cfg: BackupConfig,
+  keys: LoadedKeys,
+  deps: Deps,
+  pgEnv: Record<string, string>,
+): Promise<BackupResult> {
   const now = deps.now ?? (() => new Date());
   const random = deps.randomBytes ?? cryptoRandomBytes;
   const startedAt = now();
@@ -135,7 +190,12 @@ export async function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps)
   );
   deps.log.info({ territory: cfg.territory, bucket: cfg.bucket, key: finalKey, keyId }, 'backup started');
 
-  const dump = startPgDump({ ...cfg.pg, env: deps.pgEnv ?? process.env });
+  const dump = startPgDump({
+    ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}),
+    ...(cfg.pg.database ? { database: cfg.pg.database } : {}),
+    ...(cfg.pg.compress ? { compress: cfg.pg.compress } : {}),
+    env: pgEnv,
+  });
   const plain = new ByteMeter({
     everyMs: deps.progressEveryMs ?? 5000,
     onProgress: (bytes) =>
@@ -149,7 +209,13 @@ export async function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps)
         'progress',
       ),
   });
-  const encrypt = new EncryptStream({ keyId, dataKey, randomBytes: random });
+  // The header binds the object to this territory and to the time its final name carries.
+  const encrypt = new EncryptStream({
+    keyId,
+    dataKey,
+    randomBytes: random,
+    binding: { territory: cfg.territory, takenAt: startedAt },
+  });
   const cipher = new ByteMeter({ sha256: true });
   const body = new PassThrough();
   const upload = startUpload(deps.s3, cfg.bucket, tempKey, body, {
@@ -283,9 +349,26 @@ export async function resolveBackupKey(
       throw new Error(`no backup of ${territory} in s3://${bucket}/${territoryFolder(prefix, territory)}`);
     return latest.key;
   }
-  const key = object.includes('/') ? object : `${territoryFolder(prefix, territory)}${object}`;
+  const folder = territoryFolder(prefix, territory);
+  const key = object.includes('/') ? object : `${folder}${object}`;
+  if (!key.startsWith(folder) || key.slice(folder.length).includes('/') || !backupTime(key)) {
+    throw new Error(
+      `s3://${bucket}/${key} is not one of ${territory}'s backups (s3://${bucket}/${folder}<YYYYMMDDTHHMMSS.mmmZ>.pgdump.enc)`,
+    );
+  }
   if (!(await headObject(s3, bucket, key))) throw new Error(`no backup object s3://${bucket}/${key}`);
   return key;
+}
+
+/** What the object at `key` must be: a backup of `territory` taken at the time its name carries. */
+export function expectedBinding(bucket: string, key: string, territory: string): BackupBinding {
+  const takenAt = backupTime(key);
+  if (!takenAt) {
+    throw new Error(
+      `s3://${bucket}/${key} is not the name of a backup (<folder>/<YYYYMMDDTHHMMSS.mmmZ>.pgdump.enc)`,
+    );
+  }
+  return { territory, takenAt };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,8 +376,12 @@ export async function resolveBackupKey(
 
 export interface VerifiedBackup {
   key: string;
+  /** The version that was verified: every later read is conditional on it (If-Match). */
   etag: string;
   keyId: string;
+  /** Whose backup it is and when it was taken, from its authenticated header (matching its name). */
+  territory: string;
+  takenAt: Date;
   plaintextBytes: number;
   ciphertextBytes: number;
   ciphertextSha256: string;
@@ -308,27 +395,31 @@ const discard = () =>
   });
 
 /**
- * Read the whole object and authenticate every chunk, keeping nothing (memory-flat). Proves
- * the object is complete, unaltered and opened by this keyring before anything consumes it.
+ * Read the whole object and authenticate every chunk, keeping nothing (memory-flat). Proves the
+ * object is complete, unaltered, opened by this keyring, and the backup of `expected.territory`
+ * taken at the time its name carries, before anything consumes it. The read is conditional on the
+ * ETag its HEAD answered; a store that gives none is refused.
  */
 export async function verifyBackup(
   s3: S3Client,
   bucket: string,
   key: string,
   resolveKey: KeyResolver,
+  expected: { territory: string },
 ): Promise<VerifiedBackup> {
+  const binding = expectedBinding(bucket, key, expected.territory);
   const head = await headObject(s3, bucket, key);
   if (!head) throw new Error(`no backup object s3://${bucket}/${key}`);
-  const source = await getObjectStream(s3, bucket, key, head.etag || undefined);
+  const source = await getObjectStream(s3, bucket, key, readCondition(bucket, key, head));
   const cipher = new ByteMeter({ sha256: true });
-  const decrypt = new DecryptStream({ resolveKey });
+  const decrypt = new DecryptStream({ resolveKey, expect: binding });
   await pipeline(source, cipher, decrypt, discard());
   const sha256 = cipher.digest();
-  const expected = head.metadata[META.ciphertextSha256];
-  if (expected !== undefined && expected !== sha256) {
+  const expectedSha256 = head.metadata[META.ciphertextSha256];
+  if (expectedSha256 !== undefined && expectedSha256 !== sha256) {
     throw new BackupFormatError(
       'corrupted',
-      `backup object is corrupted or was tampered with: its sha256 is ${sha256}, its metadata says ${expected}`,
+      `backup object is corrupted or was tampered with: its sha256 is ${sha256}, its metadata says ${expectedSha256}`,
     );
   }
   const keyId = decrypt.header?.keyId ?? '';
@@ -343,6 +434,8 @@ export async function verifyBackup(
     key,
     etag: head.etag,
     keyId,
+    territory: binding.territory,
+    takenAt: binding.takenAt,
     plaintextBytes: decrypt.plaintextBytes,
     ciphertextBytes: cipher.bytes,
     ciphertextSha256: sha256,
@@ -350,24 +443,35 @@ export async function verifyBackup(
 }
 
 /**
- * Stream the decrypted dump into `destination`. Call verifyBackup first and pass its etag, so
- * the bytes decrypted here are the very object that was verified.
+ * Stream the decrypted dump of a verified backup into `destination`. The read is conditional on the
+ * verified ETag, its bytes must hash to the verified sha256 (checked before the last chunk is
+ * released, so a restore fed by it never completes otherwise), and the header must carry the same
+ * binding: the bytes decrypted here are the very object that was verified.
  */
 export async function decryptBackupTo(
   s3: S3Client,
   bucket: string,
-  key: string,
+  verified: VerifiedBackup,
   resolveKey: KeyResolver,
   destination: NodeJS.WritableStream,
-  opts: { ifMatch?: string; onProgress?: (plaintextBytes: number) => void; progressEveryMs?: number } = {},
+  opts: { onProgress?: (plaintextBytes: number) => void; progressEveryMs?: number } = {},
 ): Promise<{ plaintextBytes: number }> {
-  const source = await getObjectStream(s3, bucket, key, opts.ifMatch);
-  const decrypt = new DecryptStream({ resolveKey });
+  const source = await getObjectStream(
+    s3,
+    bucket,
+    verified.key,
+    readCondition(bucket, verified.key, verified),
+  );
+  const gate = new Sha256Gate(verified.ciphertextSha256, `s3://${bucket}/${verified.key}`);
+  const decrypt = new DecryptStream({
+    resolveKey,
+    expect: { territory: verified.territory, takenAt: verified.takenAt },
+  });
   const plain = new ByteMeter({
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     everyMs: opts.progressEveryMs ?? 5000,
   });
-  await pipeline(source, decrypt, plain, destination);
+  await pipeline(source, gate, decrypt, plain, destination);
   return { plaintextBytes: plain.bytes };
 }
 
@@ -392,7 +496,9 @@ export async function runRestore(
   const key = await resolveBackupKey(deps.s3, cfg.bucket, cfg.prefix, cfg.territory, opts.object);
   const started = Date.now();
   deps.log.info({ key, database }, 'verifying backup before restoring');
-  const verified = await verifyBackup(deps.s3, cfg.bucket, key, keys.resolveKey);
+  const verified = await verifyBackup(deps.s3, cfg.bucket, key, keys.resolveKey, {
+    territory: cfg.territory,
+  });
   deps.log.info(
     {
       key,
@@ -404,32 +510,45 @@ export async function runRestore(
   );
 
   const restoreStarted = Date.now();
-  const restore = startPgRestore({ ...cfg.pg, database, env: deps.pgEnv ?? process.env });
-  const [streamed, exited] = await Promise.allSettled([
-    decryptBackupTo(deps.s3, cfg.bucket, key, keys.resolveKey, restore.stdin, {
-      ifMatch: verified.etag || undefined,
-      progressEveryMs: deps.progressEveryMs ?? 5000,
-      onProgress: (bytes) =>
-        deps.log.info(
-          {
-            phase: 'restore',
-            plaintextBytes: bytes,
-            of: verified.plaintextBytes,
-            mbPerSec: rate(bytes, Date.now() - restoreStarted),
-          },
-          'progress',
-        ),
-    }),
-    restore.finished,
-  ]);
-  if (streamed.status === 'rejected' || exited.status === 'rejected') {
-    restore.kill();
-    // pg_restore's own error explains more than the broken pipe it causes upstream.
-    const reason = exited.status === 'rejected' ? exited.reason : (streamed as PromiseRejectedResult).reason;
-    throw new Error(
-      `restore of ${key} failed (the transaction was rolled back): ${(reason as Error).message}`,
-    );
-  }
+  await withPgEnv(cfg, deps, async (pgEnv) => {
+    const restore = startPgRestore({
+      ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}),
+      database,
+      env: pgEnv,
+    });
+    const [streamed, exited] = await Promise.allSettled([
+      decryptBackupTo(deps.s3, cfg.bucket, verified, keys.resolveKey, restore.stdin, {
+        progressEveryMs: deps.progressEveryMs ?? 5000,
+        onProgress: (bytes) =>
+          deps.log.info(
+            {
+              phase: 'restore',
+              plaintextBytes: bytes,
+              of: verified.plaintextBytes,
+              mbPerSec: rate(bytes, Date.now() - restoreStarted),
+            },
+            'progress',
+          ),
+      }),
+      restore.finished,
+    ]);
+    if (streamed.status === 'rejected' || exited.status === 'rejected') {
+      restore.kill();
+      // When pg_restore fails, the stream feeding it fails with a broken pipe: pg_restore's own error
+      // explains more. When the stream failed first (the object changed, a 412), its error does.
+      const code =
+        streamed.status === 'rejected' ? (streamed.reason as NodeJS.ErrnoException).code : undefined;
+      const brokenPipe =
+        code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
+      const reason =
+        streamed.status === 'rejected' && !(brokenPipe && exited.status === 'rejected')
+          ? streamed.reason
+          : (exited as PromiseRejectedResult).reason;
+      throw new Error(
+        `restore of ${key} failed (the transaction was rolled back): ${(reason as Error).message}`,
+      );
+    }
+  });
   const ms = Date.now() - started;
   const result: RestoreResult = { ...verified, database, seconds: ms / 1000 };
   deps.log.info(

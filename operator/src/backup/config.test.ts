@@ -5,6 +5,8 @@ const env = {
   TERRITORY_NAME: 'rennes-metropole',
   S3_ENDPOINT: 'https://oos.cloudgouv-eu-west-1.outscale.com',
   S3_BUCKET: 'rennes',
+  S3_ACCESS_KEY_ID_FILE: '/s3/access-key-id',
+  S3_SECRET_ACCESS_KEY_FILE: '/s3/secret-access-key',
   KEYRING_FILE: '/keys/keyring.json',
 };
 
@@ -16,39 +18,44 @@ describe('loadConfig', () => {
       region: 'us-east-1',
       bucket: 'rennes',
       prefix: '',
+      credentialFiles: { accessKeyId: '/s3/access-key-id', secretAccessKey: '/s3/secret-access-key' },
       keyringFile: '/keys/keyring.json',
       keepAtLeast: 1,
       pg: {},
     });
   });
 
-  it('lets flags override the environment', () => {
-    const cfg = loadConfig(
-      { ...env, S3_REGION: 'eu-west-2', RETENTION_DAYS: '35', PGDATABASE: 'app' },
-      { bucket: 'other', region: 'cloudgouv-eu-west-1', retentionDays: '7', dbname: 'restore_target' },
-    );
+  it('reads the rest of what the CronJob sets', () => {
+    const cfg = loadConfig({
+      ...env,
+      S3_REGION: 'cloudgouv-eu-west-1',
+      S3_PREFIX: 'collectivites',
+      RETENTION_DAYS: '35',
+      PGDATABASE: 'app',
+      PG_PASSWORD_FILE: '/db/password',
+      TERRITORY_RUNTIME_DIR: '/run/territory',
+    });
     expect(cfg).toMatchObject({
-      bucket: 'other',
       region: 'cloudgouv-eu-west-1',
-      retentionDays: 7,
-      pg: { database: 'restore_target' },
+      prefix: 'collectivites',
+      retentionDays: 35,
+      runtimeDir: '/run/territory',
+      pg: { database: 'app', passwordFile: '/db/password' },
     });
   });
 
-  it("reads the endpoint's private CA bundle path, flag first", () => {
+  it("reads the endpoint's private CA bundle path", () => {
     expect(loadConfig({ ...env, S3_CA_FILE: '/ca/ca.crt' }).caFile).toBe('/ca/ca.crt');
-    expect(loadConfig({ ...env, S3_CA_FILE: '/ca/ca.crt' }, { caFile: '/other.pem' }).caFile).toBe(
-      '/other.pem',
-    );
     expect(loadConfig(env).caFile).toBeUndefined();
   });
 
-  it('takes static credentials only as a pair', () => {
-    const cfg = loadConfig({ ...env, AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' });
-    expect(cfg.credentials).toEqual({ accessKeyId: 'AK', secretAccessKey: 'SK' });
-    expect(() => loadConfig({ ...env, AWS_SECRET_ACCESS_KEY: 'very-secret' })).toThrow(
-      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together',
+  it('takes the S3 keys from files only, never from AWS_* variables (nor the SDK default chain)', () => {
+    const { S3_ACCESS_KEY_ID_FILE: _a, S3_SECRET_ACCESS_KEY_FILE: _s, ...noFiles } = env;
+    expect(() => loadConfig({ ...noFiles, AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' })).toThrow(
+      'S3_ACCESS_KEY_ID_FILE is required; S3_SECRET_ACCESS_KEY_FILE is required',
     );
+    const cfg = loadConfig({ ...env, AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' });
+    expect(JSON.stringify(cfg)).not.toContain('SK');
   });
 
   it('reports every problem at once, by name, without values', () => {
@@ -65,10 +72,11 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     for (const expected of [
-      'TERRITORY_NAME (or --territory) is required',
+      'TERRITORY_NAME is required',
       'S3_ENDPOINT must be an http(s) URL',
-      'S3_BUCKET (or --bucket) is required',
-      'KEYRING_FILE (or --keyring-file) is required',
+      'S3_BUCKET is required',
+      'S3_ACCESS_KEY_ID_FILE is required',
+      'KEYRING_FILE is required',
       'RETENTION_DAYS must be a whole number >= 1',
     ]) {
       expect(message).toContain(expected);
@@ -76,8 +84,9 @@ describe('loadConfig', () => {
     expect(message).not.toContain('very-secret');
   });
 
-  it('treats empty variables as unset (Kubernetes often renders them empty)', () => {
+  it('treats empty variables as unset (the CronJob names unused ones with no value)', () => {
     expect(loadConfig({ ...env, RETENTION_DAYS: '', KEK_FILE: ' ' })).not.toHaveProperty('retentionDays');
+    expect(loadConfig({ ...env, KEK_FILE: '', S3_CA_FILE: '', S3_PREFIX: '' })).toMatchObject({ prefix: '' });
     expect(loadConfig({ ...env, KEK_FILE: '' })).not.toHaveProperty('kekFile');
   });
 });

@@ -1,6 +1,9 @@
-// Configuration of the backup commands: environment (what the CronJob sets) overridden by
-// command-line flags. Pure: takes the env and flags as arguments. Every problem is reported at
-// once, by name, never with a value (some are secrets).
+// Configuration of the backup commands: the environment the CronJob sets, and nothing else. There are
+// no command-line overrides: where backups go (endpoint, bucket, prefix, region, CA), whose they are
+// and which keys they use come only from what the operator sets and mounts, so an edit of the
+// CronJob's arguments cannot send them elsewhere behind the sovereignty check. Credentials are files
+// (mounted Secrets), never variables. Pure: takes the environment as an argument. Every problem is
+// reported at once, by name, never with a value (some are secrets).
 
 export interface BackupConfig {
   territory: string;
@@ -8,7 +11,8 @@ export interface BackupConfig {
   region: string;
   bucket: string;
   prefix: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Files holding the S3 access key id and secret (a mounted Secret), read when the client is made. */
+  credentialFiles: { accessKeyId: string; secretAccessKey: string };
   /** PEM bundle the endpoint's certificate must chain to, instead of the public CAs. */
   caFile?: string;
   keyringFile: string;
@@ -17,38 +21,30 @@ export interface BackupConfig {
   retentionDays?: number;
   /** Newest backups kept whatever their age (never below 1). */
   keepAtLeast: number;
-  pg: { binDir?: string; database?: string; compress?: string };
-}
-
-export interface ConfigFlags {
-  territory?: string;
-  endpoint?: string;
-  region?: string;
-  bucket?: string;
-  prefix?: string;
-  caFile?: string;
-  keyringFile?: string;
-  kekFile?: string;
-  retentionDays?: string;
-  keepAtLeast?: string;
-  pgBindir?: string;
-  dbname?: string;
-  compress?: string;
+  /** Where the run's passfile is written (a memory-backed folder in the CronJob); default: a temporary folder. */
+  runtimeDir?: string;
+  pg: {
+    binDir?: string;
+    database?: string;
+    compress?: string;
+    /** File holding the database password (a mounted Secret); turned into a passfile for pg_dump/pg_restore. */
+    passwordFile?: string;
+  };
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): BackupConfig {
+export function loadConfig(env: NodeJS.ProcessEnv): BackupConfig {
   const problems: string[] = [];
-  const pick = (flag: string | undefined, envName: string): string | undefined => {
-    const v = flag ?? env[envName];
+  const pick = (name: string): string | undefined => {
+    const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
-  const required = (flag: string | undefined, envName: string, flagName: string): string => {
-    const v = pick(flag, envName);
-    if (v === undefined) problems.push(`${envName} (or --${flagName}) is required`);
+  const required = (name: string): string => {
+    const v = pick(name);
+    if (v === undefined) problems.push(`${name} is required`);
     return v ?? '';
   };
   const count = (raw: string | undefined, what: string, min: number): number | undefined => {
@@ -60,42 +56,44 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: ConfigFlags = {}): Bac
     return Number(raw);
   };
 
-  const territory = required(flags.territory, 'TERRITORY_NAME', 'territory');
-  const endpoint = required(flags.endpoint, 'S3_ENDPOINT', 'endpoint');
+  const territory = required('TERRITORY_NAME');
+  const endpoint = required('S3_ENDPOINT');
   if (endpoint && !/^https?:\/\/[^\s/]+/.test(endpoint)) problems.push('S3_ENDPOINT must be an http(s) URL');
-  const bucket = required(flags.bucket, 'S3_BUCKET', 'bucket');
-  const keyringFile = required(flags.keyringFile, 'KEYRING_FILE', 'keyring-file');
-  const accessKeyId = pick(undefined, 'AWS_ACCESS_KEY_ID');
-  const secretAccessKey = pick(undefined, 'AWS_SECRET_ACCESS_KEY');
-  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    problems.push('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together');
-  }
-  const retentionDays = count(pick(flags.retentionDays, 'RETENTION_DAYS'), 'RETENTION_DAYS', 1);
-  const keepAtLeast = count(pick(flags.keepAtLeast, 'KEEP_AT_LEAST'), 'KEEP_AT_LEAST', 1) ?? 1;
+  const bucket = required('S3_BUCKET');
+  // AWS_ACCESS_KEY_ID and friends are deliberately not read: credentials come as files only.
+  const accessKeyId = required('S3_ACCESS_KEY_ID_FILE');
+  const secretAccessKey = required('S3_SECRET_ACCESS_KEY_FILE');
+  const keyringFile = required('KEYRING_FILE');
+  const retentionDays = count(pick('RETENTION_DAYS'), 'RETENTION_DAYS', 1);
+  const keepAtLeast = count(pick('KEEP_AT_LEAST'), 'KEEP_AT_LEAST', 1) ?? 1;
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
 
-  const kekFile = pick(flags.kekFile, 'KEK_FILE');
-  const caFile = pick(flags.caFile, 'S3_CA_FILE');
-  const binDir = pick(flags.pgBindir, 'PG_BINDIR');
-  const database = pick(flags.dbname, 'PGDATABASE');
-  const compress = pick(flags.compress, 'PG_DUMP_COMPRESS');
+  const kekFile = pick('KEK_FILE');
+  const caFile = pick('S3_CA_FILE');
+  const runtimeDir = pick('TERRITORY_RUNTIME_DIR');
+  const binDir = pick('PG_BINDIR');
+  const database = pick('PGDATABASE');
+  const compress = pick('PG_DUMP_COMPRESS');
+  const passwordFile = pick('PG_PASSWORD_FILE');
   return {
     territory,
     endpoint,
     // Any value signs requests for stores that ignore regions; Outscale wants its own.
-    region: pick(flags.region, 'S3_REGION') ?? 'us-east-1',
+    region: pick('S3_REGION') ?? 'us-east-1',
     bucket,
-    prefix: pick(flags.prefix, 'S3_PREFIX') ?? '',
-    ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+    prefix: pick('S3_PREFIX') ?? '',
+    credentialFiles: { accessKeyId, secretAccessKey },
     ...(caFile ? { caFile } : {}),
     keyringFile,
     ...(kekFile ? { kekFile } : {}),
     ...(retentionDays === undefined ? {} : { retentionDays }),
     keepAtLeast,
+    ...(runtimeDir ? { runtimeDir } : {}),
     pg: {
       ...(binDir ? { binDir } : {}),
       ...(database ? { database } : {}),
       ...(compress ? { compress } : {}),
+      ...(passwordFile ? { passwordFile } : {}),
     },
   };
 }

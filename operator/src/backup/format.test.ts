@@ -15,15 +15,17 @@ const KEY = Buffer.alloc(32, 1);
 const OTHER_KEY = Buffer.alloc(32, 2);
 const KEY_ID = 'k1-20261128';
 const CHUNK = 1024;
+/** What every object of these tests is: a backup of this territory, taken at this time. */
+const BINDING = { territory: 'rennes-metropole', takenAt: new Date('2026-11-28T02:00:00.042Z') };
 
-function encrypt(plain: Buffer, chunkSize = CHUNK, key = KEY): Promise<Buffer> {
+function encrypt(plain: Buffer, chunkSize = CHUNK, key = KEY, binding = BINDING): Promise<Buffer> {
   return collect(
     Readable.from(split(plain, 777)),
-    new EncryptStream({ keyId: KEY_ID, dataKey: key, randomBytes, chunkSize }),
+    new EncryptStream({ keyId: KEY_ID, dataKey: key, randomBytes, chunkSize, binding }),
   );
 }
 
-function decrypt(object: Buffer, key = KEY, pieceSize = 333): Promise<Buffer> {
+function decrypt(object: Buffer, key = KEY, pieceSize = 333, expected = BINDING): Promise<Buffer> {
   return collect(
     Readable.from(split(object, pieceSize)),
     new DecryptStream({
@@ -31,6 +33,7 @@ function decrypt(object: Buffer, key = KEY, pieceSize = 333): Promise<Buffer> {
         if (id !== KEY_ID) throw new Error(`unknown key ${id}`);
         return key;
       },
+      expect: expected,
     }),
   );
 }
@@ -80,7 +83,7 @@ describe('TERRBK01 round trip', () => {
       const plain = randomBytes(size);
       const object = await encrypt(plain);
       expect(object.subarray(0, 8).equals(MAGIC)).toBe(true);
-      expect(object.length).toBe(encryptedSize(size, KEY_ID, CHUNK));
+      expect(object.length).toBe(encryptedSize(size, { keyId: KEY_ID, territory: BINDING.territory }, CHUNK));
       expect((await decrypt(object)).equals(plain)).toBe(true);
     },
   );
@@ -89,9 +92,9 @@ describe('TERRBK01 round trip', () => {
     const plain = randomBytes(6 * 1024 * 1024 + 12345);
     const object = await collect(
       Readable.from(split(plain, 100_000)),
-      new EncryptStream({ keyId: KEY_ID, dataKey: KEY, randomBytes }),
+      new EncryptStream({ keyId: KEY_ID, dataKey: KEY, randomBytes, binding: BINDING }),
     );
-    expect(object.length).toBe(encryptedSize(plain.length, KEY_ID));
+    expect(object.length).toBe(encryptedSize(plain.length, { keyId: KEY_ID, territory: BINDING.territory }));
     const back = await decrypt(object);
     expect(createHash('sha256').update(back).digest('hex')).toBe(
       createHash('sha256').update(plain).digest('hex'),
@@ -167,8 +170,69 @@ describe('TERRBK01 refuses damaged objects', () => {
   it('says what is wrong with something that is not a backup', async () => {
     expect((await refusal(decrypt(Buffer.from('PGDMP custom dump')))).code).toBe('not-a-backup');
     expect((await refusal(decrypt(Buffer.alloc(0)))).code).toBe('not-a-backup');
-    const v2 = await encrypt(Buffer.from('x'));
-    v2[8] = 2;
-    expect((await refusal(decrypt(v2))).message).toMatch(/unsupported backup format version 2/);
+    const v3 = await encrypt(Buffer.from('x'));
+    v3[8] = 3;
+    expect((await refusal(decrypt(v3))).message).toMatch(/unsupported backup format version 3/);
+  });
+
+  it('refuses format version 1 (objects not bound to a territory and time), saying to take a new backup', async () => {
+    const v1 = await encrypt(Buffer.from('x'));
+    v1[8] = 1;
+    const err = await refusal(decrypt(v1));
+    expect(err.code).toBe('unsupported-version');
+    expect(err.message).toMatch(/version 1 .*not bound to its territory and time.*take a new backup/);
+  });
+});
+
+describe('TERRBK01 binds each object to its territory and the time it was taken', () => {
+  it('carries both in the authenticated header', async () => {
+    const object = await encrypt(Buffer.from('dump'));
+    expect(parseHeader(object)).toMatchObject({
+      version: 2,
+      keyId: KEY_ID,
+      territory: 'rennes-metropole',
+      takenAt: BINDING.takenAt,
+    });
+    expect((await decrypt(object)).toString()).toBe('dump');
+  });
+
+  it('refuses an object of the same keyring stored as another time (an old backup copied over a newer name)', async () => {
+    const object = await encrypt(randomBytes(3000));
+    const newer = { ...BINDING, takenAt: new Date('2026-12-05T02:00:00.007Z') };
+    const err = await refusal(decrypt(object, KEY, 333, newer));
+    expect(err.code).toBe('misplaced');
+    expect(err.message).toContain('taken at 2026-11-28T02:00:00.042Z');
+    expect(err.message).toContain('stored as the backup of 2026-12-05T02:00:00.007Z');
+    expect(err.message).toMatch(/copied or renamed/);
+  });
+
+  it("refuses another territory's object even under the same key (copied into this folder)", async () => {
+    const object = await encrypt(randomBytes(3000));
+    const err = await refusal(decrypt(object, KEY, 333, { ...BINDING, territory: 'saint-malo' }));
+    expect(err.code).toBe('misplaced');
+    expect(err.message).toContain('a backup of territory "rennes-metropole"');
+    expect(err.message).toContain('stored as a backup of territory "saint-malo"');
+  });
+
+  it('produces no plaintext at all before the binding is checked', async () => {
+    const object = await encrypt(randomBytes(5 * CHUNK));
+    const out: Buffer[] = [];
+    const stream = new DecryptStream({
+      resolveKey: () => KEY,
+      expect: { ...BINDING, territory: 'saint-malo' },
+    });
+    stream.on('data', (d: Buffer) => out.push(d));
+    await refusal(pipeline(Readable.from(split(object, 100)), stream));
+    expect(Buffer.concat(out).length).toBe(0);
+  });
+
+  it('cannot have its binding rewritten without the key (the header MAC covers it)', async () => {
+    const object = await encrypt(randomBytes(3000));
+    const at = object.indexOf(Buffer.from('rennes-metropole'));
+    expect(at).toBeGreaterThan(0);
+    const forged = Buffer.from(object);
+    Buffer.from('saint-malo-agglo').copy(forged, at); // same length, another valid name
+    const err = await refusal(decrypt(forged, KEY, 333, { ...BINDING, territory: 'saint-malo-agglo' }));
+    expect(err.code).toBe('wrong-key');
   });
 });

@@ -8,22 +8,33 @@
 //
 // Layout (all integers big-endian):
 //   0      8  magic "TERRBK01"
-//   8      1  format version (1)
+//   8      1  format version (2)
 //   9      1  suite (1 = HKDF-SHA256 + AES-256-GCM STREAM)
 //   10     4  plaintext chunk size in bytes
 //   14     1  key id length L (1..64)
 //   15     L  key id (ASCII): which keyring version encrypted this object
-//   15+L  32  salt (random)
-//   47+L  32  header MAC: HMAC-SHA256(macKey, bytes 0 .. 47+L)
-//   79+L      chunks: ciphertext (chunkSize bytes, or fewer for the last) + 16-byte GCM tag
+//   15+L   1  territory name length N (1..63)
+//   16+L   N  territory name (a DNS label): whose backup this is
+//   16+L+N 8  taken at: milliseconds since the Unix epoch, the time its object name carries
+//   24+L+N 32 salt (random)
+//   56+L+N 32 header MAC: HMAC-SHA256(macKey, every byte before it)
+//   88+L+N    chunks: ciphertext (chunkSize bytes, or fewer for the last) + 16-byte GCM tag
 //
-// Keys: HKDF-SHA256(dataKey, salt, "territory-backup/v1") gives 64 bytes: an AES key for the
+// Keys: HKDF-SHA256(dataKey, salt, "territory-backup/v2") gives 64 bytes: an AES key for the
 // chunks and an HMAC key for the header. Each object thus has its own key, so the data key
 // never encrypts two objects directly and the counter nonce never repeats under one key
 // (the 256-bit random salt plays the part of a random nonce prefix, with more margin). The
 // header MAC is a key commitment: a wrong key is recognised as such before any chunk is
 // touched, and GCM's lack of key commitment cannot be exploited. Every chunk also takes the
 // whole header as associated data, binding key id, chunk size and salt to each chunk.
+//
+// Binding (version 2): the header names the territory and the time of the backup, under the MAC.
+// An object's name in the bucket is not authenticated, so without this someone with write access
+// to the bucket could copy an old backup over a newer name (a rollback: erased rows come back on
+// restore) or another territory's backup into this one's folder, and it would decrypt fine. A reader
+// passes what the object's name says (DecryptOptions.expect); a mismatch is refused before any
+// plaintext comes out. Version 1 objects carried no binding and are refused rather than read: a
+// reader accepting them would accept any old v1 object copied anywhere, forever.
 import {
   createCipheriv,
   createDecipheriv,
@@ -36,7 +47,7 @@ import {
 import { Transform, type TransformCallback } from 'node:stream';
 
 export const MAGIC = Buffer.from('TERRBK01', 'ascii');
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 const SUITE_HKDF_AES256GCM_STREAM = 1;
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 // Bounds a decryptor accepts, so a forged header cannot make it buffer gigabytes.
@@ -47,9 +58,18 @@ const SALT_BYTES = 32;
 const MAC_BYTES = 32;
 const FIXED_HEADER_BYTES = 15;
 const MAX_KEY_ID_BYTES = 64;
-const HKDF_INFO = Buffer.from('territory-backup/v1', 'ascii');
+const MAX_TERRITORY_BYTES = 63;
+const TAKEN_AT_BYTES = 8;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const HKDF_INFO = Buffer.from('territory-backup/v2', 'ascii');
 
-export type BackupFormatErrorCode = 'not-a-backup' | 'unsupported-version' | 'wrong-key' | 'corrupted';
+export type BackupFormatErrorCode =
+  | 'not-a-backup'
+  | 'unsupported-version'
+  | 'wrong-key'
+  | 'corrupted'
+  /** Authentic, but not the backup its name says it is (copied or renamed in the bucket). */
+  | 'misplaced';
 
 export class BackupFormatError extends Error {
   override name = 'BackupFormatError';
@@ -60,7 +80,13 @@ export class BackupFormatError extends Error {
   }
 }
 
-export interface BackupHeader {
+/** What a backup object is: whose, and when it was taken. Authenticated by the header MAC. */
+export interface BackupBinding {
+  territory: string;
+  takenAt: Date;
+}
+
+export interface BackupHeader extends BackupBinding {
   version: number;
   chunkSize: number;
   keyId: string;
@@ -87,6 +113,7 @@ function nonce(counter: number, last: boolean): Buffer {
 export function encodeHeader(opts: {
   keyId: string;
   chunkSize: number;
+  binding: BackupBinding;
   salt: Uint8Array;
   macKey: Uint8Array;
 }): Buffer {
@@ -98,13 +125,20 @@ export function encodeHeader(opts: {
     throw new Error(`chunk size must be between ${MIN_CHUNK_SIZE} and ${MAX_CHUNK_SIZE} bytes`);
   }
   if (opts.salt.length !== SALT_BYTES) throw new Error(`salt must be ${SALT_BYTES} bytes`);
+  const { territory, takenAt } = opts.binding;
+  if (!DNS_LABEL.test(territory)) throw new Error(`territory name "${territory}" is not a DNS label`);
+  const ms = takenAt.getTime();
+  if (!Number.isSafeInteger(ms) || ms < 0) throw new Error('the time a backup was taken must be after 1970');
   const fixed = Buffer.alloc(FIXED_HEADER_BYTES);
   MAGIC.copy(fixed, 0);
   fixed[8] = FORMAT_VERSION;
   fixed[9] = SUITE_HKDF_AES256GCM_STREAM;
   fixed.writeUInt32BE(opts.chunkSize, 10);
   fixed[14] = id.length;
-  const unsigned = Buffer.concat([fixed, id, opts.salt]);
+  const name = Buffer.from(territory, 'ascii');
+  const time = Buffer.alloc(TAKEN_AT_BYTES);
+  time.writeBigUInt64BE(BigInt(ms));
+  const unsigned = Buffer.concat([fixed, id, Buffer.from([name.length]), name, time, opts.salt]);
   const mac = createHmac('sha256', opts.macKey).update(unsigned).digest();
   return Buffer.concat([unsigned, mac]);
 }
@@ -123,12 +157,21 @@ export function parseHeader(buf: Buffer): BackupHeader | undefined {
   }
   if (buf.length < FIXED_HEADER_BYTES) return undefined;
   const version = buf[8] ?? 0;
+  if (version === 1) {
+    throw new BackupFormatError(
+      'unsupported-version',
+      'backup format version 1 is no longer read: such an object is not bound to its territory and time, so a copy of it ' +
+        'cannot be told from the original; take a new backup (the backup command writes version 2)',
+    );
+  }
   if (version !== FORMAT_VERSION || buf[9] !== SUITE_HKDF_AES256GCM_STREAM) {
     throw new BackupFormatError(
       'unsupported-version',
       `unsupported backup format version ${version} (suite ${buf[9]}); this tool reads version ${FORMAT_VERSION}`,
     );
   }
+  const damaged = () =>
+    new BackupFormatError('corrupted', 'backup object is corrupted or was tampered with at the header');
   const chunkSize = buf.readUInt32BE(10);
   const idLength = buf[14] ?? 0;
   if (
@@ -137,34 +180,67 @@ export function parseHeader(buf: Buffer): BackupHeader | undefined {
     idLength < 1 ||
     idLength > MAX_KEY_ID_BYTES
   ) {
-    throw new BackupFormatError('corrupted', 'backup object is corrupted or was tampered with at the header');
+    throw damaged();
   }
-  const total = FIXED_HEADER_BYTES + idLength + SALT_BYTES + MAC_BYTES;
+  const nameAt = FIXED_HEADER_BYTES + idLength;
+  if (buf.length < nameAt + 1) return undefined;
+  const nameLength = buf[nameAt] ?? 0;
+  if (nameLength < 1 || nameLength > MAX_TERRITORY_BYTES) throw damaged();
+  const timeAt = nameAt + 1 + nameLength;
+  const saltStart = timeAt + TAKEN_AT_BYTES;
+  const total = saltStart + SALT_BYTES + MAC_BYTES;
   if (buf.length < total) return undefined;
-  const keyId = buf.subarray(FIXED_HEADER_BYTES, FIXED_HEADER_BYTES + idLength).toString('latin1');
-  if (!/^[\x21-\x7e]+$/.test(keyId)) {
-    throw new BackupFormatError('corrupted', 'backup object is corrupted or was tampered with at the header');
+  const keyId = buf.subarray(FIXED_HEADER_BYTES, nameAt).toString('latin1');
+  const territory = buf.subarray(nameAt + 1, timeAt).toString('latin1');
+  const ms = buf.readBigUInt64BE(timeAt);
+  if (!/^[\x21-\x7e]+$/.test(keyId) || !DNS_LABEL.test(territory) || ms > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw damaged();
   }
-  const saltStart = FIXED_HEADER_BYTES + idLength;
   return {
     version,
     chunkSize,
     keyId,
+    territory,
+    takenAt: new Date(Number(ms)),
     salt: Buffer.from(buf.subarray(saltStart, saltStart + SALT_BYTES)),
     bytes: Buffer.from(buf.subarray(0, total)),
   };
 }
 
+/**
+ * Refuse an authentic object that is not the backup its name says it is. Called once the header MAC
+ * verified, so what the header says is what the backup command wrote.
+ */
+export function checkBinding(header: BackupBinding, expected: BackupBinding): void {
+  const sameTerritory = header.territory === expected.territory;
+  const sameTime = header.takenAt.getTime() === expected.takenAt.getTime();
+  if (sameTerritory && sameTime) return;
+  const is = `a backup of territory "${header.territory}" taken at ${header.takenAt.toISOString()}`;
+  const storedAs = sameTerritory
+    ? `the backup of ${expected.takenAt.toISOString()}`
+    : `a backup of territory "${expected.territory}"${sameTime ? '' : ` of ${expected.takenAt.toISOString()}`}`;
+  throw new BackupFormatError(
+    'misplaced',
+    `backup object refused: it is ${is}, but it is stored as ${storedAs}; it was copied or renamed in the bucket ` +
+      '(a rollback, or another territory’s backup), so it is not restored',
+  );
+}
+
 /** Check the header MAC with a data key; returns the chunk key, or throws "wrong key". */
-function openHeader(header: BackupHeader, dataKey: Uint8Array): KeyObject {
+function openHeader(header: BackupHeader, dataKey: Uint8Array, expect: BackupBinding | undefined): KeyObject {
   const { aeadKey, macKey } = deriveKeys(dataKey, header.salt);
   const unsigned = header.bytes.subarray(0, header.bytes.length - MAC_BYTES);
   const stored = header.bytes.subarray(header.bytes.length - MAC_BYTES);
   const expected = createHmac('sha256', macKey).update(unsigned).digest();
   if (!timingSafeEqual(stored, expected)) {
+    // Unauthenticated, but the likeliest explanation when it differs: say so.
+    const elsewhere =
+      expect && header.territory !== expect.territory
+        ? `; its header names territory "${header.territory}", not "${expect.territory}": another territory’s backup copied here?`
+        : '';
     throw new BackupFormatError(
       'wrong-key',
-      `wrong key: key version "${header.keyId}" from this keyring does not open this object (a different keyring or customer key was used, or the header was altered)`,
+      `wrong key: key version "${header.keyId}" from this keyring does not open this object (a different keyring or customer key was used, or the header was altered)${elsewhere}`,
     );
   }
   return aeadKey;
@@ -211,6 +287,8 @@ class ByteQueue {
 export interface EncryptOptions {
   keyId: string;
   dataKey: Uint8Array;
+  /** Whose backup this is and when it was taken (the time its object name carries). */
+  binding: BackupBinding;
   randomBytes: (size: number) => Uint8Array;
   chunkSize?: number;
 }
@@ -231,7 +309,13 @@ export class EncryptStream extends Transform {
     const salt = Buffer.from(opts.randomBytes(SALT_BYTES));
     const { aeadKey, macKey } = deriveKeys(opts.dataKey, salt);
     this.aeadKey = aeadKey;
-    this.header = encodeHeader({ keyId: opts.keyId, chunkSize: this.chunkSize, salt, macKey });
+    this.header = encodeHeader({
+      keyId: opts.keyId,
+      chunkSize: this.chunkSize,
+      binding: opts.binding,
+      salt,
+      macKey,
+    });
   }
 
   private seal(plain: Buffer, last: boolean): void {
@@ -266,6 +350,12 @@ export class EncryptStream extends Transform {
 export interface DecryptOptions {
   /** Returns the raw data key for a key id (e.g. keyring unwrapKey); may throw. */
   resolveKey: (keyId: string) => Uint8Array;
+  /**
+   * What the object must be (from its name in the bucket): checked against the authenticated header
+   * before any plaintext is released. Every reader of the object store passes it; only a file whose
+   * name says nothing (an offline decrypt) goes without, and then shows the header's binding.
+   */
+  expect?: BackupBinding;
 }
 
 /**
@@ -280,10 +370,12 @@ export class DecryptStream extends Transform {
   private readonly queue = new ByteQueue();
   private counter = 0;
   private readonly resolveKey: (keyId: string) => Uint8Array;
+  private readonly expect: BackupBinding | undefined;
 
   constructor(opts: DecryptOptions) {
     super();
     this.resolveKey = opts.resolveKey;
+    this.expect = opts.expect;
   }
 
   private open(sealed: Buffer, last: boolean): void {
@@ -315,7 +407,8 @@ export class DecryptStream extends Transform {
       const header = parseHeader(this.queue.peekAll());
       if (header === undefined) return;
       this.queue.take(header.bytes.length);
-      this.aeadKey = openHeader(header, this.resolveKey(header.keyId));
+      this.aeadKey = openHeader(header, this.resolveKey(header.keyId), this.expect);
+      if (this.expect) checkBinding(header, this.expect);
       this.header = header;
     }
     const sealedChunk = this.header.chunkSize + TAG_BYTES;
@@ -358,11 +451,18 @@ export class DecryptStream extends Transform {
 }
 
 /** Size of the encrypted object for a given plaintext size (for tests and progress estimates). */
-export function encryptedSize(plaintextBytes: number, keyId: string, chunkSize = DEFAULT_CHUNK_SIZE): number {
+export function encryptedSize(
+  plaintextBytes: number,
+  names: { keyId: string; territory: string },
+  chunkSize = DEFAULT_CHUNK_SIZE,
+): number {
   const chunks = Math.max(1, Math.ceil(plaintextBytes / chunkSize));
   return (
     FIXED_HEADER_BYTES +
-    Buffer.byteLength(keyId, 'ascii') +
+    Buffer.byteLength(names.keyId, 'ascii') +
+    1 +
+    Buffer.byteLength(names.territory, 'ascii') +
+    TAKEN_AT_BYTES +
     SALT_BYTES +
     MAC_BYTES +
     plaintextBytes +

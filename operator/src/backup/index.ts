@@ -6,6 +6,7 @@ export {
   type BackupResult,
   type Deps,
   decryptBackupTo,
+  expectedBinding,
   type KeyResolver,
   type LoadedKeys,
   listBackups,
@@ -20,6 +21,13 @@ export {
   verifyBackup,
 } from './commands.ts';
 export { type BackupConfig, ConfigError, loadConfig } from './config.ts';
-export { BackupFormatError, DecryptStream, EncryptStream, FORMAT_VERSION, MAGIC } from './format.ts';
+export {
+  type BackupBinding,
+  BackupFormatError,
+  DecryptStream,
+  EncryptStream,
+  FORMAT_VERSION,
+  MAGIC,
+} from './format.ts';
 export { BACKUP_SUFFIX, backupObjectKey, backupTime, selectExpired, territoryFolder } from './naming.ts';
 export { createS3Client, type S3Location } from './s3-store.ts';

@@ -1,15 +1,81 @@
 // Adapter: PostgreSQL's own pg_dump and pg_restore, run as child processes that stream through
-// stdout/stdin. Connection settings come from the standard libpq environment (PGHOST, PGPORT,
-// PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, …), passed through untouched, so nothing secret
-// ever appears on a command line.
+// stdout/stdin. They get an explicit, minimal environment (pgChildEnv): the libpq connection settings
+// and a passfile, nothing else. In particular no password variable (PGPASSWORD stays readable in
+// /proc/<pid>/environ for the life of the process) and none of the S3 keys of the backup command.
+// The password reaches libpq through a 0600 passfile written for the run (writePassfile), in a
+// memory-backed folder in the CronJob, and removed when the run ends.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+
+/**
+ * What pg_dump and pg_restore may inherit: how to find programs, and libpq's connection settings as
+ * the CronJob sets them. Settings that redirect libpq elsewhere (PGHOSTADDR, PGSERVICEFILE,
+ * PGSYSCONFDIR) are not passed: only what the operator sets is.
+ */
+const INHERITED = [
+  'PATH',
+  'HOME',
+  'LANG',
+  'LC_ALL',
+  'TZ',
+  'PGHOST',
+  'PGPORT',
+  'PGDATABASE',
+  'PGUSER',
+  'PGSSLMODE',
+  'PGSSLROOTCERT',
+  'PGCONNECT_TIMEOUT',
+] as const;
+
+/**
+ * The environment of pg_dump/pg_restore: the INHERITED variables of `source`, and PGPASSFILE (the
+ * run's passfile when there is one, else the caller's own, if set). Never PGPASSWORD, AWS_* or any
+ * other variable.
+ */
+export function pgChildEnv(source: NodeJS.ProcessEnv, passfile?: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of INHERITED) {
+    const value = source[name];
+    if (value !== undefined && value !== '') env[name] = value;
+  }
+  const pass = passfile ?? source.PGPASSFILE;
+  if (pass) env.PGPASSFILE = pass;
+  env.PGAPPNAME = 'territory-backup';
+  return env;
+}
+
+/** libpq's passfile escapes `:` and `\` with a backslash. */
+function passfileField(value: string): string {
+  return value.replace(/[\\:]/g, (c) => `\\${c}`);
+}
+
+export interface Passfile {
+  path: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Write a passfile holding `password` for any host, port, database and user (the connection itself
+ * is set by the PG* variables), mode 0600 as libpq demands, under a random name in `dir`.
+ */
+export async function writePassfile(dir: string, password: string): Promise<Passfile> {
+  if (/[\r\n]/.test(password)) {
+    throw new Error('the database password contains a line break, which a libpq passfile cannot hold');
+  }
+  const path = join(dir, `pgpass-${randomBytes(6).toString('hex')}`);
+  // 'wx': never reuse or follow a file someone else put there.
+  await writeFile(path, `*:*:*:*:${passfileField(password)}\n`, { mode: 0o600, flag: 'wx' });
+  return { path, dispose: () => rm(path, { force: true }) };
+}
 
 export interface PgToolOptions {
   /** Folder holding pg_dump/pg_restore; default: found on PATH. */
   binDir?: string;
-  env?: NodeJS.ProcessEnv;
+  /** The child's whole environment (see pgChildEnv); nothing else is inherited. */
+  env: Record<string, string>;
 }
 
 export interface RunningTool {
@@ -27,7 +93,7 @@ function run(
   stdio: ['ignore', 'pipe', 'pipe'] | ['pipe', 'ignore', 'pipe'],
 ): { child: ChildProcess } & RunningTool {
   const command = opts.binDir ? join(opts.binDir, name) : name;
-  const child = spawn(command, args, { env: opts.env ?? process.env, stdio });
+  const child = spawn(command, args, { env: opts.env, stdio });
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => {
@@ -45,7 +111,11 @@ function run(
       if (code === 0) resolve();
       else {
         const detail = stderr.trim() ? `: ${stderr.trim()}` : '';
-        reject(new Error(`${name} failed (${signal ? `signal ${signal}` : `exit code ${code}`})${detail}`));
+        reject(
+          new Error(
+            `${name} failed (${signal ? `signal ${signal}` : `exit code ${code}`})${detail}${hintFor(stderr)}`,
+          ),
+        );
       }
     });
   });
@@ -59,6 +129,17 @@ function run(
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     },
   };
+}
+
+/** What to do about the failures a least-privilege backup role meets. */
+function hintFor(stderr: string): string {
+  if (/permission denied for large object/.test(stderr)) {
+    return (
+      '. The backup role reads through pg_read_all_data, which covers large objects only from PostgreSQL 19: ' +
+      'grant it each large object (GRANT SELECT ON LARGE OBJECT <oid> TO territory_backup)'
+    );
+  }
+  return '';
 }
 
 /**

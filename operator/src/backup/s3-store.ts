@@ -21,8 +21,11 @@ export interface S3Location {
   endpoint: string;
   region: string;
   bucket: string;
-  /** Static credentials; when absent the SDK's default chain (AWS_ACCESS_KEY_ID, …) is used. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Static credentials, always given explicitly: the SDK's default chain (environment variables,
+   * shared files, the instance metadata endpoint of the node) is never consulted.
+   */
+  credentials: { accessKeyId: string; secretAccessKey: string };
   /**
    * PEM bundle the endpoint's certificate must chain to (a private CA), trusted instead of the
    * public CAs, as CloudNativePG's endpointCA is for its own backups.
@@ -40,7 +43,7 @@ export function createS3Client(loc: S3Location): S3Client {
     // stores reject; integrity is ours to check anyway (AEAD chunks + sha256 in metadata).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    ...(loc.credentials ? { credentials: loc.credentials } : {}),
+    credentials: loc.credentials,
     ...(loc.ca ? { requestHandler: { httpsAgent: new Agent({ ca: loc.ca, keepAlive: true }) } } : {}),
   });
 }
@@ -101,19 +104,57 @@ export async function headObject(s3: S3Client, bucket: string, key: string): Pro
   }
 }
 
-/** Streams the object; with `ifMatch`, fails instead of reading a version other than the one checked. */
+/** An ETag without its weak marker and quotes, for comparing what HEAD and GET answered. */
+function bareEtag(etag: string): string {
+  return etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+/**
+ * The condition every read of a backup is made under: the ETag its HEAD answered. The object is
+ * checked (sha256 in its metadata, authenticated chunks) and then used by separate requests;
+ * If-Match makes each of them fail (412) rather than return a version that replaced the checked one.
+ *
+ * A store that returns no ETag cannot be read that way, and is refused. The alternatives S3 offers
+ * were weighed: If-Unmodified-Since takes an HTTP date, to the second, so a replacement within the
+ * same second passes; VersionId exists only on buckets with versioning enabled, which the authority's
+ * bucket need not have. S3 itself returns an ETag on every HEAD and GET; a store that does not is not
+ * one to trust with backups.
+ */
+export function readCondition(bucket: string, key: string, head: { etag: string }): { etag: string } {
+  if (!head.etag) {
+    throw new Error(
+      `the store returned no ETag for s3://${bucket}/${key}: the object cannot be read conditionally ` +
+        '(If-Match), so it could change between being checked and being used; refusing to read it',
+    );
+  }
+  return { etag: head.etag };
+}
+
+/**
+ * Streams the object, only if it is still the version whose ETag is given (If-Match). The answer's
+ * own ETag is compared too: some S3-compatible stores ignore conditions they do not implement.
+ */
 export async function getObjectStream(
   s3: S3Client,
   bucket: string,
   key: string,
-  ifMatch?: string,
+  condition: { etag: string },
 ): Promise<Readable> {
-  const r = await s3.send(
-    new GetObjectCommand({ Bucket: bucket, Key: key, ...(ifMatch ? { IfMatch: ifMatch } : {}) }),
-  );
-  if (r.Body === undefined) throw new Error(`s3://${bucket}/${key} has no body`);
+  if (!condition.etag) readCondition(bucket, key, condition);
+  const r = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key, IfMatch: condition.etag }));
+  const body = r.Body as Readable | undefined;
+  const mismatch = (what: string) => {
+    body?.destroy?.();
+    return new Error(
+      `the store answered ${what} to a read conditional on ${condition.etag} for s3://${bucket}/${key}: ` +
+        'it ignores If-Match, or the object changed; refusing to read it',
+    );
+  };
+  if (!r.ETag) throw mismatch('no ETag');
+  if (bareEtag(r.ETag) !== bareEtag(condition.etag)) throw mismatch(`ETag ${r.ETag}`);
+  if (body === undefined) throw new Error(`s3://${bucket}/${key} has no body`);
   // In Node the SDK returns an http.IncomingMessage, a Readable.
-  return r.Body as Readable;
+  return body;
 }
 
 export async function deleteObject(s3: S3Client, bucket: string, key: string): Promise<void> {

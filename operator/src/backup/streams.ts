@@ -56,3 +56,34 @@ export class ExitGate extends Transform {
     );
   }
 }
+
+/**
+ * Passes data through while hashing it, and fails the stream at its end, instead of ending it, when
+ * the sha256 is not `expected`. Placed before a DecryptStream (which always holds the last chunk back
+ * until the end), it keeps a second read that returned other bytes than the verified ones from
+ * releasing that last chunk: a restore fed by it never completes.
+ */
+export class Sha256Gate extends Transform {
+  private readonly hash = createHash('sha256');
+  private readonly expected: string;
+  private readonly what: string;
+  constructor(expected: string, what: string) {
+    super();
+    this.expected = expected;
+    this.what = what;
+  }
+  override _transform(data: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.hash.update(data);
+    done(null, data);
+  }
+  override _flush(done: TransformCallback): void {
+    const got = this.hash.digest('hex');
+    if (got === this.expected) done();
+    else
+      done(
+        new Error(
+          `${this.what} changed between verification and use (sha256 ${got}, verified ${this.expected})`,
+        ),
+      );
+  }
+}

@@ -4,8 +4,9 @@
 // (what CloudNativePG does not offer).
 import type { BuildContext, Owned } from './context.ts';
 import { ownedMeta, regionAffinity } from './context.ts';
-import { CA_SECRET, CLUSTER_NAME, databaseName, OWNER_SECRET, RW_SERVICE } from './database.ts';
+import { BACKUP_ROLE, BACKUP_SECRET, CA_SECRET, CLUSTER_NAME, databaseName, RW_SERVICE } from './database.ts';
 import { KEYRING_KEY, KEYRING_SECRET } from './keys.ts';
+import { backupPodLabels } from './network.ts';
 
 export const LOGICAL_BACKUP_CRONJOB = 'logical-backup';
 export const PHYSICAL_BACKUP_SCHEDULE = 'physical-backup';
@@ -34,11 +35,33 @@ const KEYS_DIR = '/var/run/territory/keys';
 const KEK_DIR = '/var/run/territory/customer-key';
 const CA_DIR = '/var/run/territory/db-ca';
 const S3_CA_DIR = '/var/run/territory/s3-ca';
+const S3_CREDENTIALS_DIR = '/var/run/territory/s3-credentials';
+const DB_CREDENTIALS_DIR = '/var/run/territory/db-credentials';
+const RUNTIME_DIR = '/var/run/territory/run';
 
-function secretEnv(name: string, secret: string, key: string) {
-  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+/** A backup that has not finished in this time is stopped (and counts as failed). */
+export const BACKUP_DEADLINE_SECONDS = 6 * 3600;
+
+/** An environment variable the operator names even when it has no value, so nobody else can set it. */
+function envVar(name: string, value: string | undefined): { name: string; value?: string } {
+  // Without a value rather than with "": the API server drops an empty value, so the live object would
+  // never match what was applied and every reconcile would apply it again. Unset reads as "" anyway.
+  return value ? { name, value } : { name };
 }
 
+/**
+ * The logical-backup CronJob. Every field that decides whether, when, where, as whom and with which
+ * keys a backup runs is set here, explicitly, even where it equals the API server's default: the
+ * operator applies with server-side apply and force, which restores the fields it sets and only
+ * those, so a field left to its default would stay as an authority's admin edited it (`suspend`,
+ * an appended `--endpoint`, another ServiceAccount). The backup command itself takes no option
+ * that redirects backups, and its environment names every destination variable, set or empty.
+ *
+ * No credential is an environment variable (those are inherited by every child process and readable
+ * in /proc): the S3 keys and the database password are mounted Secret files, read by the backup
+ * command, which hands the S3 keys to its client and writes a passfile for pg_dump into a
+ * memory-backed folder. It dumps as the read-only backup role, not as the database owner.
+ */
 export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
   const t = ctx.territory;
   const b = t.spec.backup;
@@ -49,39 +72,56 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
     { name: 'PGHOST', value: RW_SERVICE },
     { name: 'PGPORT', value: '5432' },
     { name: 'PGDATABASE', value: databaseName(ctx) },
-    secretEnv('PGUSER', OWNER_SECRET, 'username'),
-    secretEnv('PGPASSWORD', OWNER_SECRET, 'password'),
+    { name: 'PGUSER', value: BACKUP_ROLE },
+    { name: 'PG_PASSWORD_FILE', value: `${DB_CREDENTIALS_DIR}/password` },
     // The server certificate is checked against CloudNativePG's CA for this cluster.
     { name: 'PGSSLMODE', value: 'verify-full' },
     { name: 'PGSSLROOTCERT', value: `${CA_DIR}/ca.crt` },
     { name: 'S3_ENDPOINT', value: d.endpoint },
     { name: 'S3_BUCKET', value: d.bucket },
-    // Only when set: the API server drops an empty env value, so the CronJob would never match what
-    // was applied and every reconcile would re-apply it. The backup command reads unset as ''.
-    ...(d.pathPrefix ? [{ name: 'S3_PREFIX', value: d.pathPrefix }] : []),
+    envVar('S3_PREFIX', d.pathPrefix),
     { name: 'S3_REGION', value: d.region ?? 'us-east-1' },
-    secretEnv('AWS_ACCESS_KEY_ID', d.credentialsSecret.name, d.credentialsSecret.accessKeyIdKey),
-    secretEnv('AWS_SECRET_ACCESS_KEY', d.credentialsSecret.name, d.credentialsSecret.secretAccessKeyKey),
+    // A private CA for the object store: the backup command trusts this bundle instead of the public CAs.
+    envVar('S3_CA_FILE', d.endpointCA ? `${S3_CA_DIR}/ca.crt` : undefined),
+    { name: 'S3_ACCESS_KEY_ID_FILE', value: `${S3_CREDENTIALS_DIR}/access-key-id` },
+    { name: 'S3_SECRET_ACCESS_KEY_FILE', value: `${S3_CREDENTIALS_DIR}/secret-access-key` },
     { name: 'KEYRING_FILE', value: `${KEYS_DIR}/${KEYRING_KEY}` },
+    envVar('KEK_FILE', customerKey ? `${KEK_DIR}/kek` : undefined),
+    { name: 'TERRITORY_RUNTIME_DIR', value: RUNTIME_DIR },
     { name: 'RETENTION_DAYS', value: String(b.retentionDays) },
     { name: 'CLIENT_SIDE_ENCRYPTION', value: String(b.clientSideEncryption) },
   ];
   const volumeMounts = [
     { name: 'keyring', mountPath: KEYS_DIR, readOnly: true },
     { name: 'db-ca', mountPath: CA_DIR, readOnly: true },
+    { name: 's3-credentials', mountPath: S3_CREDENTIALS_DIR, readOnly: true },
+    { name: 'db-credentials', mountPath: DB_CREDENTIALS_DIR, readOnly: true },
+    { name: 'run', mountPath: RUNTIME_DIR },
     { name: 'tmp', mountPath: '/tmp' },
   ];
+  // 0440: readable by the Pod's group (fsGroup), as the backup command runs as a non-root user.
+  const secretVolume = (secretName: string, items: { key: string; path: string }[]) => ({
+    secret: { secretName, defaultMode: 0o440, items },
+  });
   const volumes: Record<string, unknown>[] = [
     {
       name: 'keyring',
       secret: { secretName: KEYRING_SECRET, items: [{ key: KEYRING_KEY, path: KEYRING_KEY }] },
     },
     { name: 'db-ca', secret: { secretName: CA_SECRET, items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+    {
+      name: 's3-credentials',
+      ...secretVolume(d.credentialsSecret.name, [
+        { key: d.credentialsSecret.accessKeyIdKey, path: 'access-key-id' },
+        { key: d.credentialsSecret.secretAccessKeyKey, path: 'secret-access-key' },
+      ]),
+    },
+    { name: 'db-credentials', ...secretVolume(BACKUP_SECRET, [{ key: 'password', path: 'password' }]) },
+    // The passfile lives here while pg_dump runs: memory, never a disk.
+    { name: 'run', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
   ];
   if (d.endpointCA) {
-    // A private CA for the object store: the backup command trusts this bundle instead of the public CAs.
-    env.push({ name: 'S3_CA_FILE', value: `${S3_CA_DIR}/ca.crt` });
     volumeMounts.push({ name: 's3-ca', mountPath: S3_CA_DIR, readOnly: true });
     volumes.push({
       name: 's3-ca',
@@ -89,7 +129,6 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
     });
   }
   if (customerKey) {
-    env.push({ name: 'KEK_FILE', value: `${KEK_DIR}/kek` });
     volumeMounts.push({ name: 'customer-key', mountPath: KEK_DIR, readOnly: true });
     volumes.push({
       name: 'customer-key',
@@ -102,6 +141,9 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
     metadata: ownedMeta(ctx, LOGICAL_BACKUP_CRONJOB, 'backup'),
     spec: {
       schedule: b.schedule,
+      // The schedule is documented in UTC; without this the controller manager's own zone applies.
+      timeZone: 'Etc/UTC',
+      suspend: false,
       concurrencyPolicy: 'Forbid',
       startingDeadlineSeconds: 3600,
       successfulJobsHistoryLimit: 3,
@@ -109,13 +151,19 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
       jobTemplate: {
         spec: {
           backoffLimit: 2,
+          activeDeadlineSeconds: BACKUP_DEADLINE_SECONDS,
           template: {
             metadata: {
-              labels: { 'sovereign.dev/territory': t.metadata.name, 'app.kubernetes.io/component': 'backup' },
+              // What the backup-destination NetworkPolicy selects (reserved labels: no tenant Pod carries them).
+              labels: backupPodLabels(ctx),
             },
             spec: {
               restartPolicy: 'Never',
+              // The namespace's default ServiceAccount, with no token: the backup needs no API access.
+              serviceAccountName: 'default',
               automountServiceAccountToken: false,
+              // No *_SERVICE_HOST/PORT variables for every Service of the namespace.
+              enableServiceLinks: false,
               securityContext: {
                 runAsNonRoot: true,
                 runAsUser: 65532,
@@ -128,7 +176,9 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
                 {
                   name: 'backup',
                   image: ctx.config.operatorImage,
-                  command: ['node', '/app/operator/src/cli/territory-backup.ts', 'backup'],
+                  command: ['node', '/app/operator/src/cli/territory-backup.ts'],
+                  // Set, so the operator owns it: arguments an admin appends are removed by the next apply.
+                  args: ['backup'],
                   env,
                   volumeMounts,
                   resources: {

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import {
+  ANY_NAME,
+  READ_VERBS,
+  type ResourceRequest,
+  type Rule,
+  rulesAllow,
+  WRITE_VERBS,
+} from '../../../test/support/rbac-rules.ts';
 import { quantityValue } from '../api/quantity.ts';
 import { toCnpgSchedule } from './backup.ts';
 import { LABELS, type Owned } from './context.ts';
 import { context, territory } from './fixtures.test-helpers.ts';
 import { buildDesiredState } from './index.ts';
 import { chooseProfile, effectiveQuota } from './quota.ts';
+import { ADMIN_RULES, READER_RULES } from './rbac.ts';
 
 const all = (s: ReturnType<typeof buildDesiredState>): Owned[] => [
   s.namespace,
@@ -120,14 +129,51 @@ describe('network policies', () => {
     expect(names).not.toContain('allow-backup-destination');
   });
 
+  it('opens the object store to the backup and database Pods only, on the endpoint’s port', () => {
+    const byName = Object.fromEntries(policies().map((p) => [p.metadata?.name, spec(p)]));
+    expect(byName['allow-backup-destination']?.podSelector).toEqual({
+      matchLabels: { 'sovereign.dev/territory': 'rennes-metropole', 'app.kubernetes.io/component': 'backup' },
+    });
+    expect(byName['allow-database-backup-destination']?.podSelector).toEqual({
+      matchLabels: { 'cnpg.io/cluster': 'db' },
+    });
+    expect(byName['allow-backup-destination']?.egress).toMatchObject([{ ports: [{ port: 443 }] }]);
+    const onPort = territory({
+      spec: {
+        backup: {
+          destination: {
+            endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com:8443',
+            bucket: 'rennes-backups',
+            credentialsSecret: { name: 'backup-credentials' },
+          },
+        },
+      },
+    });
+    const policy = buildDesiredState(context(onPort)).tenancy.find(
+      (o) => o.metadata?.name === 'allow-backup-destination',
+    );
+    expect(spec(policy as Owned).egress).toMatchObject([{ ports: [{ protocol: 'TCP', port: 8443 }] }]);
+  });
+
   it('lets database Pods reach the API server at the addresses the cluster publishes, or the configured CIDRs', () => {
     const apiPolicy = (ctx: ReturnType<typeof context>) =>
       buildDesiredState(ctx).tenancy.find((o) => o.metadata?.name === 'allow-api-server');
     expect(apiPolicy(context())).toBeUndefined();
-    const discovered = apiPolicy(context(territory(), { apiServerAddresses: ['10.213.255.1', 'fd00::1'] }));
+    const discovered = apiPolicy(
+      context(territory(), { apiServerAddresses: ['10.213.255.1', 'fd00::1'], apiServerPorts: [6443] }),
+    );
+    // Only the port the API server listens on: a database Pod gets no other service on those hosts.
     expect(spec(discovered as Owned).egress).toEqual([
-      { to: [{ ipBlock: { cidr: '10.213.255.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }] },
+      {
+        to: [{ ipBlock: { cidr: '10.213.255.1/32' } }, { ipBlock: { cidr: 'fd00::1/128' } }],
+        ports: [{ protocol: 'TCP', port: 6443 }],
+      },
     ]);
+    // Selected by CloudNativePG's label with its value: the chart's admission policy keeps it off tenants' Pods.
+    expect(spec(discovered as Owned).podSelector).toEqual({ matchLabels: { 'cnpg.io/cluster': 'db' } });
+    // Nothing published: the two ports API servers listen on.
+    const unpublished = apiPolicy(context(territory(), { apiServerAddresses: ['10.213.255.1'] }));
+    expect(spec(unpublished as Owned).egress).toMatchObject([{ ports: [{ port: 443 }, { port: 6443 }] }]);
     const configured = context(territory(), { apiServerAddresses: ['10.213.255.1'] });
     configured.config = { ...configured.config, apiServerCidrs: ['192.0.2.0/28'] };
     expect(JSON.stringify(apiPolicy(configured))).toContain('192.0.2.0/28');
@@ -139,28 +185,84 @@ describe('rbac', () => {
   const rbac = (t = territory()) =>
     buildDesiredState(context(t)).tenancy.filter((o) => o.apiVersion === 'rbac.authorization.k8s.io/v1');
 
-  it('binds the authority groups to namespace Roles only', () => {
+  it("binds the authority groups to the chart's tenant ClusterRoles, in its namespace only", () => {
     const objects = rbac();
-    expect(objects.map((o) => o.kind).sort()).toEqual(['Role', 'Role', 'RoleBinding', 'RoleBinding']);
-    const admin = objects.find((o) => o.kind === 'RoleBinding' && o.metadata?.name === 'territory-admin');
+    expect(objects.map((o) => o.kind)).toEqual(['RoleBinding', 'RoleBinding']);
+    const admin = objects.find((o) => o.metadata?.name === 'territory-admins');
+    expect(admin?.metadata?.namespace).toBe('rennes-metropole');
+    expect(admin?.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'ClusterRole',
+      name: 'territory-tenant-admin',
+    });
     expect(admin?.subjects).toEqual([
       { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'rennes:admins' },
     ]);
   });
 
   it('never lets the authority edit its quota, network policies or roles, and hides Secrets from readers', () => {
-    for (const role of rbac().filter((o) => o.kind === 'Role')) {
-      for (const rule of role.rules as { resources: string[]; verbs: string[] }[]) {
-        const guarded = rule.resources.some((r) =>
-          ['resourcequotas', 'limitranges', 'networkpolicies', 'roles', 'rolebindings', 'clusters'].includes(
-            r,
-          ),
-        );
-        if (guarded)
-          expect(rule.verbs, `${role.metadata?.name} ${rule.resources}`).toEqual(['get', 'list', 'watch']);
-        if (role.metadata?.name === 'territory-reader') expect(rule.resources).not.toContain('secrets');
-      }
+    // Judged as the API server's authorizer judges them (a `*` in groups, resources or verbs grants
+    // everything there; `*/status` every status), on the rules themselves wherever they are shipped (the
+    // exported rule lists, and any Role the builders still produce): comparing rule strings would pass a
+    // rule granting `*`.
+    const tenantRules: [string, readonly Rule[]][] = [
+      ['admin rules', ADMIN_RULES],
+      ['reader rules', READER_RULES],
+      ...rbac()
+        .filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole')
+        .map((o): [string, readonly Rule[]] => [`${o.kind} ${o.metadata?.name}`, (o.rules ?? []) as Rule[]]),
+    ];
+    const guardrails: [group: string, resource: string, subresource?: string][] = [
+      ['', 'resourcequotas'],
+      ['', 'resourcequotas', 'status'],
+      ['', 'limitranges'],
+      ['', 'namespaces'],
+      ['networking.k8s.io', 'networkpolicies'],
+      ['rbac.authorization.k8s.io', 'roles'],
+      ['rbac.authorization.k8s.io', 'rolebindings'],
+      ['rbac.authorization.k8s.io', 'clusterroles'],
+      ['rbac.authorization.k8s.io', 'clusterrolebindings'],
+      ['postgresql.cnpg.io', 'clusters'],
+      ['postgresql.cnpg.io', 'clusters', 'status'],
+      ['postgresql.cnpg.io', 'scheduledbackups'],
+      ['sovereign.dev', 'territories'],
+    ];
+    const everyKind = [...ADMIN_RULES, ...READER_RULES].flatMap((r) =>
+      r.apiGroups.flatMap((g) => r.resources.map((res): [string, string] => [g, res])),
+    );
+    const granted: string[] = [];
+    const mustNot = (who: string, rules: readonly Rule[], request: ResourceRequest) => {
+      // Some object (a rule confined to resourceNames counts) and the collection (create, list).
+      for (const name of [ANY_NAME, undefined] as ResourceRequest['name'][])
+        if (rulesAllow(rules, { ...request, name })) {
+          const sub = request.subresource ? `/${request.subresource}` : '';
+          granted.push(`${who}: ${request.verb} ${request.group}/${request.resource}${sub}`);
+          return;
+        }
+    };
+    for (const [who, rules] of tenantRules) {
+      for (const [group, resource, subresource] of guardrails)
+        for (const verb of WRITE_VERBS) mustNot(who, rules, { verb, group, resource, subresource });
+      for (const resource of ['users', 'groups', 'serviceaccounts'])
+        mustNot(who, rules, { verb: 'impersonate', group: '', resource });
+      mustNot(who, rules, { verb: 'create', group: '', resource: 'serviceaccounts', subresource: 'token' });
+      if (who.includes('admin')) continue;
+      for (const verb of [...READ_VERBS, ...WRITE_VERBS])
+        mustNot(who, rules, { verb, group: '', resource: 'secrets' });
+      // Readers write nothing: not the kinds any tenant rule names, nor a kind only a `*` would reach.
+      for (const [group, resource] of [...everyKind, ['example.com', 'widgets'] as [string, string]])
+        for (const verb of WRITE_VERBS) mustNot(who, rules, { verb, group, resource });
     }
+    expect(granted).toEqual([]);
+    // The controls, so that empty rule lists cannot pass: what each side does get.
+    const can = (rules: readonly Rule[], verb: string, group: string, resource: string) =>
+      rulesAllow(rules, { verb, group, resource, name: 'x' });
+    expect(can(ADMIN_RULES, 'get', '', 'resourcequotas')).toBe(true);
+    expect(can(ADMIN_RULES, 'get', '', 'secrets')).toBe(true);
+    expect(can(ADMIN_RULES, 'patch', 'apps', 'deployments')).toBe(true);
+    expect(can(READER_RULES, 'list', '', 'pods')).toBe(true);
+    expect(can(READER_RULES, 'get', 'networking.k8s.io', 'networkpolicies')).toBe(true);
+    expect(can(READER_RULES, 'delete', '', 'pods')).toBe(false);
   });
 
   it('binds nobody when no group is given', () => {
@@ -178,11 +280,18 @@ describe('database and backups', () => {
       initdb: { database: 'rennes_metropole', owner: 'rennes_metropole_owner' },
     });
     const roles = (s.managed as { roles: { name: string; passwordSecret: { name: string } }[] }).roles;
-    expect(roles.map((r) => r.name)).toEqual(['rennes_metropole_owner', 'purpose_mobility', 'purpose_waste']);
+    expect(roles.map((r) => r.name)).toEqual([
+      'rennes_metropole_owner',
+      'purpose_mobility',
+      'purpose_waste',
+      'territory_backup',
+    ]);
     expect(roles[1]?.passwordSecret.name).toBe('db-purpose-mobility');
-    // Backups run as the owner: it must be able to read what each purpose's role created.
+    // Restores run as the owner: it must be able to drop and recreate what each purpose's role created.
     expect(roles[0]).toMatchObject({ inRoles: ['purpose_mobility', 'purpose_waste'] });
-    expect(roles.slice(1).every((r) => !('inRoles' in r))).toBe(true);
+    expect(roles.slice(1, 3).every((r) => !('inRoles' in r))).toBe(true);
+    // Backups run as a read-only role of their own (see backup.test.ts).
+    expect(roles[3]).toMatchObject({ inRoles: ['pg_read_all_data'], passwordSecret: { name: 'db-backup' } });
     expect(JSON.stringify(s.affinity)).toContain('"values":["cloudgouv-eu-west-1"]');
     expect(s.enableSuperuserAccess).toBe(false);
     expect(s.backup).toMatchObject({ retentionPolicy: '35d' });
@@ -198,8 +307,9 @@ describe('database and backups', () => {
     const roles = (t: typeof before) =>
       (spec(clusterOf(buildDesiredState(context(t)))).managed as { roles: unknown[] }).roles;
     // The purposes' roles stay as they were; the owner becomes a member of the new one too.
-    expect(roles(after).slice(1, 3)).toEqual(roles(before).slice(1));
-    expect(roles(after)).toHaveLength(4);
+    expect(roles(after).slice(1, 3)).toEqual(roles(before).slice(1, 3));
+    expect(roles(after).at(-1)).toEqual(roles(before).at(-1));
+    expect(roles(after)).toHaveLength(5);
     expect(roles(after)[0]).toMatchObject({
       inRoles: ['purpose_mobility', 'purpose_waste', 'purpose_water'],
     });
@@ -234,14 +344,14 @@ describe('database and backups', () => {
 
   it('mounts the customer key only when the authority holds one', () => {
     const plain = JSON.stringify(buildDesiredState(context()).backup);
-    expect(plain).not.toContain('KEK_FILE');
+    expect(plain).not.toContain('customer-key');
     const held = territory({ spec: { encryption: { customerKey: { secretName: 'rennes-kek' } } } });
     expect(JSON.stringify(buildDesiredState(context(held)).backup)).toContain('rennes-kek');
   });
 
   it('trusts a private CA for the endpoint only when the Territory names one, in both kinds of backup', () => {
     const plain = buildDesiredState(context());
-    expect(JSON.stringify(plain.backup)).not.toContain('S3_CA_FILE');
+    expect(JSON.stringify(plain.backup)).not.toContain('s3-ca');
     expect(JSON.stringify(plain.database)).not.toContain('endpointCA');
     const t = territory({
       spec: {

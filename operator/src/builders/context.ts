@@ -44,6 +44,8 @@ export interface BuildContext {
    * reach behind its ClusterIP). Used for the instances' egress when `config.apiServerCidrs` is empty.
    */
   apiServerAddresses?: string[];
+  /** The ports those addresses listen on (same EndpointSlices); the only ports the instances may reach. */
+  apiServerPorts?: number[];
   /**
    * When true, objects are built without owner references: used when a Territory with
    * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.

@@ -27,6 +27,28 @@ export function purposeSecret(purpose: string): string {
   return `db-purpose-${purpose}`;
 }
 
+/**
+ * The role the logical backups dump as: read-only (pg_read_all_data, PostgreSQL 14+), with BYPASSRLS
+ * because pg_dump refuses to dump a table whose row-level security would hide rows. It owns nothing
+ * and is a member of no role that writes, so a leaked backup password reads the data but cannot change
+ * or drop it. A fixed name: each Territory has its own Cluster, and neither the owner role
+ * (`<database>_owner`) nor a purpose role (`purpose_<name>`) can take it.
+ */
+export const BACKUP_ROLE = 'territory_backup';
+export const BACKUP_SECRET = 'db-backup';
+
+/** The roles whose passwords the operator generates, each with its basic-auth Secret. */
+export function credentialRoles(ctx: BuildContext): { secret: string; username: string }[] {
+  return [
+    { secret: OWNER_SECRET, username: ownerRole(ctx) },
+    ...ctx.territory.spec.controller.purposes.map((p) => ({
+      secret: purposeSecret(p.name),
+      username: purposeRole(p.name),
+    })),
+    { secret: BACKUP_SECRET, username: BACKUP_ROLE },
+  ];
+}
+
 export function databaseEndpoint(ctx: BuildContext): string {
   return `${RW_SERVICE}.${namespaceOf(ctx.territory)}.svc:5432`;
 }
@@ -121,9 +143,10 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
           ensure: 'present',
           login: true,
           passwordSecret: { name: OWNER_SECRET },
-          // What a purpose's role creates is that role's own: the owner, whom the logical backups and
-          // restores run as, must read, lock, drop and recreate it. Member of each purpose role, it
-          // holds their objects' privileges; the purpose roles stay strangers to each other.
+          // What a purpose's role creates is that role's own: the owner, whom restores run as, must
+          // drop and recreate it. Member of each purpose role, it holds their objects' privileges; the
+          // purpose roles stay strangers to each other. (Backups no longer need this: they run as
+          // the read-only backup role below.)
           inRoles: purposes.map((p) => purposeRole(p.name)),
         },
         ...purposes.map((p) => ({
@@ -134,6 +157,16 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
           comment: `GDPR purpose: ${p.name}`,
           passwordSecret: { name: purposeSecret(p.name) },
         })),
+        {
+          name: BACKUP_ROLE,
+          ensure: 'present',
+          login: true,
+          inherit: true,
+          bypassrls: true,
+          inRoles: ['pg_read_all_data'],
+          comment: 'territory-operator: logical backups (read-only)',
+          passwordSecret: { name: BACKUP_SECRET },
+        },
       ],
     },
   };

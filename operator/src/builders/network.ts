@@ -1,10 +1,32 @@
 // Network isolation of a Territory: deny everything in and out, then open only what the stack needs:
 // DNS, traffic inside the namespace, the CloudNativePG operator reaching its instances, instances
 // reaching the API server, and HTTPS to the backup destination when its CIDRs are known.
+//
+// The wider openings select Pods by labels a tenant cannot put on its own Pods: CloudNativePG's
+// `cnpg.io/` keys and the platform's `sovereign.dev/` keys are reserved by the chart's admission policy
+// (a tenant's Pod, Deployment, Job… carrying one is refused), so an application Pod cannot dress up as
+// a database instance to reach the API server or the object store.
 import type { BuildContext, Owned } from './context.ts';
-import { ownedMeta } from './context.ts';
+import { LABELS, ownedMeta } from './context.ts';
+import { CLUSTER_NAME } from './database.ts';
 
 const NS_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+/** The database's Pods: its instances and CloudNativePG's initdb/join Job Pods (which also read the API). */
+const DATABASE_PODS = { matchLabels: { 'cnpg.io/cluster': CLUSTER_NAME } };
+
+/** The logical-backup CronJob's Pods (labels set in backup.ts). */
+export function backupPodLabels(ctx: BuildContext): Record<string, string> {
+  return { [LABELS.territory]: ctx.territory.metadata.name, [LABELS.component]: 'backup' };
+}
+
+/**
+ * Ports the API server listens on, as published in the `kubernetes` Service's EndpointSlices; when
+ * nothing is published, the two ports API servers use in practice.
+ */
+export function apiServerPorts(ctx: BuildContext): number[] {
+  return ctx.apiServerPorts?.length ? ctx.apiServerPorts : [443, 6443];
+}
 
 function policy(ctx: BuildContext, name: string, spec: Record<string, unknown>): Owned {
   return {
@@ -20,6 +42,15 @@ function backupHost(ctx: BuildContext): string | undefined {
     return new URL(ctx.territory.spec.backup.destination.endpoint).hostname.toLowerCase();
   } catch {
     return undefined;
+  }
+}
+
+/** The port backups connect to: the endpoint's own, else HTTPS's. */
+function backupPort(ctx: BuildContext): number {
+  try {
+    return Number(new URL(ctx.territory.spec.backup.destination.endpoint).port || 443);
+  } catch {
+    return 443;
   }
 }
 
@@ -60,7 +91,7 @@ export function buildNetworkPolicies(ctx: BuildContext): Owned[] {
       egress: [{ to: [{ podSelector: {} }] }],
     }),
     policy(ctx, 'allow-cnpg-operator', {
-      podSelector: { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] },
+      podSelector: DATABASE_PODS,
       policyTypes: ['Ingress'],
       ingress: [
         {
@@ -77,20 +108,37 @@ export function buildNetworkPolicies(ctx: BuildContext): Owned[] {
   if (apiServer.length > 0) {
     policies.push(
       policy(ctx, 'allow-api-server', {
-        podSelector: { matchExpressions: [{ key: 'cnpg.io/cluster', operator: 'Exists' }] },
+        podSelector: DATABASE_PODS,
         policyTypes: ['Egress'],
-        egress: [{ to: apiServer.map((cidr) => ({ ipBlock: { cidr } })) }],
+        egress: [
+          {
+            to: apiServer.map((cidr) => ({ ipBlock: { cidr } })),
+            ports: apiServerPorts(ctx).map((port) => ({ protocol: 'TCP', port })),
+          },
+        ],
       }),
     );
   }
   const cidrs = backupEgressCidrs(ctx);
   if (cidrs.length > 0) {
+    const egress = [
+      {
+        to: cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [{ protocol: 'TCP', port: backupPort(ctx) }],
+      },
+    ];
+    // Logical backups run in the CronJob's Pods; physical backups and the WAL archive in the instances.
+    // Application Pods get no way out to the object store.
     policies.push(
       policy(ctx, 'allow-backup-destination', {
+        podSelector: { matchLabels: backupPodLabels(ctx) },
         policyTypes: ['Egress'],
-        egress: [
-          { to: cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port: 443 }] },
-        ],
+        egress,
+      }),
+      policy(ctx, 'allow-database-backup-destination', {
+        podSelector: DATABASE_PODS,
+        policyTypes: ['Egress'],
+        egress,
       }),
     );
   }

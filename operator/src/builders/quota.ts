@@ -17,6 +17,12 @@ export interface QuotaProfile {
   persistentVolumeClaims: number;
   pods: number;
   services: number;
+  /**
+   * Object counts: Secrets and ConfigMaps cost the API server and etcd memory whoever creates them, and
+   * a namespace that can create them without bound can exhaust both for every other authority.
+   */
+  secrets: number;
+  configMaps: number;
 }
 
 export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
@@ -29,6 +35,8 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
     persistentVolumeClaims: 10,
     pods: 20,
     services: 10,
+    secrets: 50,
+    configMaps: 50,
   },
   medium: {
     requestsCpu: '4',
@@ -39,6 +47,8 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
     persistentVolumeClaims: 20,
     pods: 40,
     services: 20,
+    secrets: 100,
+    configMaps: 100,
   },
   large: {
     requestsCpu: '8',
@@ -49,6 +59,8 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
     persistentVolumeClaims: 40,
     pods: 80,
     services: 30,
+    secrets: 200,
+    configMaps: 200,
   },
   xlarge: {
     requestsCpu: '16',
@@ -59,6 +71,8 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
     persistentVolumeClaims: 80,
     pods: 150,
     services: 50,
+    secrets: 400,
+    configMaps: 400,
   },
 };
 
@@ -133,6 +147,8 @@ export function buildResourceQuota(ctx: BuildContext): Owned {
         persistentvolumeclaims: String(q.persistentVolumeClaims),
         pods: String(q.pods),
         services: String(q.services),
+        'count/secrets': String(q.secrets),
+        'count/configmaps': String(q.configMaps),
         'services.loadbalancers': '0',
         'services.nodeports': '0',
       },

@@ -1,6 +1,10 @@
-// Access of the authority's own people to its namespace. Namespace-scoped only: a tenant never gets a
-// ClusterRole binding. Admins run their applications but cannot loosen their own isolation: quotas,
-// limit ranges, network policies, roles and the operator's objects are read-only to them.
+// Access of the authority's own people to its namespace. The rules below are shipped once, as two
+// ClusterRoles in the chart (files/tenant-*-rules.yaml, generated from this file); each Territory gets
+// RoleBindings to them in its namespace only, so a tenant never holds a cluster-wide grant, and the
+// operator needs only `bind` on those two names instead of holding every permission it hands out.
+// Admins run their applications but cannot loosen their own isolation: quotas, limit ranges, network
+// policies, roles and the operator's objects are read-only to them (RBAC here, and the chart's
+// admission policy for the objects of kinds they may otherwise write).
 import type { BuildContext, Owned } from './context.ts';
 import { ownedMeta } from './context.ts';
 
@@ -34,24 +38,20 @@ const GUARDRAILS = [
   { apiGroups: ['postgresql.cnpg.io'], resources: ['clusters', 'backups', 'scheduledbackups'] },
 ];
 
-export const ADMIN_ROLE = 'territory-admin';
-export const READER_ROLE = 'territory-reader';
+/**
+ * The bindings' names. They differ from the Roles earlier releases created in each namespace
+ * (`territory-admin`, `territory-reader`), so an upgrade prunes the old bindings instead of failing
+ * on their immutable roleRef.
+ */
+export const ADMIN_BINDING = 'territory-admins';
+export const READER_BINDING = 'territory-readers';
 
-function role(ctx: BuildContext, name: string, rules: PolicyRule[]): Owned {
-  return {
-    apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: 'Role',
-    metadata: ownedMeta(ctx, name, 'rbac'),
-    rules,
-  };
-}
-
-function binding(ctx: BuildContext, roleName: string, groups: string[]): Owned {
+function binding(ctx: BuildContext, name: string, clusterRole: string, groups: string[]): Owned {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'RoleBinding',
-    metadata: ownedMeta(ctx, roleName, 'rbac'),
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: roleName },
+    metadata: ownedMeta(ctx, name, 'rbac'),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole },
     subjects: groups.map((name) => ({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name })),
   };
 }
@@ -60,9 +60,10 @@ export interface PolicyRule {
   apiGroups: string[];
   resources: string[];
   verbs: string[];
+  resourceNames?: string[];
 }
 
-/** Rules of the authority's admin Role. Exported: the operator's own ClusterRole must hold all of them. */
+/** Rules of the authority's admin ClusterRole (bound per namespace). */
 export const ADMIN_RULES: readonly PolicyRule[] = [
   ...WORKLOADS.map((r) => ({ ...r, verbs: WRITE })),
   // Admins create the Secrets the platform asks of them (backup credentials, the customer key).
@@ -72,7 +73,7 @@ export const ADMIN_RULES: readonly PolicyRule[] = [
   { apiGroups: ['postgresql.cnpg.io'], resources: ['backups'], verbs: ['create'] },
 ];
 
-/** Rules of the authority's reader Role (read-only, no Secrets). */
+/** Rules of the authority's reader ClusterRole (read-only, no Secrets). */
 export const READER_RULES: readonly PolicyRule[] = [...WORKLOADS, ...GUARDRAILS].map((r) => ({
   ...r,
   verbs: READ,
@@ -80,19 +81,10 @@ export const READER_RULES: readonly PolicyRule[] = [...WORKLOADS, ...GUARDRAILS]
 
 export function buildRbac(ctx: BuildContext): Owned[] {
   const { adminGroups, readerGroups } = ctx.territory.spec.access;
-  const admin = role(
-    ctx,
-    ADMIN_ROLE,
-    ADMIN_RULES.map((r) => ({ ...r })),
-  );
-  const reader = role(
-    ctx,
-    READER_ROLE,
-    READER_RULES.map((r) => ({ ...r })),
-  );
-  const objects = [admin, reader];
+  const roles = ctx.config.tenantRoles;
+  const objects: Owned[] = [];
   // A RoleBinding must name at least one subject to be useful; an empty list would grant nothing anyway.
-  if (adminGroups.length > 0) objects.push(binding(ctx, ADMIN_ROLE, adminGroups));
-  if (readerGroups.length > 0) objects.push(binding(ctx, READER_ROLE, readerGroups));
+  if (adminGroups.length > 0) objects.push(binding(ctx, ADMIN_BINDING, roles.admin, adminGroups));
+  if (readerGroups.length > 0) objects.push(binding(ctx, READER_BINDING, roles.reader, readerGroups));
   return objects;
 }

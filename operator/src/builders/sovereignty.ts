@@ -1,6 +1,7 @@
 // Sovereignty gate. Pure: decides from the operator's attestation, the provider table and the nodes'
 // region labels whether a Territory's hosting requirement is met, and which regions its workloads may
 // run in. It fails closed: missing evidence is a "no", never a "probably".
+import { checkEndpoint } from '../api/endpoint.ts';
 import type { OperatorConfig, Provider } from '../config/operator-config.ts';
 
 export const REGION_LABEL = 'topology.kubernetes.io/region';
@@ -122,7 +123,11 @@ export type DestinationVerdict =
   | { sovereign: true; provider: string; region: string; host: string }
   | { sovereign: false; reason: 'NonSovereignDestination' | 'InvalidDestination'; message: string };
 
+/** A table entry (lower-cased): a plain host name, or `*.` and a plain suffix. Anything else never matches. */
+const TABLE_HOST = /^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
 function hostMatches(pattern: string, host: string): boolean {
+  if (!TABLE_HOST.test(pattern)) return false; // fail closed on a malformed table entry
   if (pattern.startsWith('*.')) {
     const suffix = pattern.slice(1); // ".s3.fr1.cloud-temple.com"
     return (
@@ -136,23 +141,28 @@ function hostMatches(pattern: string, host: string): boolean {
  * A backup destination is sovereign when its endpoint is a French object storage endpoint of the
  * provider table; a SecNumCloud Territory also needs a SecNumCloud endpoint (SecNumCloud 12.5: backup
  * sites follow the same location rules).
+ *
+ * The endpoint is judged as every program that uses it will read it: the AWS SDK in Node (WHATWG URL),
+ * barman-cloud (Python) and CloudNativePG (Go) disagree on many URLs (`https://a\@b`, `https:/a`,
+ * `0x7f.1`, tabs...), so only the one form they all read alike is accepted (api/endpoint.ts), whatever the
+ * CRD let through (an older CRD, `territoryctl` offline). The refusal never repeats the URL: it may carry
+ * a password.
+ *
+ * The port is deliberately not part of the decision. Sovereignty is about where the data lands: the host
+ * names the provider's machines (and the backupEgress CIDRs pin the addresses the namespace may reach);
+ * another port on the same host is the same machines in the same place, and TLS authenticates the name,
+ * not the port. The port must only be written unambiguously (1-65535, no leading zeros).
  */
 export function evaluateDestination(
   endpoint: string,
   level: HostingLevel,
   providers: Provider[],
 ): DestinationVerdict {
-  let url: URL;
-  try {
-    url = new URL(endpoint);
-  } catch {
-    return {
-      sovereign: false,
-      reason: 'InvalidDestination',
-      message: `backup endpoint "${endpoint}" is not a URL`,
-    };
+  const checked = checkEndpoint(endpoint);
+  if (!checked.ok) {
+    return { sovereign: false, reason: 'InvalidDestination', message: `backup endpoint ${checked.problem}` };
   }
-  const host = url.hostname.toLowerCase();
+  const { host } = checked;
   for (const provider of providers) {
     for (const storage of provider.objectStorage) {
       if (!hostMatches(storage.host.toLowerCase(), host)) continue;

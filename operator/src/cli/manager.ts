@@ -4,7 +4,7 @@
 // in-flight reconciles, release the leader Lease, exit 0.
 import { hostname } from 'node:os';
 import { Command } from 'commander';
-import { loadOperatorConfig } from '../config/operator-config.ts';
+import { loadOperatorConfig, withOperatorNamespace } from '../config/operator-config.ts';
 import { loadClusterAccess } from '../runtime/cluster-access.ts';
 import { createLogger } from '../runtime/logger.ts';
 import { createOperator, OPERATOR_NAME } from '../territory/operator.ts';
@@ -33,7 +33,8 @@ const opts = program.opts<{
 const logger = createLogger({ level: opts.logLevel, bindings: { component: OPERATOR_NAME } });
 
 try {
-  const config = loadOperatorConfig(opts.config ?? process.env.TERRITORY_CONFIG);
+  // Its own namespace, which no Territory may claim: from the configuration, else the Pod's.
+  const config = withOperatorNamespace(loadOperatorConfig(opts.config ?? process.env.TERRITORY_CONFIG));
   if (opts.shardSelector) config.shardSelector = opts.shardSelector;
   const leaseNamespace = opts.leaseNamespace ?? process.env.POD_NAMESPACE;
   if (opts.leaderElect && !leaseNamespace) {

@@ -3,15 +3,18 @@
 // Runs in the operator image inside the backup CronJob (and by hand for restores):
 //
 //   territory-backup backup               pg_dump → encrypt (current key) → S3, then prune
-//   territory-backup restore --object latest|<key> [--dbname db]
-//   territory-backup verify  --object latest|<key>     (a restore test that restores nothing)
+//   territory-backup restore --object latest|<name> [--dbname db]
+//   territory-backup verify  --object latest|<name>    (a restore test that restores nothing)
 //   territory-backup list [--json]
 //   territory-backup prune
 //
-// Configured by environment (libpq PG*, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_PREFIX,
-// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, S3_CA_FILE, TERRITORY_NAME, KEYRING_FILE, KEK_FILE,
-// RETENTION_DAYS) with flags taking precedence. Logs are JSON lines; secrets never appear.
-// Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed.
+// Configured by its environment only, as the CronJob sets it (libpq PGHOST/PGPORT/PGUSER/PGDATABASE/
+// PGSSLMODE/PGSSLROOTCERT, PG_PASSWORD_FILE, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_PREFIX, S3_CA_FILE,
+// S3_ACCESS_KEY_ID_FILE/S3_SECRET_ACCESS_KEY_FILE, TERRITORY_NAME, KEYRING_FILE, KEK_FILE,
+// RETENTION_DAYS, TERRITORY_RUNTIME_DIR). There is deliberately no flag for any of it: an argument
+// added to the CronJob must not be able to send backups to another endpoint, bucket or folder, or make
+// them use other keys. Credentials are files, never variables. Logs are JSON lines; secrets never
+// appear. Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';
@@ -25,7 +28,7 @@ import {
   runRestore,
   verifyBackup,
 } from '../backup/commands.ts';
-import { type BackupConfig, ConfigError, type ConfigFlags, loadConfig } from '../backup/config.ts';
+import { type BackupConfig, ConfigError, loadConfig } from '../backup/config.ts';
 import { createS3Client } from '../backup/s3-store.ts';
 
 const log = pino({ name: 'territory-backup', base: { pid: process.pid } });
@@ -47,49 +50,48 @@ class ExitError extends Error {
   }
 }
 
-function readCaFile(path: string): string {
+/** A mounted file (a Secret's key) that the configuration names; its content is never echoed. */
+function readMounted(path: string, what: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new ConfigError(`S3_CA_FILE ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? e}`);
+    throw new ConfigError(`${what} ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
 }
 
-function setup(flags: ConfigFlags): { cfg: BackupConfig; deps: Deps } {
-  const cfg = loadConfig(process.env, flags);
+function setup(): { cfg: BackupConfig; deps: Deps } {
+  const cfg = loadConfig(process.env);
+  const credential = (path: string, what: string) => {
+    const value = readMounted(path, what).trim();
+    if (value === '') throw new ConfigError(`${what} ${path} is empty`);
+    return value;
+  };
   const s3 = createS3Client({
     endpoint: cfg.endpoint,
     region: cfg.region,
     bucket: cfg.bucket,
-    ...(cfg.credentials ? { credentials: cfg.credentials } : {}),
-    ...(cfg.caFile ? { ca: readCaFile(cfg.caFile) } : {}),
+    // Given explicitly, so the SDK never looks for credentials of its own (environment, node metadata).
+    credentials: {
+      accessKeyId: credential(cfg.credentialFiles.accessKeyId, 'S3_ACCESS_KEY_ID_FILE'),
+      secretAccessKey: credential(cfg.credentialFiles.secretAccessKey, 'S3_SECRET_ACCESS_KEY_FILE'),
+    },
+    ...(cfg.caFile ? { ca: readMounted(cfg.caFile, 'S3_CA_FILE') } : {}),
   });
   return { cfg, deps: { s3, log } };
 }
 
 const program = new Command()
   .name('territory-backup')
-  .description('Client-side encrypted logical backups of a territory database')
-  .option('--territory <name>', 'territory name (env TERRITORY_NAME)')
-  .option('--endpoint <url>', 'S3 endpoint (env S3_ENDPOINT)')
-  .option('--region <region>', 'S3 region (env S3_REGION, default us-east-1)')
-  .option('--bucket <bucket>', 'S3 bucket (env S3_BUCKET)')
-  .option('--prefix <prefix>', 'key prefix inside the bucket (env S3_PREFIX)')
-  .option('--ca-file <path>', "PEM bundle the endpoint's certificate chains to (env S3_CA_FILE)")
-  .option('--keyring-file <path>', 'mounted keyring.json (env KEYRING_FILE)')
-  .option('--kek-file <path>', 'mounted customer key, when the keyring is wrapped (env KEK_FILE)')
-  .option('--retention-days <days>', 'delete backups older than this (env RETENTION_DAYS; unset: keep all)')
-  .option('--keep-at-least <n>', 'newest backups always kept (env KEEP_AT_LEAST, default 1)')
-  .option('--pg-bindir <dir>', 'folder with pg_dump/pg_restore (env PG_BINDIR; default PATH)')
-  .option('--dbname <db>', 'database (env PGDATABASE)')
-  .option('--compress <spec>', 'pg_dump --compress value, e.g. 6 or zstd:3 (env PG_DUMP_COMPRESS)')
+  .description(
+    'Client-side encrypted logical backups of a territory database. Configured by the environment its CronJob sets; no option changes where backups go or which keys they use.',
+  )
   .showHelpAfterError();
 
 program
   .command('backup')
   .description('dump, encrypt with the current key, upload, then prune past retention')
   .action(async () => {
-    const { cfg, deps } = setup(program.opts<ConfigFlags>());
+    const { cfg, deps } = setup();
     const keys = await loadKeys(cfg.keyringFile, cfg.kekFile);
     await runBackup(cfg, keys, deps);
     try {
@@ -104,22 +106,23 @@ program
   .description(
     'verify the whole object, then restore it into the database (pg_restore --clean, one transaction)',
   )
-  .requiredOption('--object <key>', '"latest", an object name, or a full key')
-  .action(async (o: { object: string }) => {
-    const { cfg, deps } = setup(program.opts<ConfigFlags>());
+  .requiredOption('--object <key>', '"latest", an object name, or its full key in this territory\'s folder')
+  .option('--dbname <db>', 'database to restore into (default: PGDATABASE)')
+  .action(async (o: { object: string; dbname?: string }) => {
+    const { cfg, deps } = setup();
     const keys = await loadKeys(cfg.keyringFile, cfg.kekFile);
-    await runRestore(cfg, keys, deps, { object: o.object });
+    await runRestore(cfg, keys, deps, { object: o.object, ...(o.dbname ? { database: o.dbname } : {}) });
   });
 
 program
   .command('verify')
   .description('download and authenticate a backup completely without restoring it')
-  .requiredOption('--object <key>', '"latest", an object name, or a full key')
+  .requiredOption('--object <key>', '"latest", an object name, or its full key in this territory\'s folder')
   .action(async (o: { object: string }) => {
-    const { cfg, deps } = setup(program.opts<ConfigFlags>());
+    const { cfg, deps } = setup();
     const keys = await loadKeys(cfg.keyringFile, cfg.kekFile);
     const key = await resolveBackupKey(deps.s3, cfg.bucket, cfg.prefix, cfg.territory, o.object);
-    const v = await verifyBackup(deps.s3, cfg.bucket, key, keys.resolveKey);
+    const v = await verifyBackup(deps.s3, cfg.bucket, key, keys.resolveKey, { territory: cfg.territory });
     log.info({ ...v }, 'backup verified');
   });
 
@@ -128,7 +131,7 @@ program
   .description('the backups of this territory, oldest first')
   .option('--json', 'one JSON object per line')
   .action(async (o: { json?: boolean }) => {
-    const { cfg, deps } = setup(program.opts<ConfigFlags>());
+    const { cfg, deps } = setup();
     const backups = await listBackups(deps.s3, cfg.bucket, cfg.prefix, cfg.territory);
     for (const b of backups) {
       if (o.json) {
@@ -146,7 +149,7 @@ program
   .command('prune')
   .description('delete backups past retention and leftovers of interrupted uploads')
   .action(async () => {
-    const { cfg, deps } = setup(program.opts<ConfigFlags>());
+    const { cfg, deps } = setup();
     await runPrune(cfg, deps);
   });
 

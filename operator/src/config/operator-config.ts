@@ -66,7 +66,16 @@ export const OperatorConfigSchema = z.object({
   cnpgNamespace: z
     .string()
     .default('cnpg-system')
-    .describe('Namespace of the CloudNativePG operator, allowed to reach database pods.'),
+    .describe(
+      'Namespace of the CloudNativePG operator, allowed to reach database pods. No Territory may claim it.',
+    ),
+  operatorNamespace: z
+    .string()
+    .optional()
+    .describe(
+      'Namespace the operator runs in; no Territory may claim it. Normally left unset: the operator reads ' +
+        "its Pod's namespace (POD_NAMESPACE, which the chart sets, else its service account's namespace file).",
+    ),
   shardSelector: z
     .string()
     .optional()
@@ -84,6 +93,16 @@ export const OperatorConfigSchema = z.object({
     .default('ghcr.io/cloudnative-pg/postgresql')
     .describe('PostgreSQL image repository for CloudNativePG; the tag is the major version.'),
   credentialRotationDays: z.number().int().min(1).max(3650).default(30),
+  tenantRoles: z
+    .object({
+      admin: z.string().min(1).default('territory-tenant-admin'),
+      reader: z.string().min(1).default('territory-tenant-reader'),
+    })
+    .default({ admin: 'territory-tenant-admin', reader: 'territory-tenant-reader' })
+    .describe(
+      'ClusterRoles the operator binds in each Territory namespace for its admin and reader groups ' +
+        '(shipped by the chart; the operator may bind these two and no other).',
+    ),
 });
 
 export type OperatorConfig = z.infer<typeof OperatorConfigSchema>;
@@ -114,6 +133,29 @@ export function parseOperatorConfig(raw: unknown): OperatorConfig {
     throw new Error(`invalid operator configuration:\n  ${lines.join('\n  ')}`);
   }
   return { ...result.data, providers: mergeProviders(defaultProviders(), result.data.providers) };
+}
+
+const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The configuration with `operatorNamespace` filled in when it is not set: the Pod's namespace from
+ * POD_NAMESPACE (the chart passes it with the downward API), else the service account's namespace file
+ * every in-cluster Pod has. Out of a cluster (npm start) there is none, and none is needed.
+ */
+export function withOperatorNamespace(
+  config: OperatorConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  readNamespaceFile: () => string | undefined = () => {
+    try {
+      return readFileSync(SERVICE_ACCOUNT_NAMESPACE_FILE, 'utf8').trim();
+    } catch {
+      return undefined;
+    }
+  },
+): OperatorConfig {
+  if (config.operatorNamespace) return config;
+  const namespace = env.POD_NAMESPACE?.trim() || readNamespaceFile();
+  return namespace ? { ...config, operatorNamespace: namespace } : config;
 }
 
 export function loadOperatorConfig(path: string | undefined): OperatorConfig {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,6 +6,7 @@ import {
   type Keyring,
   KeyringError,
   kekFingerprint,
+  kekMatches,
   keyVersions,
   newKeyring,
   nextRotation,
@@ -63,9 +64,39 @@ describe('newKeyring', () => {
     expect(unwrapKey(k, k.current, KEK).equals(counterRandom()(32))).toBe(true);
   });
 
-  it('fingerprints a KEK as sha256 of it, first 8 bytes in hex', () => {
-    const full = createHash('sha256').update(KEK).digest('hex');
-    expect(kekFingerprint(KEK)).toBe(`sha256:${full.slice(0, 16)}`);
+  it('fingerprints a KEK with 128 bits of a keyed hash, never a short digest of the key itself', () => {
+    const fingerprint = kekFingerprint(KEK);
+    expect(fingerprint).toMatch(/^hmac-sha256:[0-9a-f]{32}$/);
+    const expected = createHmac('sha256', KEK).update('territory customer key fingerprint v2').digest('hex');
+    expect(fingerprint).toBe(`hmac-sha256:${expected.slice(0, 32)}`);
+    // Not sha256(key), not even a prefix of it: nothing someone computed elsewhere on the key file.
+    const digest = createHash('sha256').update(KEK).digest('hex');
+    expect(fingerprint).not.toContain(digest.slice(0, 16));
+  });
+
+  it('still recognises a keyring recorded with the former 64-bit fingerprint, and upgrades it at rotation', () => {
+    const legacy = `sha256:${createHash('sha256').update(KEK).digest('hex').slice(0, 16)}`;
+    const k = newKeyring({ now: T0, randomBytes: counterRandom(), kek: kekRef });
+    const old: Keyring = {
+      ...k,
+      wrapping: {
+        algorithm: 'A256KW',
+        secretName: kekRef.secretName,
+        key: kekRef.key,
+        kekFingerprint: legacy,
+      },
+    };
+    const parsed = must(parseKeyring(serializeKeyring(old)));
+    expect(kekMatches(KEK, legacy)).toBe(true);
+    expect(kekMatches(Buffer.alloc(32, 8), legacy)).toBe(false);
+    expect(unwrapKey(parsed, parsed.current, KEK)).toHaveLength(32);
+    const rotated = ensureCurrent(parsed, {
+      now: new Date(T0.getTime() + 100 * DAY),
+      rotationDays: 90,
+      randomBytes: counterRandom(5),
+      kek: KEK,
+    });
+    expect(rotated.keyring.wrapping).toMatchObject({ kekFingerprint: kekFingerprint(KEK) });
   });
 });
 
@@ -287,6 +318,43 @@ describe('parseKek', () => {
     expect(must(parseKek(Buffer.from(raw.toString('base64url')))).equals(raw)).toBe(true);
     const bad = parseKek(Buffer.from('too short'));
     expect(bad.ok).toBe(false);
+  });
+
+  it('refuses 32 printable characters (a password, not a key), saying how to make a real key', () => {
+    for (const password of [
+      'correct horse battery staple 123',
+      'Rennes-Metropole-2026-Secret-Kek',
+      `${'a'.repeat(31)}\n`,
+    ]) {
+      expect(Buffer.byteLength(password)).toBe(32);
+      const r = parseKek(Buffer.from(password));
+      expect(r.ok, password).toBe(false);
+      if (r.ok) continue;
+      expect(r.error).toContain('looks like a password');
+      expect(r.error).toContain('openssl rand 32');
+      expect(r.error).toContain('openssl rand -base64 32');
+      expect(r.error).not.toContain(password.trim());
+      // Written as hex or base64 text, it is still a password.
+      expect(parseKek(Buffer.from(Buffer.from(password).toString('hex'))).ok).toBe(false);
+      expect(parseKek(Buffer.from(Buffer.from(password).toString('base64'))).ok).toBe(false);
+    }
+  });
+
+  it('refuses 32 bytes with too few distinct values (zeros, a repeated pattern), raw or as text', () => {
+    for (const weak of [
+      Buffer.alloc(32),
+      Buffer.alloc(32, 7),
+      Buffer.from('0123456789abcdef'.repeat(2), 'hex').subarray(0, 32),
+    ]) {
+      expect(parseKek(weak).ok).toBe(false);
+      expect(parseKek(Buffer.from(Buffer.concat([weak, weak]).subarray(0, 32).toString('base64'))).ok).toBe(
+        false,
+      );
+      expect(parseKek(Buffer.from(weak.toString('hex'))).ok).toBe(false);
+    }
+    // Random keys pass: 10,000 of them, in every accepted form.
+    const random = counterRandom(99);
+    for (let i = 0; i < 10_000; i++) expect(parseKek(random(32)).ok).toBe(true);
   });
 });
 

@@ -6,7 +6,7 @@
 // created, is never altered or regenerated — a lost or changed key is lost data. Versions only
 // gain a `retiredAt` when a newer one takes over, and are dropped only once nothing they can
 // have encrypted is still within retention.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { DATA_KEY_BYTES, KEK_BYTES, unwrapAes256Kw, WRAPPED_KEY_BYTES, wrapAes256Kw } from './aes-kw.ts';
 
@@ -67,7 +67,12 @@ const wrappingSchema = z.discriminatedUnion('algorithm', [
     algorithm: z.literal('A256KW'),
     secretName: z.string().min(1),
     key: z.string().min(1),
-    kekFingerprint: z.string().regex(/^sha256:[0-9a-f]{16}$/, 'must be sha256:<16 hex digits>'),
+    kekFingerprint: z
+      .string()
+      .regex(
+        /^(hmac-sha256:[0-9a-f]{32}|sha256:[0-9a-f]{16})$/,
+        'must be hmac-sha256:<32 hex digits> (or the former sha256:<16 hex digits>)',
+      ),
   }),
 ]);
 
@@ -168,28 +173,96 @@ function canonical(k: Keyring): Keyring {
 // ---------------------------------------------------------------------------------------------
 // Customer key (KEK)
 
-/** "sha256:" + hex of the first 8 bytes of sha256(kek): identifies a KEK without revealing it. */
+/**
+ * The customer key's fingerprint, shown in status and messages and kept in the keyring to recognise
+ * the key: "hmac-sha256:" + 128 bits of HMAC-SHA256 keyed by the key itself, over a fixed label.
+ *
+ * - Keyed and labelled: the value is a pseudo-random function of the key, domain-separated from
+ *   anything else computed on it (a plain sha256 of the key file, made by some other tool, is not this
+ *   fingerprint and cannot be matched against it).
+ * - 128 bits: nobody can search for a different key with the same fingerprint (2^128 work); the
+ *   former 64 bits (sha256:<16 hex>) were within reach of a large search.
+ * - Offline guessing: no fingerprint, whatever its length, protects a low-entropy key (each guess is
+ *   checked against it), and none helps guess a random 256-bit key. What protects the key is
+ *   parseKek, which refuses anything that does not look random (a password).
+ *
+ * The authority can compute it from its key file `kek` (32 raw bytes) with:
+ *   printf '%s' 'territory customer key fingerprint v2' \
+ *     | openssl dgst -sha256 -mac HMAC -macopt hexkey:$(od -An -tx1 -v kek | tr -d ' \n') \
+ *     | awk '{print "hmac-sha256:" substr($NF, 1, 32)}'
+ */
 export function kekFingerprint(kek: Uint8Array): string {
+  const mac = createHmac('sha256', kek).update(KEK_FINGERPRINT_LABEL).digest();
+  return `hmac-sha256:${mac.subarray(0, 16).toString('hex')}`;
+}
+const KEK_FINGERPRINT_LABEL = 'territory customer key fingerprint v2';
+
+/** The fingerprint of keyrings written before hmac-sha256 (still recognised, upgraded at rotation). */
+function legacyKekFingerprint(kek: Uint8Array): string {
   return `sha256:${createHash('sha256').update(kek).digest().subarray(0, 8).toString('hex')}`;
+}
+
+/** Whether `kek` is the key a keyring recorded `fingerprint` of (either form). */
+export function kekMatches(kek: Uint8Array, fingerprint: string): boolean {
+  const got = fingerprint.startsWith('sha256:') ? legacyKekFingerprint(kek) : kekFingerprint(kek);
+  const a = Buffer.from(got);
+  const b = Buffer.from(fingerprint);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** How to make a key the operator accepts, for messages (the Secret takes raw bytes or their text). */
+const MAKE_A_KEY =
+  'generate one with `openssl rand 32 > kek` and create the Secret from that file ' +
+  '(`kubectl create secret generic <name> --from-file=kek=kek`), or use its base64 text (`openssl rand -base64 32`)';
+
+/** Fewer distinct byte values than this in 32 bytes: not random (a random key: about 1 chance in 2^75). */
+const MIN_DISTINCT_BYTES = 13;
+
+/** Bytes of text: printable ASCII, tab, line feed, carriage return. */
+function isText(buf: Buffer): boolean {
+  return buf.every((b) => (b >= 0x20 && b <= 0x7e) || b === 0x09 || b === 0x0a || b === 0x0d);
 }
 
 /**
  * Read a customer key as mounted from a Secret: 32 raw bytes, or 32 bytes written as base64 or
- * hex text (people paste keys as text). Anything else is refused rather than guessed.
+ * hex text (people paste keys as text). Anything else is refused rather than guessed, and so is a
+ * key that does not look random:
+ * - 32 bytes that are all printable characters (raw, or once decoded from hex/base64) are a password,
+ *   not a key (a random key is all printable about once in 2^44); a password can be guessed offline from anything
+ *   derived from it, its fingerprint included;
+ * - 32 bytes with fewer than 13 distinct values (zeros, a repeated pattern) are not random either.
+ * Messages never quote the value.
  */
 export function parseKek(bytes: Uint8Array): Result<Buffer> {
   const buf = Buffer.from(bytes);
-  if (buf.length === KEK_BYTES) return { ok: true, value: buf };
   const text = buf.toString('utf8').trim();
-  if (/^[0-9a-fA-F]{64}$/.test(text)) return { ok: true, value: Buffer.from(text, 'hex') };
-  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(text)) key = Buffer.from(text, 'hex');
+  else if (/^[A-Za-z0-9+/_-]{43}=?$/.test(text)) {
     const decoded = Buffer.from(text, text.includes('-') || text.includes('_') ? 'base64url' : 'base64');
-    if (decoded.length === KEK_BYTES) return { ok: true, value: decoded };
+    if (decoded.length === KEK_BYTES) key = decoded;
   }
-  return {
-    ok: false,
-    error: `the customer key must be a 256-bit key: ${KEK_BYTES} raw bytes, or base64/hex text of them (got ${buf.length} bytes)`,
-  };
+  if (key === undefined && buf.length === KEK_BYTES) key = buf;
+  if (key === undefined) {
+    return {
+      ok: false,
+      error: `the customer key must be a random 256-bit key: ${KEK_BYTES} raw bytes, or base64/hex text of them (got ${buf.length} bytes); ${MAKE_A_KEY}`,
+    };
+  }
+  // Raw, or decoded from hex/base64 text: 32 printable characters either way.
+  if (isText(key)) {
+    return {
+      ok: false,
+      error: `the customer key looks like a password (${KEK_BYTES} printable characters), not a random 256-bit key: ${MAKE_A_KEY}`,
+    };
+  }
+  if (new Set(key).size < MIN_DISTINCT_BYTES) {
+    return {
+      ok: false,
+      error: `the customer key is not random (too few distinct byte values: zeros or a repeated pattern): ${MAKE_A_KEY}`,
+    };
+  }
+  return { ok: true, value: key };
 }
 
 function checkKek(k: Keyring, kek: Uint8Array | undefined): Buffer | undefined {
@@ -200,10 +273,9 @@ function checkKek(k: Keyring, kek: Uint8Array | undefined): Buffer | undefined {
     );
   }
   if (kek.length !== KEK_BYTES) throw new KeyringError(`the customer key must be ${KEK_BYTES} bytes`);
-  const got = kekFingerprint(kek);
-  if (got !== k.wrapping.kekFingerprint) {
+  if (!kekMatches(kek, k.wrapping.kekFingerprint)) {
     throw new KeyringError(
-      `customer key does not match the keyring (fingerprint ${got}, keyring expects ${k.wrapping.kekFingerprint})`,
+      `customer key does not match the keyring (fingerprint ${kekFingerprint(kek)}, keyring expects ${k.wrapping.kekFingerprint})`,
     );
   }
   return Buffer.from(kek);
@@ -286,7 +358,12 @@ export function ensureCurrent(
   const fresh = newVersion(nextSequence(k), now, randomBytes, kek);
   const retiredAt = rfc3339Seconds(now);
   const keys = k.keys.map((v) => (v.id === current.id ? { ...v, retiredAt } : v));
-  return { keyring: { ...k, current: fresh.id, keys: [...keys, fresh] }, rotated: true };
+  // The key was just checked against the recorded fingerprint: record it in the current form.
+  const wrapping: KeyringWrapping =
+    k.wrapping.algorithm === 'A256KW' && kek
+      ? { ...k.wrapping, kekFingerprint: kekFingerprint(kek) }
+      : k.wrapping;
+  return { keyring: { ...k, wrapping, current: fresh.id, keys: [...keys, fresh] }, rotated: true };
 }
 
 /**

@@ -62,3 +62,12 @@ describe('values.schema.json', () => {
     expect(Object.keys(values).filter((k) => !top.includes(k))).toEqual([]);
   });
 });
+
+describe("the chart's admission policies", () => {
+  it("pin the databases to the operator's default PostgreSQL image when the values set none", () => {
+    const helpers = read(`${CHART_DIR}/templates/_helpers.tpl`);
+    expect(helpers).toContain(
+      `default "${parseOperatorConfig({}).postgresImage}" .Values.config.postgresImage`,
+    );
+  });
+});

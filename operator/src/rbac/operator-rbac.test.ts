@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { context, territory } from '../builders/fixtures.test-helpers.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { ADMIN_RULES, READER_RULES } from '../builders/rbac.ts';
+import { parseOperatorConfig } from '../config/operator-config.ts';
 import { OWNED_KINDS } from '../territory/owned-kinds.ts';
 import {
   allows,
-  DEFAULT_RBAC_INPUTS,
+  bindTenantRolesRule,
   groupOf,
   leaderElectionRoleRules,
   mergeRules,
@@ -14,6 +15,7 @@ import {
   operatorClusterRoleRules,
   type PolicyRule,
   resourceOf,
+  tenantClusterRoles,
 } from './operator-rbac.ts';
 
 /** Every (group, resource, verb) a list of rules grants, as "group/resource:verb" strings. */
@@ -32,7 +34,6 @@ describe('resourceOf', () => {
       '/resourcequotas',
       '/limitranges',
       'networking.k8s.io/networkpolicies',
-      'rbac.authorization.k8s.io/roles',
       'rbac.authorization.k8s.io/rolebindings',
       '/secrets',
       'batch/cronjobs',
@@ -80,15 +81,35 @@ describe('the operator ClusterRole', () => {
         expect(allows(rules, groupOf(k.apiVersion), resourceOf(k.kind), v), `${k.kind} ${v}`).toBe(true);
   });
 
-  it('holds every permission of the Roles it creates (the RBAC escalation check), for a real Territory', () => {
-    const roles = buildDesiredState(context(territory())).tenancy.filter((o) => o.kind === 'Role');
-    expect(roles.map((r) => r.metadata?.name).sort()).toEqual(['territory-admin', 'territory-reader']);
-    for (const role of roles) {
-      const roleRules = (role as { rules: PolicyRule[] }).rules;
-      const missing = [...grants(roleRules)].filter((g) => !grants(rules).has(g));
-      expect(missing, `${role.metadata?.name} grants what the operator lacks`).toEqual([]);
+  it('binds only the two tenant ClusterRoles, by name, without holding what they grant', () => {
+    const roles = parseOperatorConfig({}).tenantRoles;
+    const bindings = buildDesiredState(context(territory())).tenancy.filter((o) => o.kind === 'RoleBinding');
+    expect(bindings.map((b) => (b as { roleRef: { kind: string; name: string } }).roleRef)).toEqual([
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roles.admin },
+      { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roles.reader },
+    ]);
+    const bind = [bindTenantRolesRule(roles)];
+    expect(allows(bind, 'rbac.authorization.k8s.io', 'clusterroles', 'bind', roles.admin)).toBe(true);
+    expect(allows(bind, 'rbac.authorization.k8s.io', 'clusterroles', 'bind', 'cluster-admin')).toBe(false);
+    expect(allows(bind, 'rbac.authorization.k8s.io', 'clusterroles', 'bind')).toBe(false);
+    // What the admins may do, the operator may not: it writes no workload and reads no Pod log.
+    const [admin] = tenantClusterRoles(roles);
+    for (const [g, r] of [
+      ['', 'pods'],
+      ['apps', 'deployments'],
+      ['apps', 'statefulsets'],
+      ['batch', 'jobs'],
+      ['', 'services'],
+      ['', 'serviceaccounts'],
+    ] as const) {
+      expect(allows(admin?.rules ?? [], g, r, 'create'), `admins create ${r}`).toBe(true);
+      expect(allows(rules, g, r, 'create'), `the operator creates ${r}`).toBe(false);
     }
-    expect([...grants([...ADMIN_RULES, ...READER_RULES])].every((g) => grants(rules).has(g))).toBe(true);
+    expect(allows(rules, '', 'pods/log', 'get')).toBe(false);
+    expect(tenantClusterRoles(roles).map((r) => r.rules)).toEqual([
+      mergeRules(ADMIN_RULES),
+      mergeRules(READER_RULES),
+    ]);
   });
 
   it('covers every kind the builders produce', () => {
@@ -110,11 +131,10 @@ describe('the operator ClusterRole', () => {
     expect(allows(rules, 'events.k8s.io', 'events', 'create')).toBe(true);
   });
 
-  it('lists Pods for the reconcile loop itself, not only because the tenant Roles need them', () => {
-    const withoutTenants = operatorClusterRoleRules({ ...DEFAULT_RBAC_INPUTS, tenantRules: [] });
-    expect(allows(withoutTenants, '', 'pods', 'list')).toBe(true);
-    expect(allows(withoutTenants, '', 'pods', 'watch')).toBe(false);
+  it('lists Pods for the reconcile loop, and never watches or writes them', () => {
     expect(allows(rules, '', 'pods', 'list')).toBe(true);
+    for (const v of ['watch', 'create', 'update', 'patch', 'delete'])
+      expect(allows(rules, '', 'pods', v), v).toBe(false);
   });
 
   it('is no broader than needed: no wildcard, no privilege verbs, no cluster-level writes', () => {

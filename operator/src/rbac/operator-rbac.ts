@@ -1,11 +1,11 @@
 // The operator's own permissions, computed (pure) from what it does, so the Helm chart's RBAC can never
-// drift from the code: the kinds it owns (OWNED_KINDS), the Roles it hands to each authority (Kubernetes'
-// RBAC escalation check only lets a subject create a Role granting permissions it holds itself; we avoid
-// the `escalate` and `bind` verbs, which would let the operator grant anything), and the few reads and
-// writes of the controller loop itself (Territories, Nodes, the database's Pods, Events, its leader-election
-// Lease).
+// drift from the code: the kinds it owns (OWNED_KINDS), `bind` on exactly the two tenant ClusterRoles the
+// chart ships (so it hands them out without holding what they grant: no Pod, Deployment or Job write, no
+// Secret it does not own through its admission policy), and the few reads and writes of the controller
+// loop itself (Territories, Nodes, the database's Pods, Events, its leader-election Lease).
 import { GROUP, PLURAL } from '../api/territory.ts';
 import { ADMIN_RULES, type PolicyRule, READER_RULES } from '../builders/rbac.ts';
+import type { OperatorConfig } from '../config/operator-config.ts';
 import { OWNED_KINDS, type OwnedKind } from '../territory/owned-kinds.ts';
 
 export type { PolicyRule } from '../builders/rbac.ts';
@@ -65,7 +65,7 @@ export const CONTROLLER_RULES: readonly PolicyRule[] = [
   // The API server's addresses (the `kubernetes` Service's EndpointSlices), for the database Pods' egress.
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
   // The database's Pods, listed (never watched) only while a database is not healthy, to say why one
-  // cannot be scheduled. Also granted through the tenant Roles' rules; stated here so it survives them.
+  // cannot be scheduled.
   { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
   // Events about Territories (events.k8s.io/v1; a repeated event is patched, not recreated).
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
@@ -116,19 +116,51 @@ export function mergeRules(rules: readonly PolicyRule[]): PolicyRule[] {
 
 export interface OperatorRbacInputs {
   ownedKinds: readonly OwnedKind[];
-  tenantRules: readonly PolicyRule[];
   controllerRules: readonly PolicyRule[];
 }
 
 export const DEFAULT_RBAC_INPUTS: OperatorRbacInputs = {
   ownedKinds: OWNED_KINDS,
-  tenantRules: [...ADMIN_RULES, ...READER_RULES],
   controllerRules: CONTROLLER_RULES,
 };
 
-/** The operator's ClusterRole rules: owned kinds + the tenant Roles it creates + its controller loop. */
+/**
+ * The operator's ClusterRole rules: owned kinds + its controller loop. The `bind` rule on the tenant
+ * ClusterRoles is added by the chart (bindTenantRolesRule), which alone knows their release-specific names.
+ */
 export function operatorClusterRoleRules(inputs: OperatorRbacInputs = DEFAULT_RBAC_INPUTS): PolicyRule[] {
-  return mergeRules([...ownedKindRules(inputs.ownedKinds), ...inputs.tenantRules, ...inputs.controllerRules]);
+  return mergeRules([...ownedKindRules(inputs.ownedKinds), ...inputs.controllerRules]);
+}
+
+/**
+ * What lets the operator create the per-namespace RoleBindings: `bind` on these two ClusterRoles by name.
+ * Kubernetes' escalation check then accepts a binding to them without the operator holding their rules,
+ * and refuses a binding to any other role (cluster-admin included).
+ */
+export function bindTenantRolesRule(roles: OperatorConfig['tenantRoles']): PolicyRule {
+  return {
+    apiGroups: ['rbac.authorization.k8s.io'],
+    resources: ['clusterroles'],
+    verbs: ['bind'],
+    resourceNames: [roles.admin, roles.reader],
+  };
+}
+
+/** The two ClusterRoles the tenants' RoleBindings refer to (installed by the chart, or by `npm start`). */
+export function tenantClusterRoles(roles: OperatorConfig['tenantRoles']): Array<{
+  apiVersion: string;
+  kind: 'ClusterRole';
+  metadata: { name: string; labels: Record<string, string> };
+  rules: PolicyRule[];
+}> {
+  const labels = { 'app.kubernetes.io/part-of': 'territory-operator' };
+  const clusterRole = (name: string, rules: readonly PolicyRule[]) => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole' as const,
+    metadata: { name, labels },
+    rules: mergeRules(rules),
+  });
+  return [clusterRole(roles.admin, ADMIN_RULES), clusterRole(roles.reader, READER_RULES)];
 }
 
 /** The namespaced Role for leader election, in the operator's namespace only. */
@@ -136,12 +168,22 @@ export function leaderElectionRoleRules(): PolicyRule[] {
   return mergeRules(LEADER_ELECTION_RULES);
 }
 
-/** Whether `rules` allow `verb` on `group/resource` (exact RBAC semantics, `*` included). */
-export function allows(rules: readonly PolicyRule[], group: string, resource: string, verb: string): boolean {
+/**
+ * Whether `rules` allow `verb` on `group/resource` (RBAC semantics, `*` included). Without `name`, a rule
+ * restricted to resourceNames does not count: it allows nothing on an unnamed request (list, create).
+ */
+export function allows(
+  rules: readonly PolicyRule[],
+  group: string,
+  resource: string,
+  verb: string,
+  name?: string,
+): boolean {
   return rules.some(
     (r) =>
       (r.apiGroups.includes(group) || r.apiGroups.includes('*')) &&
       (r.resources.includes(resource) || r.resources.includes('*')) &&
-      (r.verbs.includes(verb) || r.verbs.includes('*')),
+      (r.verbs.includes(verb) || r.verbs.includes('*')) &&
+      (!r.resourceNames?.length || (name !== undefined && r.resourceNames.includes(name))),
   );
 }

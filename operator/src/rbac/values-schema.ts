@@ -100,6 +100,53 @@ export function chartValuesSchema(): Schema {
           create: bool('Create the ClusterRole/Role and bindings (generated from the operator code).'),
         },
       },
+      admissionPolicies: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          enabled: bool("Install the chart's ValidatingAdmissionPolicies (Kubernetes 1.30+)."),
+          cnpgServiceAccount: {
+            type: 'string',
+            minLength: 1,
+            description: "CloudNativePG's ServiceAccount (in config.cnpgNamespace).",
+          },
+          platformGroups: {
+            type: 'array',
+            items: { type: 'string', minLength: 1 },
+            description: 'Groups that may still change platform-managed objects in Territory namespaces.',
+          },
+          platformUsers: {
+            type: 'array',
+            items: { type: 'string', minLength: 1 },
+            description: 'Users that may still change platform-managed objects in Territory namespaces.',
+          },
+          tenantIngressDomain: {
+            type: 'string',
+            pattern: '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$',
+            description:
+              'Territories may declare Ingress hosts <territory>.<this domain> and below; empty: none.',
+          },
+        },
+      },
+      networkPolicy: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          enabled: bool("Install the operator Pods' NetworkPolicy."),
+          apiServerCidrs: {
+            type: 'array',
+            items: { type: 'string', minLength: 1 },
+            description: 'API server CIDRs; empty: read from the cluster at install.',
+          },
+          apiServerPorts: {
+            type: 'array',
+            items: { type: 'integer', minimum: 1, maximum: 65535 },
+            description: 'Ports the API server listens on; empty: read from the cluster at install.',
+          },
+          metricsFrom: anyArray('NetworkPolicyPeers allowed to reach the health port; empty: any.'),
+          dnsNamespace: { type: 'string', minLength: 1, description: 'Namespace of the cluster DNS.' },
+        },
+      },
       leaderElection: {
         type: 'object',
         additionalProperties: false,

@@ -15,6 +15,7 @@ export const API_SERVER_SLICES = {
 
 interface EndpointSlice {
   endpoints?: { addresses?: string[]; conditions?: { ready?: boolean } }[];
+  ports?: { port?: number; protocol?: string }[];
 }
 
 /** Ready addresses of the API server, sorted and unique (stable desired state). */
@@ -27,6 +28,25 @@ export function apiServerAddresses(slices: KubeObject[]): string[] {
     }
   }
   return [...addresses].sort();
+}
+
+/** The TCP ports the API server's addresses listen on (the `https` port, 6443 or 443 in practice), sorted. */
+export function apiServerPorts(slices: KubeObject[]): number[] {
+  const ports = new Set<number>();
+  for (const slice of slices as unknown as EndpointSlice[]) {
+    for (const p of slice.ports ?? []) {
+      if (typeof p.port === 'number' && (p.protocol ?? 'TCP') === 'TCP') ports.add(p.port);
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+/** Both facts, as the build context takes them. */
+export function apiServerFacts(slices: KubeObject[]): {
+  apiServerAddresses: string[];
+  apiServerPorts: number[];
+} {
+  return { apiServerAddresses: apiServerAddresses(slices), apiServerPorts: apiServerPorts(slices) };
 }
 
 /**

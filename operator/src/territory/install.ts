@@ -1,9 +1,12 @@
-// Installing the CRDs the operator needs on a development cluster (`npm start`'s local default and
-// tests): ours from crds/, generated from the schema, and CloudNativePG's from its pinned release
-// when the Go toolchain can fetch it. Production installs them with the Helm chart instead.
+// Installing the cluster-wide objects the operator needs on a development cluster (`npm start`'s local
+// default and tests): ours CRD from crds/, generated from the schema, CloudNativePG's from its pinned
+// release when the Go toolchain can fetch it, and the two tenant ClusterRoles the operator binds in each
+// Territory namespace. Production installs them with the Helm chart instead.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { type OperatorConfig, parseOperatorConfig } from '../config/operator-config.ts';
+import { tenantClusterRoles } from '../rbac/operator-rbac.ts';
 import type { KubeClient } from '../runtime/kube-client.ts';
 import type { KubeObject } from '../runtime/types.ts';
 
@@ -45,13 +48,37 @@ async function applyAndWait(client: KubeClient, crds: KubeObject[], timeoutMs = 
   }
 }
 
+/** The tenant ClusterRoles, as the chart ships them (same rules, generated from builders/rbac.ts). */
+export async function installTenantClusterRoles(
+  client: KubeClient,
+  roles: OperatorConfig['tenantRoles'] = parseOperatorConfig({}).tenantRoles,
+): Promise<void> {
+  for (const role of tenantClusterRoles(roles)) {
+    await client.patch(
+      { apiVersion: role.apiVersion, kind: role.kind, name: role.metadata.name },
+      role,
+      'apply',
+      {
+        fieldManager: 'territory-install',
+        force: true,
+      },
+    );
+  }
+}
+
 export async function installCustomResourceDefinitions(
   client: KubeClient,
-  opts: { cnpg: 'if-available' | 'required' | 'no'; log?: (line: string) => void },
+  opts: {
+    cnpg: 'if-available' | 'required' | 'no';
+    log?: (line: string) => void;
+    tenantRoles?: OperatorConfig['tenantRoles'];
+  },
 ): Promise<string[]> {
   const installed: string[] = [];
   await applyAndWait(client, territoryCrds());
   installed.push('the Territory CRD');
+  await installTenantClusterRoles(client, opts.tenantRoles);
+  installed.push('the tenant ClusterRoles');
   if (opts.cnpg !== 'no') {
     try {
       // Development tooling: fetches the pinned CloudNativePG release through the Go module proxy.

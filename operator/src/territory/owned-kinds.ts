@@ -20,7 +20,6 @@ export const OWNED_KINDS: OwnedKind[] = [
   { apiVersion: 'v1', kind: 'ResourceQuota', namespaced: true, prune: true },
   { apiVersion: 'v1', kind: 'LimitRange', namespaced: true, prune: true },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', namespaced: true, prune: true },
-  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', namespaced: true, prune: true },
   { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', namespaced: true, prune: true },
   { apiVersion: 'v1', kind: 'Secret', namespaced: true, prune: false },
   { apiVersion: 'batch/v1', kind: 'CronJob', namespaced: true, prune: true, statusRead: true },

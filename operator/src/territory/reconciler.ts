@@ -3,7 +3,14 @@
 // idempotent: running it twice in a row makes no write the second time.
 import { type AuthorityFound, lookupAuthority } from '../api/geography.ts';
 import { schedulePeriodDays } from '../api/patterns.ts';
-import { API_VERSION, type Condition, KIND, parseTerritory, type Territory } from '../api/territory.ts';
+import {
+  API_VERSION,
+  type Condition,
+  isReservedNamespace,
+  KIND,
+  parseTerritory,
+  type Territory,
+} from '../api/territory.ts';
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
 import { namespaceOf } from '../builders/context.ts';
@@ -13,7 +20,7 @@ import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
-import { API_SERVER_SLICES, apiServerAddresses, withoutApiServerEgress } from './api-server.ts';
+import { API_SERVER_SLICES, apiServerFacts, withoutApiServerEgress } from './api-server.ts';
 import { AuthoritySecrets } from './authority-secrets.ts';
 import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './conditions.ts';
 import { readDatabasePods } from './database-pods.ts';
@@ -27,6 +34,7 @@ import {
 } from './health.ts';
 import { cacheKey, OWNED_KINDS, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
+import { describeRefusal, ObjectRefusedError, type Refusal, refusalOf, refusedOutcome } from './refusals.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
 type Status = Record<string, unknown> & { conditions?: Condition[]; keys?: { versions?: { id: string }[] } };
@@ -77,8 +85,12 @@ export class TerritoryReconciler {
     const now = ports.now();
     const parts: PartOutcome[] = [];
     const status: Status = { namespace: namespaceOf(t) };
+    // Objects the API server refused: each is named in its part's condition; once status says so, the
+    // reconcile fails so that the controller retries with backoff (a quota or a policy can be lifted).
+    const refusals: Refusal[] = [];
     const done = async (result?: ReconcileResult) => {
       await this.writeStatus(object, t, parts, status);
+      if (refusals.length > 0) throw new RefusedObjectsError(refusals);
       return result;
     };
 
@@ -141,13 +153,13 @@ export class TerritoryReconciler {
       config: ports.config,
       allowedRegions: verdict.compliant ? verdict.allowedRegions : [],
       backupAllowed: false,
-      apiServerAddresses: apiServerAddresses(
-        ports.cache(API_SERVER_SLICES.apiVersion, API_SERVER_SLICES.kind)?.list() ?? [],
-      ),
+      ...apiServerFacts(ports.cache(API_SERVER_SLICES.apiVersion, API_SERVER_SLICES.kind)?.list() ?? []),
     };
 
     // 3. Namespace and tenancy guardrails (no data: created even before the gate opens).
-    const nsOutcome = await this.reconcileNamespace(ctx, log);
+    const ns = await this.unlessRefused(refusals, () => this.reconcileNamespace(ctx, log));
+    const nsOutcome = 'refused' in ns ? refusedOutcome('NamespaceReady', ns.refused) : ns;
+    if (nsOutcome.reason === 'ReservedNamespace') delete status.namespace; // never this Territory's
     parts.push(nsOutcome);
     if (nsOutcome.status !== 'True') {
       parts.push(...blocked('NamespaceReady', 'the namespace is not ready'));
@@ -160,7 +172,8 @@ export class TerritoryReconciler {
     }
 
     // 4. Keys: created once, rotated by adding versions, never regenerated.
-    const keys = await this.reconcileKeys(ctx, object, now, log);
+    const planned = await this.unlessRefused(refusals, () => this.reconcileKeys(ctx, object, now, log));
+    const keys = 'refused' in planned ? failKeysWith(refusedOutcome('KeysReady', planned.refused)) : planned;
     parts.push(keys.outcome);
     if (keys.status) status.keys = keys.status;
     if (keys.outcome.status !== 'True') {
@@ -176,8 +189,11 @@ export class TerritoryReconciler {
       rotationDays: ports.config.credentialRotationDays,
       randomBytes: ports.randomBytes,
     });
-    await this.executeWrites(credentials.writes);
-    if (credentials.rotated.length > 0) {
+    const credentialsWritten = await this.unlessRefused(refusals, () =>
+      this.executeWrites(credentials.writes),
+    );
+    const credentialsRefused = credentialsWritten ? credentialsWritten.refused : undefined;
+    if (!credentialsRefused && credentials.rotated.length > 0) {
       ports.events.record(object, {
         type: 'Normal',
         reason: 'CredentialsRotated',
@@ -201,32 +217,45 @@ export class TerritoryReconciler {
         message:
           'CloudNativePG’s CRDs are not installed on this cluster: install CloudNativePG, the database will follow',
       });
+    } else if (credentialsRefused) {
+      // The database's credentials were refused: the Cluster would wait for Secrets that cannot exist.
+      parts.push(refusedOutcome('DatabaseReady', credentialsRefused));
     } else {
-      for (const o of desired.database) await this.apply(o);
-      cluster = this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME);
-      let outcome = databaseOutcome(cluster, t.spec.database.instances);
-      // Only a database that exists and is not healthy pays for a read of its Pods (no Pod cache).
-      if (cluster && outcome.status !== 'True') {
-        const pods = await readDatabasePods(ports.kube, namespaceOf(t), log);
-        outcome = withUnschedulablePods(outcome, pods, ctx.allowedRegions);
+      const refused = await this.unlessRefused(refusals, async () => {
+        for (const o of desired.database) await this.apply(o);
+      });
+      if (refused) {
+        parts.push(refusedOutcome('DatabaseReady', refused.refused));
+      } else {
+        cluster = this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME);
+        let outcome = databaseOutcome(cluster, t.spec.database.instances);
+        // Only a database that exists and is not healthy pays for a read of its Pods (no Pod cache).
+        if (cluster && outcome.status !== 'True') {
+          const pods = await readDatabasePods(ports.kube, namespaceOf(t), log);
+          outcome = withUnschedulablePods(outcome, pods, ctx.allowedRegions);
+        }
+        parts.push(withoutApiServerEgress(outcome, apiServerCidrs(ctx)));
+        const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
+        status.database = {
+          endpoint: databaseEndpoint(ctx),
+          credentialsSecret: OWNER_SECRET,
+          ...(phase ? { phase } : {}),
+        };
       }
-      parts.push(withoutApiServerEgress(outcome, apiServerCidrs(ctx)));
-      const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
-      status.database = {
-        endpoint: databaseEndpoint(ctx),
-        credentialsSecret: OWNER_SECRET,
-        ...(phase ? { phase } : {}),
-      };
     }
 
     // 8. Backups: applied toward a sovereign destination, removed otherwise.
     const backupObjects = desired.backup.filter(
       (o) => cnpg || !o.apiVersion?.startsWith('postgresql.cnpg.io/'),
     );
-    for (const o of backupObjects) await this.apply(o);
+    const backupApplied = await this.unlessRefused(refusals, async () => {
+      for (const o of backupObjects) await this.apply(o);
+    });
     await this.pruneKinds(ctx, ['CronJob', 'ScheduledBackup'], new Set(backupObjects.map(ownedKey)));
     if (backupGate) {
       parts.push(backupGate);
+    } else if (backupApplied) {
+      parts.push(refusedOutcome('BackupReady', backupApplied.refused));
     } else {
       const cronJob = this.cached('batch/v1', 'CronJob', namespaceOf(t), LOGICAL_BACKUP_CRONJOB);
       const last = lastSuccessfulBackup(cronJob, cluster);
@@ -277,15 +306,43 @@ export class TerritoryReconciler {
   /** SSA with force: these objects are ours, a field someone else changed is drift to repair. */
   private async apply(o: Owned): Promise<void> {
     const cache = this.ports.cache(o.apiVersion ?? '', o.kind ?? '');
-    await this.ports.applier.apply(o as KubeObject, {
-      force: true,
-      ...(cache?.hasSynced() ? { live: this.liveOf(o) } : {}),
-    });
+    await this.naming(o as KubeObject, () =>
+      this.ports.applier.apply(o as KubeObject, {
+        force: true,
+        ...(cache?.hasSynced() ? { live: this.liveOf(o) } : {}),
+      }),
+    );
+  }
+
+  /** Runs one write of `object`; a refusal by the API server comes out as an ObjectRefusedError naming it. */
+  private async naming<R>(object: KubeObject, write: () => Promise<R>): Promise<R> {
+    try {
+      return await write();
+    } catch (error) {
+      const refusal = refusalOf(error, object);
+      throw refusal ? new ObjectRefusedError(refusal) : error;
+    }
+  }
+
+  /** Runs a part's writes; a refused object is recorded and returned, any other error propagates. */
+  private async unlessRefused<R>(
+    refusals: Refusal[],
+    run: () => Promise<R>,
+  ): Promise<R | { refused: Refusal }> {
+    try {
+      return await run();
+    } catch (error) {
+      if (!(error instanceof ObjectRefusedError)) throw error;
+      refusals.push(error.refusal);
+      return { refused: error.refusal };
+    }
   }
 
   private async reconcileNamespace(ctx: BuildContext, log: Logger): Promise<PartOutcome> {
     const t = ctx.territory;
     const name = namespaceOf(t);
+    const reserved = reservedNamespace(name, this.ports.config);
+    if (reserved) return reserved;
     const desired = buildDesiredState(ctx);
     // A synced cache that lacks the namespace is trusted: the create below settles any doubt (409).
     const namespaces = this.ports.cache('v1', 'Namespace');
@@ -308,7 +365,9 @@ export class TerritoryReconciler {
       // Created with POST, not applied: an apply also "succeeds" for a second Territory racing for the
       // same new namespace, and both would then believe they own it. Only one create can succeed.
       try {
-        await this.ports.kube.create(desired.namespace as KubeObject);
+        await this.naming(desired.namespace as KubeObject, () =>
+          this.ports.kube.create(desired.namespace as KubeObject),
+        );
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode !== 409) throw error;
         const winner = await this.ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name });
@@ -403,8 +462,10 @@ export class TerritoryReconciler {
 
   private async executeWrites(writes: SecretWrite[]): Promise<void> {
     for (const w of writes) {
-      if (w.op === 'create') await this.ports.kube.create(w.object as KubeObject);
-      else await this.ports.kube.replace(w.object as KubeObject);
+      const object = w.object as KubeObject;
+      await this.naming(object, () =>
+        w.op === 'create' ? this.ports.kube.create(object) : this.ports.kube.replace(object),
+      );
     }
   }
 
@@ -546,12 +607,43 @@ function namespaceConflict(name: string, owner: string | undefined): PartOutcome
 }
 
 function failKeys(reason: string, message: string) {
+  return failKeysWith({ type: 'KeysReady', status: 'False', reason, message });
+}
+
+function failKeysWith(outcome: PartOutcome) {
+  return { outcome, created: [] as string[], dropped: [] as string[], status: undefined };
+}
+
+/**
+ * The namespaces a Territory may never claim, whatever the CRD let through: Kubernetes' own (also
+ * refused at admission), CloudNativePG's and the operator's (they depend on the installation, so only
+ * the operator knows them). Claiming one would put the authority's admins in charge of the platform.
+ */
+function reservedNamespace(name: string, config: TerritoryPorts['config']): PartOutcome | undefined {
+  const owner = isReservedNamespace(name)
+    ? 'reserved by Kubernetes'
+    : name === config.cnpgNamespace
+      ? 'CloudNativePG’s namespace on this cluster (operator configuration cnpgNamespace)'
+      : name === config.operatorNamespace
+        ? 'the Territory operator’s own namespace (operator configuration operatorNamespace)'
+        : undefined;
+  if (!owner) return undefined;
   return {
-    outcome: { type: 'KeysReady' as const, status: 'False' as const, reason, message },
-    created: [] as string[],
-    dropped: [] as string[],
-    status: undefined,
+    type: 'NamespaceReady',
+    status: 'False',
+    reason: 'ReservedNamespace',
+    message:
+      `namespace ${name} is ${owner}: a Territory cannot claim it, and nothing was created. ` +
+      'Recreate the Territory with another spec.namespace (it cannot be changed in place).',
   };
+}
+
+/** The reconcile's error once status names the refused objects: the controller retries with backoff. */
+class RefusedObjectsError extends Error {
+  constructor(refusals: Refusal[]) {
+    super(refusals.map(describeRefusal).join('; '));
+    this.name = 'RefusedObjectsError';
+  }
 }
 
 /** The parts after `after` in PART_ORDER, reported as waiting on it rather than left out. */

@@ -2,15 +2,17 @@
 // sequences of reconciles (time jumps, customer key right or wrong, the Secret vanishing, rotation and
 // retention settings at their bounds), each plan's write applied to a simulated store as the API server
 // would. Whatever happens: a key version, once it exists, keeps its bytes until it is past retention;
-// nothing is ever silently regenerated; no key material reaches status, outcome or Event text.
+// nothing is ever silently regenerated; no key material (raw or wrapped, the step's new keys included,
+// in any encoding) reaches status, outcome or Event text.
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { bytesNeedle, leaksIn, type Needle } from '../../../test/support/secret-forms.ts';
 import { context, territory } from '../builders/fixtures.test-helpers.ts';
 import { KEYRING_KEY, ROTATED_AT } from '../builders/keys.ts';
 import { type Keyring, parseKeyring, unwrapKey } from '../keys/keyring.ts';
 import type { KubeObject } from '../runtime/types.ts';
-import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
+import { type KeyringPlan, planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -64,6 +66,10 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 
 describe('keyring through random reconcile histories (property)', () => {
   it('never changes or drops a key before its retention ends, never regenerates, never leaks material', () => {
+    const RUNS = 200;
+    // Refusals the histories must reach, so their checks do run: a lost keyring, a wrong customer key.
+    let lostRefused = 0;
+    let wrongKekRefused = 0;
     fc.assert(
       fc.property(
         fc.record({
@@ -96,9 +102,24 @@ describe('keyring through random reconcile histories (property)', () => {
           let previous: Keyring | undefined;
           /** Every version ever seen: id -> material and when it was retired. */
           const seen = new Map<string, { material: string; createdAt: string }>();
-          const materials = new Set<string>();
+          /** What must never be printed: every key in every encoding, raw and wrapped, and the customer keys. */
+          const secrets: Needle[] = kek ? [bytesNeedle('customer key', kek.material)] : [];
+          /** Every random byte string the plans drew (the raw data keys, at the source). */
+          const drawn: Buffer[] = [];
+          const recordingRandomBytes = (size: number) => {
+            const bytes = randomBytes(size);
+            drawn.push(Buffer.from(bytes));
+            secrets.push(bytesNeedle(`random bytes #${drawn.length} (a raw data key)`, bytes));
+            return bytes;
+          };
+          /** After a step: what it printed, checked against every secret known, its own new keys included. */
+          const expectNoLeak = (plan: KeyringPlan, step: string) => {
+            const text = JSON.stringify([plan.outcome, plan.status, plan.created, plan.dropped]);
+            expect(leaksIn(text, secrets), `${step}: key material in the outcome or status`).toEqual([]);
+          };
 
-          for (const step of steps) {
+          for (const [index, step] of steps.entries()) {
+            const label = `step ${index} (${step.kind})`;
             if (step.kind === 'secret-lost') {
               // The Secret is deleted behind the operator's back, after keys were issued.
               const plan = planKeyring({
@@ -107,27 +128,34 @@ describe('keyring through random reconcile histories (property)', () => {
                 issued,
                 kek,
                 now: new Date(now),
-                randomBytes,
+                randomBytes: recordingRandomBytes,
               });
               if (issued.length > 0) {
                 expect(plan.write, 'a lost keyring is never silently recreated').toBeUndefined();
                 expect(plan.outcome.reason).toBe('KeyringLost');
+                lostRefused += 1;
               }
+              expectNoLeak(plan, label);
               continue;
             }
             now += step.advanceDays * DAY;
             // A different key only once a keyring exists: before that, the key given IS the authority's.
             const usedKek =
               step.kind === 'wrong-kek' && kek && live ? { ...kek, material: randomBytes(32) } : kek;
-            const plan = planKeyring({ ctx, live, issued, kek: usedKek, now: new Date(now), randomBytes });
-            const text = JSON.stringify([plan.outcome, plan.status, plan.created, plan.dropped]);
-            for (const m of materials) {
-              expect(text).not.toContain(m);
-              expect(text).not.toContain(Buffer.from(m, 'base64').toString('hex'));
-            }
+            if (usedKek && usedKek !== kek) secrets.push(bytesNeedle('wrong customer key', usedKek.material));
+            const plan = planKeyring({
+              ctx,
+              live,
+              issued,
+              kek: usedKek,
+              now: new Date(now),
+              randomBytes: recordingRandomBytes,
+            });
             if (step.kind === 'wrong-kek' && kek && live) {
               expect(plan.write, 'a wrong customer key writes nothing').toBeUndefined();
               expect(plan.outcome).toMatchObject({ status: 'False', reason: 'CustomerKeyMismatch' });
+              wrongKekRefused += 1;
+              expectNoLeak(plan, label);
               continue;
             }
             if (plan.write) {
@@ -137,17 +165,32 @@ describe('keyring through random reconcile histories (property)', () => {
               } else expect(plan.write.op).toBe('create');
               live = store(plan.write, ++version);
             }
-            if (!live) continue;
+            if (!live) {
+              expectNoLeak(plan, label);
+              continue;
+            }
             const keyring = keyringOf(live);
             expect(plan.created.length).toBeLessThanOrEqual(1);
             expect(keyring.keys.some((k) => k.id === keyring.current)).toBe(true);
             for (const k of keyring.keys) {
               const before = seen.get(k.id);
               if (before) expect(k, `key ${k.id} kept byte for byte`).toMatchObject(before);
-              else seen.set(k.id, { material: k.material, createdAt: k.createdAt });
-              materials.add(k.material);
-              if (kek) materials.add(unwrapKey(keyring, k.id, kek.material).toString('base64'));
+              else {
+                seen.set(k.id, { material: k.material, createdAt: k.createdAt });
+                // The material as stored (wrapped when a customer key is set) and the raw data key.
+                secrets.push(bytesNeedle(`key ${k.id} as stored`, Buffer.from(k.material, 'base64')));
+                const raw = unwrapKey(keyring, k.id, kek?.material);
+                secrets.push(bytesNeedle(`key ${k.id} raw`, raw));
+                // A key created by this plan is one the plan drew: the drawn bytes are the raw keys.
+                if (plan.created.includes(k.id))
+                  expect(
+                    drawn.some((d) => d.equals(raw)),
+                    `raw key ${k.id} was drawn by the plan`,
+                  ).toBe(true);
+              }
             }
+            // Checked only now: the keys this step created are among the secrets looked for.
+            expectNoLeak(plan, label);
             // A version leaves only after its retention: backups it protected are all expired.
             for (const id of plan.dropped) {
               const was = previous?.keys.find((k) => k.id === id);
@@ -166,8 +209,11 @@ describe('keyring through random reconcile histories (property)', () => {
           }
         },
       ),
-      { numRuns: 200 },
+      { numRuns: RUNS },
     );
+    // Each is reached some 60 to 120 times in 200 histories; far fewer means their checks stopped running.
+    expect(lostRefused, 'lost keyrings refused').toBeGreaterThanOrEqual(RUNS / 10);
+    expect(wrongKekRefused, 'wrong customer keys refused').toBeGreaterThanOrEqual(RUNS / 10);
   });
 });
 

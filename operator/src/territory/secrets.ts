@@ -4,7 +4,7 @@
 // server refuses if one appeared meanwhile) and a changed one is REPLACED with its resourceVersion as
 // a precondition, so two operators, or an operator and a restore, can never overwrite a key.
 import type { BuildContext, Owned } from '../builders/context.ts';
-import { OWNER_SECRET, ownerRole, purposeRole, purposeSecret } from '../builders/database.ts';
+import { credentialRoles } from '../builders/database.ts';
 import {
   buildCredentialSecret,
   buildKeyringSecret,
@@ -17,6 +17,7 @@ import {
   ensureCurrent,
   type Keyring,
   kekFingerprint,
+  kekMatches,
   keyVersions,
   newKeyring,
   nextRotation,
@@ -128,7 +129,7 @@ export function planKeyring(opts: {
     if (
       kek &&
       keyring.wrapping.algorithm !== 'none' &&
-      kekFingerprint(kek.material) !== keyring.wrapping.kekFingerprint
+      !kekMatches(kek.material, keyring.wrapping.kekFingerprint)
     ) {
       return fail(
         'CustomerKeyMismatch',
@@ -213,7 +214,7 @@ export function newPassword(randomBytes: RandomBytes): string {
 }
 
 /**
- * One basic-auth Secret per role (owner and one per purpose). A missing one is created; one older than
+ * One basic-auth Secret per role (owner, one per purpose, the read-only backup role). A missing one is created; one older than
  * the rotation period gets a new password (CloudNativePG then changes it in PostgreSQL, because the
  * Secret is a managed role's passwordSecret). CloudNativePG itself never rotates them.
  */
@@ -226,13 +227,7 @@ export function planCredentials(opts: {
 }): CredentialPlan {
   const { ctx, now, rotationDays, randomBytes } = opts;
   const nowText = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const roles = [
-    { secret: OWNER_SECRET, username: ownerRole(ctx) },
-    ...ctx.territory.spec.controller.purposes.map((p) => ({
-      secret: purposeSecret(p.name),
-      username: purposeRole(p.name),
-    })),
-  ];
+  const roles = credentialRoles(ctx);
   const writes: SecretWrite[] = [];
   const rotated: string[] = [];
   let next = Number.POSITIVE_INFINITY;

@@ -389,7 +389,13 @@ describe('credentials plan', () => {
       ['create', 'db-owner'],
       ['create', 'db-purpose-mobility'],
       ['create', 'db-purpose-waste'],
+      ['create', 'db-backup'],
     ]);
+    // The read-only role the logical backups dump as has its own generated password.
+    expect(first.writes.at(-1)?.object).toMatchObject({
+      type: 'kubernetes.io/basic-auth',
+      stringData: { username: 'territory_backup', password: expect.stringMatching(/^[\w-]{43}$/) },
+    });
     const secrets = new Map(first.writes.map((w) => [w.object.metadata?.name as string, stored(w, '5')]));
     const quiet = planCredentials({
       ctx,

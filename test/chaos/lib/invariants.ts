@@ -11,7 +11,7 @@ import {
   territoryNamespace,
 } from '../../../operator/src/api/territory.ts';
 import type { BuildContext, Owned } from '../../../operator/src/builders/context.ts';
-import { OWNER_SECRET, purposeSecret } from '../../../operator/src/builders/database.ts';
+import { credentialRoles } from '../../../operator/src/builders/database.ts';
 import { buildDesiredState } from '../../../operator/src/builders/index.ts';
 import { KEYRING_SECRET } from '../../../operator/src/builders/keys.ts';
 import type { OperatorConfig } from '../../../operator/src/config/operator-config.ts';
@@ -147,11 +147,7 @@ export function desiredObjects(
   }
   const ns = territoryNamespace(territory);
   const secrets = new Set(
-    [
-      KEYRING_SECRET,
-      OWNER_SECRET,
-      ...territory.spec.controller.purposes.map((p) => purposeSecret(p.name)),
-    ].map((n) => key('Secret', ns, n)),
+    [KEYRING_SECRET, ...credentialRoles(ctx).map((r) => r.secret)].map((n) => key('Secret', ns, n)),
   );
   return { objects, secrets };
 }

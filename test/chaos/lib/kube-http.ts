@@ -266,6 +266,7 @@ const PLURALS: Record<string, string> = {
   NetworkPolicy: 'networkpolicies',
   Role: 'roles',
   RoleBinding: 'rolebindings',
+  ClusterRole: 'clusterroles',
   ClusterRoleBinding: 'clusterrolebindings',
   CronJob: 'cronjobs',
   Event: 'events',

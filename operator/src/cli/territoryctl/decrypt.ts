@@ -6,7 +6,8 @@ import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import { BackupFormatError, DecryptStream } from '../../backup/format.ts';
+import { type BackupBinding, BackupFormatError, DecryptStream } from '../../backup/format.ts';
+import { backupTime } from '../../backup/naming.ts';
 import { ByteMeter } from '../../backup/streams.ts';
 import { type Keyring, parseKek, parseKeyring, unwrapKey } from '../../keys/keyring.ts';
 import { CliError, EXIT } from './errors.ts';
@@ -64,14 +65,14 @@ export async function decryptFile(
   source: string,
   target: string,
   resolveKey: (keyId: string) => Uint8Array,
-  opts: { label?: string; quiet?: boolean } = {},
-): Promise<{ plaintextBytes: number; keyId: string }> {
+  opts: { label?: string; quiet?: boolean; expect?: BackupBinding } = {},
+): Promise<{ plaintextBytes: number; keyId: string; binding?: BackupBinding }> {
   const total = (await stat(source)).size;
   const temp = `${target}.partial`;
   const meter = new ByteMeter();
   const report = opts.quiet ? undefined : progress(opts.label ?? `decrypting ${source}`, total);
   const cipher = new ByteMeter({ everyMs: 200, onProgress: (bytes) => report?.update(bytes) });
-  const decrypt = new DecryptStream({ resolveKey });
+  const decrypt = new DecryptStream({ resolveKey, ...(opts.expect ? { expect: opts.expect } : {}) });
   try {
     await pipeline(
       createReadStream(source),
@@ -84,7 +85,10 @@ export async function decryptFile(
     await rm(temp, { force: true });
     if (err instanceof BackupFormatError) {
       throw new CliError(`${source}: ${err.message}`, {
-        hint: 'check the file against SHA256SUMS; if it matches, the keyring or key does not belong to it',
+        hint:
+          err.code === 'misplaced'
+            ? 'ask for another backup; this object is not the one its name says'
+            : 'check the file against SHA256SUMS; if it matches, the keyring or key does not belong to it',
       });
     }
     if (err instanceof CliError) throw err;
@@ -92,7 +96,12 @@ export async function decryptFile(
   }
   report?.done(cipher.bytes);
   await rename(temp, target);
-  return { plaintextBytes: meter.bytes, keyId: decrypt.header?.keyId ?? '' };
+  const header = decrypt.header;
+  return {
+    plaintextBytes: meter.bytes,
+    keyId: header?.keyId ?? '',
+    ...(header ? { binding: { territory: header.territory, takenAt: header.takenAt } } : {}),
+  };
 }
 
 export async function startsWithPgDumpMagic(path: string): Promise<boolean> {
@@ -126,11 +135,25 @@ export function decryptCommand(): Command {
       const kek = o.kekFile ? await readKekFile(o.kekFile) : undefined;
       const resolveKey = resolverFor({ keyring, ...(kek ? { kek } : {}) });
       const result = await decryptFile(file, target, resolveKey);
+      // Offline, only the file's name says which backup it should be: when it carries a time, the
+      // authenticated header must carry the same (the territory is shown for the reader to judge).
+      const named = backupTime(file);
+      if (named && result.binding && named.getTime() !== result.binding.takenAt.getTime()) {
+        await rm(target, { force: true });
+        throw new CliError(
+          `${file}: its authenticated header says it was taken at ${result.binding.takenAt.toISOString()}, not at ${named.toISOString()} as its name says: it was renamed`,
+          { hint: 'use the file exported under its own name' },
+        );
+      }
       if (!(await startsWithPgDumpMagic(target))) {
         process.stderr.write(`warning: ${target} does not look like a pg_dump custom-format file\n`);
       }
       process.stdout.write(
-        `${target}: ${formatBytes(result.plaintextBytes)} decrypted with key ${result.keyId}\n` +
+        `${target}: ${formatBytes(result.plaintextBytes)} decrypted with key ${result.keyId}` +
+          (result.binding
+            ? ` (backup of territory ${result.binding.territory} taken at ${result.binding.takenAt.toISOString()})`
+            : '') +
+          '\n' +
           `restore it with: pg_restore --no-owner --no-privileges --dbname=<database> ${target}\n`,
       );
     });

@@ -30,6 +30,7 @@ import {
   parseOperatorConfig,
 } from '../../config/operator-config.ts';
 import {
+  bindTenantRolesRule,
   leaderElectionRoleRules,
   operatorClusterRoleRules,
   type PolicyRule,
@@ -252,6 +253,8 @@ export interface Permission {
   resource: string;
   /** Namespace for namespaced grants (leader election); undefined: cluster-wide. */
   namespace?: string;
+  /** One object, for grants restricted by name (`bind` on the tenant ClusterRoles). */
+  name?: string;
 }
 
 /** Every (verb, group, resource) the operator's rules grant, one by one. */
@@ -259,7 +262,15 @@ export function permissionsOf(rules: readonly PolicyRule[], namespace?: string):
   return rules.flatMap((r) =>
     r.apiGroups.flatMap((group) =>
       r.resources.flatMap((resource) =>
-        r.verbs.map((verb) => ({ verb, group, resource, ...(namespace ? { namespace } : {}) })),
+        r.verbs.flatMap((verb) =>
+          (r.resourceNames ?? [undefined]).map((name) => ({
+            verb,
+            group,
+            resource,
+            ...(namespace ? { namespace } : {}),
+            ...(name ? { name } : {}),
+          })),
+        ),
       ),
     ),
   );
@@ -268,7 +279,7 @@ export function permissionsOf(rules: readonly PolicyRule[], namespace?: string):
 export function describePermission(p: Permission): string {
   const [resource, subresource] = p.resource.split('/');
   const name = `${resource}${p.group ? `.${p.group}` : ''}${subresource ? `/${subresource}` : ''}`;
-  return `${p.verb} ${name}${p.namespace ? ` in ${p.namespace}` : ''}`;
+  return `${p.verb} ${name}${p.name ? ` ${p.name}` : ''}${p.namespace ? ` in ${p.namespace}` : ''}`;
 }
 
 export function checkRbac(subject: string, results: { permission: Permission; allowed: boolean }[]): Check {
@@ -282,7 +293,7 @@ export function checkRbac(subject: string, results: { permission: Permission; al
       ...fail(
         'RBAC',
         `${subject} lacks ${denied.length} of ${results.length} permissions: ${shown}`,
-        'bind it to the chart ClusterRole (charts/territory-operator/files/clusterrole-rules.yaml) and the leader-election Role',
+        "install the chart's RBAC (rbac.create=true): its ClusterRole, `bind` on the two tenant ClusterRoles named in the operator configuration (tenantRoles), and the leader-election Role",
       ),
       missing: denied,
     };
@@ -608,6 +619,7 @@ async function reviewAll(
             resource: p.resource.split('/')[0],
             ...(p.resource.includes('/') ? { subresource: p.resource.split('/')[1] } : {}),
             ...(p.namespace ? { namespace: p.namespace } : {}),
+            ...(p.name ? { name: p.name } : {}),
           };
           const review = await kube.create<KubeObject>(
             subject === 'self'
@@ -782,7 +794,10 @@ export async function runDoctor(kube: KubeClient, opts: DoctorOptions): Promise<
 
   await step('RBAC', async () => {
     const deployment = deployments[0] ? deploymentFacts(deployments[0]) : undefined;
-    const cluster = permissionsOf(operatorClusterRoleRules());
+    const cluster = permissionsOf([
+      ...operatorClusterRoleRules(),
+      bindTenantRolesRule(judgedConfig().config.tenantRoles),
+    ]);
     if (deployment) {
       const ns = deployment.namespace;
       const user = `system:serviceaccount:${ns}:${deployment.serviceAccount}`;

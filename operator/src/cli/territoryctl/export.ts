@@ -15,7 +15,7 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -23,7 +23,7 @@ import { Command, Option } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { lookupAuthority } from '../../api/geography.ts';
 import { parseTerritory, type Territory, territoryNamespace } from '../../api/territory.ts';
-import { DecryptStream } from '../../backup/format.ts';
+import { BackupFormatError, checkBinding, DecryptStream, parseHeader } from '../../backup/format.ts';
 import { ByteMeter } from '../../backup/streams.ts';
 import type { BuildContext } from '../../builders/context.ts';
 import { LABELS } from '../../builders/context.ts';
@@ -283,8 +283,10 @@ export async function exportTerritory(
   const resolveKey = keysAvailable ? resolverFor({ keyring, ...(kek ? { kek } : {}) }) : undefined;
 
   // The S3 SDK is loaded only here: the other subcommands never pay for it.
-  const { META, resolveBackupKey } = await import('../../backup/commands.ts');
-  const { createS3Client, getObjectStream, headObject } = await import('../../backup/s3-store.ts');
+  const { META, expectedBinding, resolveBackupKey } = await import('../../backup/commands.ts');
+  const { createS3Client, getObjectStream, headObject, readCondition } = await import(
+    '../../backup/s3-store.ts'
+  );
   const endpoint = opts.s3Endpoint ?? destination.endpoint;
   const s3 = createS3Client({
     endpoint,
@@ -319,7 +321,15 @@ export async function exportTerritory(
     const encrypted = join(work, 'database', base);
     const report = progress(`downloading ${base}`, head.size);
     const meter = new ByteMeter({ sha256: true, everyMs: 200, onProgress: (b) => report.update(b) });
-    const source = await getObjectStream(s3, destination.bucket, key, head.etag || undefined);
+    // What the object must be: this Territory's backup of the time its name carries. A copy of an
+    // older backup (or another Territory's) placed under this name is refused below.
+    const binding = expectedBinding(destination.bucket, key, name);
+    const source = await getObjectStream(
+      s3,
+      destination.bucket,
+      key,
+      readCondition(destination.bucket, key, head),
+    );
     await pipeline(source, meter, createWriteStream(encrypted, { mode: 0o600 }));
     report.done(meter.bytes);
     const sha256 = meter.digest();
@@ -338,6 +348,7 @@ export async function exportTerritory(
       dumpFile = join('database', `${name}.pgdump`);
       const result = await decryptFile(encrypted, join(work, dumpFile), resolveKey, {
         label: `decrypting ${base}`,
+        expect: binding,
       });
       await rm(encrypted);
       authenticated = true;
@@ -349,10 +360,21 @@ export async function exportTerritory(
       }
     } else {
       dumpFile = join('database', base);
+      // Without the keys the binding cannot be authenticated; its header is still compared, so a naive
+      // copy is refused here too (the keyring kept with the bundle authenticates it when decrypted).
+      const header = await readHeaderOf(encrypted);
+      if (header) {
+        try {
+          checkBinding(header, binding);
+        } catch (err) {
+          throw new CliError((err as Error).message, { hint: 'export another backup with --backup NAME' });
+        }
+      }
       if (resolveKey) {
-        const check = new DecryptStream({ resolveKey });
+        const check = new DecryptStream({ resolveKey, expect: binding });
         const discard = new Writable({ write: (_c, _e, done) => done() });
         await pipeline(createReadStream(encrypted), check, discard).catch((err: Error) => {
+          if (err instanceof BackupFormatError && err.code === 'misplaced') throw new CliError(err.message);
           throw new CliError(`the backup does not open with this Territory's keyring: ${err.message}`);
         });
         authenticated = true;
@@ -464,6 +486,20 @@ async function describe(manifest: BundleManifest): Promise<string> {
   }
   lines.push('  README.md         how to restore anywhere (français, English)', '  bundle.json, SHA256SUMS');
   return `${lines.join('\n')}\n`;
+}
+
+/** The TERRBK01 header at the start of a downloaded object (undefined if it does not parse). */
+async function readHeaderOf(file: string): Promise<ReturnType<typeof parseHeader>> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return parseHeader(head.subarray(0, bytesRead));
+  } catch {
+    return undefined;
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The private CA the Territory's backups trust for their endpoint, when it names one. */

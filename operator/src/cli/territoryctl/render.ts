@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import { lookupAuthority } from '../../api/geography.ts';
 import { type Territory, territoryNamespace } from '../../api/territory.ts';
 import type { BuildContext, Owned } from '../../builders/context.ts';
-import { OWNER_SECRET, ownerRole, purposeRole, purposeSecret } from '../../builders/database.ts';
+import { credentialRoles } from '../../builders/database.ts';
 import { buildDesiredState } from '../../builders/index.ts';
 import { buildCredentialSecret, buildKeyringSecret, KEYRING_SECRET } from '../../builders/keys.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../../builders/sovereignty.ts';
@@ -184,13 +184,7 @@ export function renderTerritory(t: Territory, opts: RenderOptions): RenderedTerr
         object: buildKeyringSecret(ctx, PLACEHOLDER),
         note: `Secret ${KEYRING_SECRET}: the authority's data keys, created ONCE by the operator and never regenerated${customerKey ? `, wrapped by its key in Secret ${customerKey.secretName}` : ''}. Shown for review: do not apply it.`,
       });
-      const roles = [
-        { secret: OWNER_SECRET, username: ownerRole(ctx) },
-        ...t.spec.controller.purposes.map((p) => ({
-          secret: purposeSecret(p.name),
-          username: purposeRole(p.name),
-        })),
-      ];
+      const roles = credentialRoles(ctx);
       roles.forEach((role, index) => {
         objects.push({
           object: buildCredentialSecret(ctx, role.secret, {

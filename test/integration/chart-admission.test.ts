@@ -1,0 +1,331 @@
+// The chart's admission policies on the real API server, attacked with real requests:
+// - as the operator itself (a real token of its ServiceAccount): RBAC lets it write Secrets, Namespaces and
+//   CronJobs cluster-wide, the policy confines those writes to the namespaces it manages;
+// - as an authority's admin (impersonated, with the Territory's admin group): what the platform set up in
+//   its namespace (keyring, backup CronJob, database Pods' labels, Services, Ingress hosts) cannot be
+//   loosened, while its own objects stay writable;
+// - as the platform: a Territory cannot claim the operator's or CloudNativePG's namespace.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse as parseYaml, stringify } from 'yaml';
+import { parseTerritory } from '../../operator/src/api/territory.ts';
+import { context, territory } from '../../operator/src/builders/fixtures.test-helpers.ts';
+import { buildDesiredState } from '../../operator/src/builders/index.ts';
+import { buildKeyringSecret } from '../../operator/src/builders/keys.ts';
+import { parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
+import { ensureHelmBinary } from '../helm/build.ts';
+import {
+  findManifest,
+  type InstalledAccess,
+  installChartAccess,
+  installCrdsAsAdmin,
+  kubectl,
+} from '../helm/chart.ts';
+import { uniqueName, waitFor } from '../support/kube.ts';
+
+const admin = inject('kubeconfigPath');
+const kubectlPath = inject('kubectlPath');
+const INGRESS_DOMAIN = 'territoires.example.fr';
+
+const release = uniqueName('chart-adm');
+const operatorNs = release;
+const tenant = uniqueName('adm-tenant');
+const unmanaged = uniqueName('adm-unmanaged');
+const ADMIN_GROUP = 'rennes:admins'; // the fixture Territory's admin group
+let access: InstalledAccess;
+
+const json = (o: unknown) => JSON.stringify(o);
+
+async function asAdmin(args: string[], input?: string) {
+  const r = await kubectl(kubectlPath, admin, args, input);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} (admin) failed:\n${r.stderr}`);
+  return r.stdout;
+}
+const asOperator = (args: string[], input?: string) => kubectl(kubectlPath, access.kubeconfig, args, input);
+/** An authority admin: a person in the Territory's admin group, nothing else. */
+const asTenant = (args: string[], input?: string) =>
+  kubectl(kubectlPath, admin, ['--as=alice@rennes.example', `--as-group=${ADMIN_GROUP}`, ...args], input);
+
+/** A refused request, and the API server's message for it. */
+async function refused(attempt: Promise<{ code: number; stderr: string }>, message: RegExp) {
+  const r = await attempt;
+  expect(r.code, 'the request was accepted').not.toBe(0);
+  expect(r.stderr).toMatch(message);
+}
+async function accepted(attempt: Promise<{ code: number; stderr: string }>) {
+  const r = await attempt;
+  expect(r.code, r.stderr).toBe(0);
+}
+
+const secret = (namespace: string, name: string, labels: Record<string, string> = {}) =>
+  json({ apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace, labels }, stringData: { k: 'v' } });
+
+beforeAll(async () => {
+  await ensureHelmBinary();
+  await installCrdsAsAdmin(kubectlPath, admin);
+  await asAdmin(['create', 'namespace', operatorNs]);
+  await asAdmin(['create', 'namespace', unmanaged]);
+  access = await installChartAccess({
+    kubectlPath,
+    adminKubeconfig: admin,
+    release,
+    namespace: operatorNs,
+    values: { 'admissionPolicies.tenantIngressDomain': INGRESS_DOMAIN },
+  });
+  // Policies take effect once the API server has compiled them: wait for the first refusal.
+  await waitFor(
+    async () => {
+      const r = await asOperator(['create', '--dry-run=server', '-f', '-'], secret('kube-system', 'probe'));
+      return r.code !== 0 && /namespaces it manages/.test(r.stderr);
+    },
+    { timeoutMs: 60_000, what: "the chart's admission policies to take effect" },
+  );
+
+  // The platform declares a Territory; the operator applies its desired state with its own token, under the
+  // configuration the chart gives it (tenant ClusterRoles, backup image).
+  const { uid: _u, generation: _g, ...metadata } = territory({ name: tenant }).metadata;
+  await asAdmin(['create', '-f', '-'], json({ ...territory({ name: tenant }), metadata }));
+  const live = parseTerritory(JSON.parse(await asAdmin(['get', 'territory', tenant, '-o', 'json'])));
+  if (!live.ok) throw new Error(live.errors.join('; '));
+  const configMap = findManifest(access.manifests, 'ConfigMap') as unknown as {
+    data: Record<string, string>;
+  };
+  const config = parseOperatorConfig(parseYaml(configMap.data['config.yaml'] ?? ''));
+  const ctx = context(live.territory, { config: { ...config, backupEgress: context().config.backupEgress } });
+  const state = buildDesiredState(ctx);
+  const keyring = buildKeyringSecret(ctx, json({ format: 'test', current: 'k1', keys: [] }));
+  const apply = async (docs: unknown[]) =>
+    accepted(
+      asOperator(
+        ['apply', '--server-side', '--field-manager=territory-operator', '-f', '-'],
+        docs.map((d) => stringify(d)).join('---\n'),
+      ),
+    );
+  await apply([state.namespace]);
+  await apply([...state.tenancy, ...state.database, ...state.backup, keyring]);
+}, 1_200_000);
+
+afterAll(async () => {
+  await kubectl(kubectlPath, admin, ['delete', 'territory', tenant, '--ignore-not-found', '--wait=false']);
+  await kubectl(kubectlPath, admin, [
+    'delete',
+    'namespace',
+    tenant,
+    operatorNs,
+    unmanaged,
+    '--ignore-not-found',
+    '--wait=false',
+  ]);
+  for (const m of access?.clusterScoped ?? [])
+    await kubectl(kubectlPath, admin, ['delete', m.kind, m.metadata.name, '--ignore-not-found']);
+});
+
+describe("the operator's own token is confined to the namespaces it manages", () => {
+  it('is refused a Secret in kube-system or in a namespace it does not manage (RBAC alone would allow both)', async () => {
+    await refused(
+      asOperator(['create', '-f', '-'], secret('kube-system', 'planted')),
+      /only in the namespaces it\s+manages.*kube-system is not one/s,
+    );
+    await refused(
+      asOperator(['create', '-f', '-'], secret(unmanaged, 'planted')),
+      new RegExp(`${unmanaged} is not one`),
+    );
+    // The same request in its own namespace goes through: the policy is no blanket refusal.
+    await accepted(asOperator(['create', '--dry-run=server', '-f', '-'], secret(tenant, 'fine')));
+  });
+
+  it('cannot take over a namespace by labelling it, nor delete one it does not manage', async () => {
+    await refused(
+      asOperator(['label', 'namespace', unmanaged, 'app.kubernetes.io/managed-by=territory-operator']),
+      /only the namespaces it manages/,
+    );
+    await refused(
+      asOperator(['delete', 'namespace', unmanaged, '--dry-run=server']),
+      /namespaces it manages/,
+    );
+  });
+
+  it('runs no other image in a CronJob or a database, and starts no Pod', async () => {
+    const cronJob = {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: { name: 'miner', namespace: tenant },
+      spec: {
+        schedule: '* * * * *',
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: { restartPolicy: 'Never', containers: [{ name: 'x', image: 'busybox:1.37' }] },
+            },
+          },
+        },
+      },
+    };
+    await refused(asOperator(['create', '-f', '-'], json(cronJob)), /own backup image/);
+    const database = {
+      apiVersion: 'postgresql.cnpg.io/v1',
+      kind: 'Cluster',
+      metadata: { name: 'db2', namespace: tenant },
+      spec: { instances: 1, imageName: 'registry.example/miner:17', storage: { size: '1Gi' } },
+    };
+    await refused(asOperator(['create', '-f', '-'], json(database)), /configured PostgreSQL image/);
+    await refused(
+      asOperator(['run', 'shell', '-n', tenant, '--image=busybox:1.37', '--restart=Never']),
+      /forbidden/i,
+    );
+  });
+
+  it('binds the tenant ClusterRoles and no other role', async () => {
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'escalate', namespace: tenant },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: ADMIN_GROUP }],
+    };
+    await refused(asOperator(['create', '-f', '-'], json(binding)), /forbidden|escalat/i);
+  });
+});
+
+describe("an authority's admins cannot loosen what the platform set up", () => {
+  it('cannot replace, trim or delete the keyring', async () => {
+    await refused(
+      asTenant(['patch', 'secret', 'territory-keyring', '-n', tenant, '--type=merge', '-p', '{"data":null}']),
+      /managed by the platform/,
+    );
+    await refused(
+      asTenant(['delete', 'secret', 'territory-keyring', '-n', tenant]),
+      /managed by the platform/,
+    );
+  });
+
+  it('cannot suspend the backup CronJob or change its arguments', async () => {
+    const [cronJob] = JSON.parse(await asAdmin(['get', 'cronjobs', '-n', tenant, '-o', 'json'])).items;
+    expect(cronJob, 'the backup CronJob exists').toBeDefined();
+    await refused(
+      asTenant([
+        'patch',
+        'cronjob',
+        cronJob.metadata.name,
+        '-n',
+        tenant,
+        '--type=merge',
+        '-p',
+        '{"spec":{"suspend":true}}',
+      ]),
+      /managed by the platform/,
+    );
+  });
+
+  it('cannot forge the labels the platform selects by: managed Secrets, database Pods, Pod templates', async () => {
+    await refused(
+      asTenant(
+        ['create', '-f', '-'],
+        secret(tenant, 'flood-1', { 'app.kubernetes.io/managed-by': 'territory-operator' }),
+      ),
+      /reserved for the platform/,
+    );
+    const pod = (labels: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'impostor', namespace: tenant, labels },
+      spec: {
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'x',
+            image: 'busybox:1.37',
+            securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+          },
+        ],
+      },
+    });
+    await refused(
+      asTenant(['create', '--dry-run=server', '-f', '-'], json(pod({ 'cnpg.io/cluster': 'db' }))),
+      /reserved for the platform/,
+    );
+    const deployment = (labels: Record<string, string>) => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'app', namespace: tenant },
+      spec: {
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: 'x', image: 'busybox:1.37' }] } },
+      },
+    });
+    await refused(
+      asTenant(['create', '--dry-run=server', '-f', '-'], json(deployment({ 'cnpg.io/cluster': 'db' }))),
+      /Pod template labels/,
+    );
+    await refused(
+      asTenant(
+        ['create', '--dry-run=server', '-f', '-'],
+        json(deployment({ 'sovereign.dev/territory': tenant, 'app.kubernetes.io/component': 'backup' })),
+      ),
+      /Pod template labels/,
+    );
+    // Their own objects, without reserved labels, are theirs to write.
+    await accepted(asTenant(['create', '--dry-run=server', '-f', '-'], json(deployment({ app: 'web' }))));
+    await accepted(asTenant(['create', '--dry-run=server', '-f', '-'], secret(tenant, 'backup-credentials')));
+  });
+
+  it('cannot give a Service externalIPs (CVE-2020-8554)', async () => {
+    const service = (spec: Record<string, unknown>) =>
+      json({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: tenant },
+        spec: { ports: [{ port: 80 }], selector: { app: 'web' }, ...spec },
+      });
+    await refused(
+      asTenant(['create', '--dry-run=server', '-f', '-'], service({ externalIPs: ['203.0.113.10'] })),
+      /externalIPs/,
+    );
+    await accepted(asTenant(['create', '--dry-run=server', '-f', '-'], service({})));
+  });
+
+  it("declares Ingress hosts only under its own subdomain, never another's or a catch-all", async () => {
+    const apex = `${tenant}.${INGRESS_DOMAIN}`;
+    const ingress = (spec: Record<string, unknown>) =>
+      json({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'web', namespace: tenant },
+        spec,
+      });
+    const rule = (host?: string) => ({
+      ...(host ? { host } : {}),
+      http: {
+        paths: [
+          { path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } },
+        ],
+      },
+    });
+    for (const spec of [
+      { rules: [rule(`www.other-town.${INGRESS_DOMAIN}`)] },
+      { rules: [rule(`evil-${apex}`)] },
+      { rules: [rule()] },
+      { defaultBackend: { service: { name: 'web', port: { number: 80 } } }, rules: [rule(`www.${apex}`)] },
+      { rules: [rule(`www.${apex}`)], tls: [{ hosts: [`www.other-town.${INGRESS_DOMAIN}`] }] },
+    ])
+      await refused(asTenant(['create', '--dry-run=server', '-f', '-'], ingress(spec)), /Ingress hosts/);
+    await accepted(
+      asTenant(
+        ['create', '--dry-run=server', '-f', '-'],
+        ingress({ rules: [rule(`www.${apex}`), rule(apex)], tls: [{ hosts: [`www.${apex}`] }] }),
+      ),
+    );
+  });
+});
+
+describe('a Territory cannot claim the namespaces the platform runs in', () => {
+  it("refuses the operator's namespace and CloudNativePG's", async () => {
+    for (const namespace of [operatorNs, 'cnpg-system']) {
+      const t = territory({ name: uniqueName('claim'), spec: { namespace } });
+      const { uid: _u, generation: _g, ...metadata } = t.metadata;
+      await refused(
+        kubectl(kubectlPath, admin, ['create', '--dry-run=server', '-f', '-'], json({ ...t, metadata })),
+        new RegExp(`${namespace} is where the platform runs`),
+      );
+    }
+  });
+});
