@@ -64,7 +64,15 @@ export function setJson(values: Record<string, unknown>): string[] {
   return Object.entries(values).flatMap(([k, v]) => ['--set-json', `${k}=${JSON.stringify(v)}`]);
 }
 
-/** `helm template` of the chart; throws with helm's message when it fails. */
+/**
+ * The Ingress domain every release installed by the tests declares. The test files share one API server,
+ * and each release's admission policies judge every Territory namespace (as they do for the shards of one
+ * cluster, which must be given the same admissionPolicies values): releases disagreeing on it would refuse
+ * each other's Ingresses.
+ */
+export const TEST_INGRESS_DOMAIN = 'territoires.example.fr';
+
+/** `helm template` of the chart (with TEST_INGRESS_DOMAIN); throws with helm's message when it fails. */
 export async function renderChart(opts: {
   release: string;
   namespace: string;
@@ -77,7 +85,7 @@ export async function renderChart(opts: {
     CHART_DIR,
     '--namespace',
     opts.namespace,
-    ...setJson(opts.values ?? {}),
+    ...setJson({ 'admissionPolicies.tenantIngressDomain': TEST_INGRESS_DOMAIN, ...opts.values }),
   ];
   if (opts.includeCrds) args.push('--include-crds');
   const result = await helm(args);

@@ -19,12 +19,12 @@ import {
   installChartAccess,
   installCrdsAsAdmin,
   kubectl,
+  TEST_INGRESS_DOMAIN,
 } from '../helm/chart.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 
 const admin = inject('kubeconfigPath');
 const kubectlPath = inject('kubectlPath');
-const INGRESS_DOMAIN = 'territoires.example.fr';
 
 const release = uniqueName('chart-adm');
 const operatorNs = release;
@@ -69,7 +69,6 @@ beforeAll(async () => {
     adminKubeconfig: admin,
     release,
     namespace: operatorNs,
-    values: { 'admissionPolicies.tenantIngressDomain': INGRESS_DOMAIN },
   });
   // Policies take effect once the API server has compiled them: wait for the first refusal.
   await waitFor(
@@ -196,6 +195,21 @@ describe("an authority's admins cannot loosen what the platform set up", () => {
       asTenant(['delete', 'secret', 'territory-keyring', '-n', tenant]),
       /managed by the platform/,
     );
+    // Nor from a Pod of theirs, even one given the admins' rights: their namespace's own ServiceAccounts
+    // are the authority, not the platform.
+    await refused(
+      kubectl(kubectlPath, admin, [
+        `--as=system:serviceaccount:${tenant}:default`,
+        `--as-group=${ADMIN_GROUP}`,
+        'delete',
+        'secret',
+        'territory-keyring',
+        '-n',
+        tenant,
+        '--dry-run=server',
+      ]),
+      /managed by the platform/,
+    );
   });
 
   it('cannot suspend the backup CronJob or change its arguments', async () => {
@@ -284,7 +298,7 @@ describe("an authority's admins cannot loosen what the platform set up", () => {
   });
 
   it("declares Ingress hosts only under its own subdomain, never another's or a catch-all", async () => {
-    const apex = `${tenant}.${INGRESS_DOMAIN}`;
+    const apex = `${tenant}.${TEST_INGRESS_DOMAIN}`;
     const ingress = (spec: Record<string, unknown>) =>
       json({
         apiVersion: 'networking.k8s.io/v1',
@@ -301,11 +315,11 @@ describe("an authority's admins cannot loosen what the platform set up", () => {
       },
     });
     for (const spec of [
-      { rules: [rule(`www.other-town.${INGRESS_DOMAIN}`)] },
+      { rules: [rule(`www.other-town.${TEST_INGRESS_DOMAIN}`)] },
       { rules: [rule(`evil-${apex}`)] },
       { rules: [rule()] },
       { defaultBackend: { service: { name: 'web', port: { number: 80 } } }, rules: [rule(`www.${apex}`)] },
-      { rules: [rule(`www.${apex}`)], tls: [{ hosts: [`www.other-town.${INGRESS_DOMAIN}`] }] },
+      { rules: [rule(`www.${apex}`)], tls: [{ hosts: [`www.other-town.${TEST_INGRESS_DOMAIN}`] }] },
     ])
       await refused(asTenant(['create', '--dry-run=server', '-f', '-'], ingress(spec)), /Ingress hosts/);
     await accepted(

@@ -105,11 +105,6 @@ export function chartValuesSchema(): Schema {
         additionalProperties: false,
         properties: {
           enabled: bool("Install the chart's ValidatingAdmissionPolicies (Kubernetes 1.30+)."),
-          cnpgServiceAccount: {
-            type: 'string',
-            minLength: 1,
-            description: "CloudNativePG's ServiceAccount (in config.cnpgNamespace).",
-          },
           platformGroups: {
             type: 'array',
             items: { type: 'string', minLength: 1 },
