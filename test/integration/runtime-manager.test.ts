@@ -91,7 +91,7 @@ describe('Manager process', () => {
       const finished = events.indexOf('reconcile-finished');
       const released = events.indexOf('released lease');
       expect(finished, JSON.stringify(events)).toBeGreaterThanOrEqual(0);
-      expect(released).toBeGreaterThan(finished);
+      expect(released, JSON.stringify(events)).toBeGreaterThan(finished);
       const lease = await admin.get({
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
