@@ -10,6 +10,7 @@ import { KubeHttp, objectPath } from '../chaos/lib/kube-http.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { NAMESPACE_CONTENT_KINDS, namespaceFingerprint } from '../support/namespace-fingerprint.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { OUTSCALE_ATTESTATION } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
 type T = KubeObject & { status?: { observedGeneration?: number; conditions?: Cond[]; keys?: unknown } };
@@ -86,12 +87,7 @@ beforeAll(async () => {
     kubeconfigPath: inject('kubeconfigPath'),
     shard: uniqueName('collision'),
     config: {
-      cluster: {
-        provider: 'outscale',
-        regions: ['eu-west-2'],
-        qualification: 'standard',
-        nodeEvidence: 'attestation-only',
-      },
+      cluster: OUTSCALE_ATTESTATION,
     },
   });
 });

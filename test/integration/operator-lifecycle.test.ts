@@ -7,7 +7,7 @@ import { ADMIN_BINDING, READER_BINDING } from '../../operator/src/builders/rbac.
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
-import { rennesTerritory } from '../support/territories.ts';
+import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
 type T = KubeObject & { status?: { observedGeneration?: number; conditions?: Cond[] } };
@@ -16,19 +16,13 @@ function territory(name: string, over: Record<string, unknown> = {}): KubeObject
   return rennesTerritory(name, { access: { adminGroups: ['rennes-admins'] }, ...over });
 }
 
-const OUTSCALE = {
-  provider: 'outscale',
-  regions: ['eu-west-2'],
-  qualification: 'standard',
-  nodeEvidence: 'attestation-only',
-};
 let op: TestOperator;
 
 beforeAll(async () => {
   op = await startTestOperator({
     kubeconfigPath: inject('kubeconfigPath'),
     shard: uniqueName('lifecycle'),
-    config: { cluster: OUTSCALE },
+    config: { cluster: OUTSCALE_ATTESTATION },
   });
 });
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
-import { rennesTerritory } from '../support/territories.ts';
+import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
 type T = KubeObject & { status?: { observedGeneration?: number; conditions?: Cond[] } };
@@ -27,12 +27,7 @@ beforeAll(async () => {
     kubeconfigPath: inject('kubeconfigPath'),
     shard: uniqueName('refusals'),
     config: {
-      cluster: {
-        provider: 'outscale',
-        regions: ['eu-west-2'],
-        qualification: 'standard',
-        nodeEvidence: 'attestation-only',
-      },
+      cluster: OUTSCALE_ATTESTATION,
       backupEgress: [{ host: 'oos.eu-west-2.outscale.com', cidrs: ['192.0.2.0/24'] }],
       cnpgNamespace: CNPG_NAMESPACE,
       operatorNamespace: OPERATOR_NAMESPACE,

@@ -3,6 +3,14 @@
 // Tests spread their own fields over `spec`.
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 
+/** What a platform team attests for these Territories' cluster (no nodes in these tests: attestation only). */
+export const OUTSCALE_ATTESTATION = {
+  provider: 'outscale',
+  regions: ['eu-west-2'],
+  qualification: 'standard',
+  nodeEvidence: 'attestation-only',
+};
+
 export function rennesTerritory(name: string, spec: Record<string, unknown> = {}): KubeObject {
   return {
     apiVersion: 'sovereign.dev/v1alpha1',
