@@ -2,7 +2,10 @@
 // (pause, CoreDNS, local-path-provisioner and its helper shell) and the product's (PostgreSQL for
 // CloudNativePG, CloudNativePG's operator, the Territory operator from the project's Containerfile).
 import type { Log } from '../controlplane/binaries.ts';
+import { BARMAN_CLOUD_PLUGIN_VERSION, ensureBarmanCloudPluginBinary } from './barman-cloud-plugin-binary.ts';
 import { type NodeBinaries, resolveNodeBinaries, NODE_COMPONENT_VERSIONS as V } from './components.ts';
+import { ensureBarmanCloudPluginImage } from './images/barman-cloud-plugin.ts';
+import { ensureBarmanCloudSidecarImage } from './images/barman-cloud-sidecar.ts';
 import {
   ensureBaseImages,
   ensureBinaryImage,
@@ -49,4 +52,24 @@ export async function ensureProductImages(options: { log?: Log } = {}): Promise<
   });
   const operator = await ensureOperatorImage(log ? { log } : {});
   return { postgresql, cnpg, operator };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Barman Cloud plugin (CNPG-I): its `manager` from the Go module, the plugin's image and the
+// sidecar image it injects into PostgreSQL Pods. Not installed by the e2e set-up yet; see
+// test/node/barman-cloud-proof.ts.
+
+export interface BarmanCloudImages {
+  plugin: LocalImage;
+  sidecar: LocalImage;
+}
+
+export async function ensureBarmanCloudImages(options: { log?: Log } = {}): Promise<BarmanCloudImages> {
+  const log = options.log;
+  const { binary } = await ensureBarmanCloudPluginBinary(log ? { log } : {});
+  const common = { manager: binary, pluginVersion: BARMAN_CLOUD_PLUGIN_VERSION, ...(log ? { log } : {}) };
+  return {
+    plugin: await ensureBarmanCloudPluginImage(common),
+    sidecar: await ensureBarmanCloudSidecarImage(common),
+  };
 }
