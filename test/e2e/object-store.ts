@@ -4,6 +4,7 @@
 // headless Service without selector whose EndpointSlice points at the host), so backups cross the
 // Territory's enforced NetworkPolicies exactly as they would towards a provider's endpoint; the
 // host reaches it at its address directly (territoryctl export's --s3-endpoint).
+import { createS3Client, listObjects, type ObjectInfo } from '../../operator/src/backup/s3-store.ts';
 import { ExtendedKeyUsage, newCertificateAuthority } from '../controlplane/certs.ts';
 import { applyManifests, type Kubectl } from '../node/kubectl.ts';
 import { NODE_NETWORK } from '../node/network.ts';
@@ -101,4 +102,20 @@ export function objectStoreOperatorConfig(): {
     ],
     backupEgress: [{ host: OBJECT_STORE_HOST, cidrs: [objectStoreCidr()] }],
   };
+}
+
+/** The objects under a prefix, as the host sees the store (what a person auditing the bucket sees). */
+export async function listStoreObjects(store: ObjectStoreAccess, prefix: string): Promise<ObjectInfo[]> {
+  const s3 = createS3Client({
+    endpoint: store.hostEndpoint,
+    region: store.region,
+    bucket: store.bucket,
+    credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey },
+    ca: store.caPem,
+  });
+  try {
+    return await listObjects(s3, store.bucket, prefix);
+  } finally {
+    s3.destroy();
+  }
 }

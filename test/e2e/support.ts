@@ -57,8 +57,10 @@ const STORE_CA = 'objectstore-ca';
  * An example Territory, renamed to be unique, placed in the e2e cluster's region and sized for its
  * one small node (sizeForLocalNode, shared with `npm start`: at most two instances of the PostgreSQL
  * major the node has an image for, no CPU or memory reservation, the node's default StorageClass).
- * Its backups, logical and physical, go to the cluster's own object storage: the examples name real
- * providers' endpoints, outside this machine.
+ * Its backups go to the cluster's own object storage: the examples name real providers' endpoints,
+ * outside this machine. Below the SecNumCloud level (which refuses them), physical backups are turned
+ * on explicitly, saying that the provider can read them, so that CloudNativePG's WAL archive is
+ * exercised; the examples leave them off, the default.
  */
 export function exampleTerritory(file: string, region: string, store: ObjectStoreAccess): TerritoryObject {
   const t = parse(readFileSync(join(EXAMPLES_DIR, file), 'utf8')) as TerritoryObject;
@@ -70,11 +72,15 @@ export function exampleTerritory(file: string, region: string, store: ObjectStor
     credentialsSecret: { name: STORE_CREDENTIALS },
     endpointCA: { name: STORE_CA },
   };
+  const physical =
+    t.spec.hosting?.level === 'secnumcloud'
+      ? {}
+      : { physical: { enabled: true, encryption: 'ProviderManaged' } };
   return sizeForLocalNode(
     {
       ...t,
       metadata: { ...t.metadata, name },
-      spec: { ...t.spec, namespace: name, backup: { ...t.spec.backup, destination } },
+      spec: { ...t.spec, namespace: name, backup: { ...t.spec.backup, ...physical, destination } },
     },
     { region, postgresMajor: PG_MAJOR },
   );

@@ -10,12 +10,12 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { createS3Client, listObjects } from '../../operator/src/backup/s3-store.ts';
 import { ok, territoryctl } from '../integration/territoryctl-support.ts';
 import { applyManifests, kubectl } from '../node/kubectl.ts';
 import { OPERATOR_NAMESPACE } from '../node/stack.ts';
 import { waitFor } from '../support/kube.ts';
 import { CHECKSUM_SQL, ownerSql, restoreElsewhere, runBackupJob } from './continuity.ts';
+import { listStoreObjects } from './object-store.ts';
 import { runPod, secretEnv } from './pods.ts';
 import { attemptConnection, awaitServer, dbHost, dbNameOf, psql, purposesOf, roleOf } from './psql.ts';
 import { recordFigure } from './report.ts';
@@ -210,7 +210,7 @@ describe.sequential('a Territory on a real node', () => {
     ).resolves.toBeDefined();
   });
 
-  it("holds the operator's Pod to the API server and DNS (its NetworkPolicy enforced), and keeps an authority's admins off the backup CronJob (admission)", async () => {
+  it("holds the operator's Pod to the API server, DNS and the backup destinations (its NetworkPolicy enforced), and keeps an authority's admins off the backup CronJob (admission)", async () => {
     const pods = await kubectlJson<{ items: Array<{ metadata: { name: string } }> }>([
       '-n',
       OPERATOR_NAMESPACE,
@@ -248,9 +248,11 @@ describe.sequential('a Territory on a real node', () => {
     ]);
     const [apiHost = '', apiPort = '443'] = apiServer.trim().split(' ');
     expect((await connect(apiHost, Number(apiPort))).trim()).toBe('connected');
-    // The object store: open to the Territories' backup Pods, closed to the operator, which never needs it.
+    // The object store, at its config.backupEgress address: open to the operator on HTTPS's port only
+    // (networkPolicy.backupPorts), as it erases the physical backups of Territories deleted with Delete.
     const store = new URL(inject('objectStore').hostEndpoint);
-    expect((await connect(store.hostname, 443)).trim()).toMatch(/^(timeout|ECONNREFUSED|EHOSTUNREACH)$/);
+    expect((await connect(store.hostname, 443)).trim()).toBe('connected');
+    expect((await connect(store.hostname, 9000)).trim()).toMatch(/^(timeout|ECONNREFUSED|EHOSTUNREACH)$/);
 
     const target = tenant('epci-rennes-metropole.yaml');
     const admins = ((target.spec.access as { adminGroups?: string[] } | undefined)?.adminGroups ?? [])[0];
@@ -324,6 +326,20 @@ describe.sequential('a Territory on a real node', () => {
 
     const job = await runBackupJob(t);
     expect(job.succeeded, job.logs).toBe(true);
+    // Each kind of backup reports on its own: the encrypted one just succeeded (its Job belongs to the
+    // CronJob, whose status the operator reads); the physical one says who can read it.
+    const reported = await waitFor(
+      async () => {
+        const backup = (
+          (await getTerritory(t.metadata.name))?.status as { backup?: BackupStatus } | undefined
+        )?.backup;
+        return backup?.logical?.state === 'Succeeded' ? backup : undefined;
+      },
+      { what: 'status.backup.logical to report the success', timeoutMs: 60_000 },
+    );
+    expect(reported.logical?.encryption).toBe('Authority');
+    expect(reported.physical).toMatchObject({ encryption: 'ProviderManaged' });
+    expect(['Succeeded', 'Pending']).toContain(reported.physical?.state);
     recordFigure(inject('resultsDir'), {
       section: 'logical backup',
       subject: 'backup Job (kubectl create job --from=cronjob/logical-backup), start to completion',
@@ -367,18 +383,12 @@ describe.sequential('a Territory on a real node', () => {
     ).rejects.toThrow(/violates PodSecurity "restricted/);
 
     // The object is in the store, encrypted on the client side.
-    const s3 = createS3Client({
-      endpoint: store.hostEndpoint,
-      region: store.region,
-      bucket: store.bucket,
-      credentials: { accessKeyId: store.accessKeyId, secretAccessKey: store.secretAccessKey },
-      ca: store.caPem,
-    });
-    const objects = (await listObjects(s3, store.bucket, `${t.metadata.name}/`)).filter((o) =>
-      o.key.endsWith('.pgdump.enc'),
-    );
-    s3.destroy();
+    const stored = await listStoreObjects(store, `${t.metadata.name}/`);
+    const objects = stored.filter((o) => o.key.endsWith('.pgdump.enc'));
     expect(objects).toHaveLength(1);
+    // Beside it, its encrypted manifest: every table's rows and checksum, taken in the dump's snapshot
+    // by the backup Pod's own session over TLS (what a restore drill compares against).
+    expect(stored.map((o) => o.key)).toContain(objects[0]?.key.replace(/\.pgdump\.enc$/, '.manifest.enc'));
     recordFigure(inject('resultsDir'), {
       section: 'logical backup',
       subject: `encrypted object ${objects[0]?.key}`,
@@ -600,6 +610,11 @@ describe.sequential('a Territory on a real node', () => {
   it('deletionPolicy Delete: deleting the Territory removes its Pods, volumes and namespace', async () => {
     const t = tenant('commune-acigne.yaml');
     const ns = namespaceOf(t);
+    // Its physical backups (WAL archive, base backups: readable by the provider) are erased from the bucket.
+    const store = inject('objectStore');
+    const physicalPrefix = `${t.metadata.name}/physical/`;
+    const physicalObjects = () => listStoreObjects(store, physicalPrefix);
+    expect((await physicalObjects()).length, 'WAL archived before the deletion').toBeGreaterThan(0);
     const claims = await kubectlJson<{ items: Array<{ spec: { volumeName?: string } }> }>([
       '-n',
       ns,
@@ -640,6 +655,7 @@ describe.sequential('a Territory on a real node', () => {
       unit: 's',
     });
     expect(await getTerritory(t.metadata.name)).toBeUndefined();
+    expect((await physicalObjects()).map((o) => o.key)).toEqual([]);
     const pods = await kubectlJson<{ items: unknown[] }>(['get', 'pods', '-A', '-l', 'cnpg.io/cluster=db']);
     expect(JSON.stringify(pods.items)).not.toContain(`"namespace":"${ns}"`);
     // local-path volumes are released with their claims (reclaim policy Delete): none is left.
@@ -659,3 +675,8 @@ describe.sequential('a Territory on a real node', () => {
     );
   });
 });
+
+type BackupStatus = {
+  logical?: { state?: string; lastSuccessful?: string; encryption?: string };
+  physical?: { state?: string; encryption?: string };
+};

@@ -184,6 +184,8 @@ describe('the served Territory CRD', () => {
       ['Level', '.spec.hosting.level'],
       ['Ready', '.status.conditions[?(@.type=="Ready")].status'],
       ['Reason', '.status.conditions[?(@.type=="Ready")].reason'],
+      ['Last-Backup', '.status.backup.logical.lastSuccessful'],
+      ['Backup', '.status.backup.logical.state'],
       ['Age', '.metadata.creationTimestamp'],
     ]);
     expect(served.spec.scope).toBe('Cluster');
@@ -211,6 +213,28 @@ describe('the served Territory CRD', () => {
     ]);
     // The Name column is empty until the operator writes status.authority.
     expect(row?.split(/\s+/).slice(0, 4)).toEqual([name, 'commune', '35238', 'standard']);
+    // The encrypted backups' state and age, with -o wide.
+    const wide = await promisify(execFile)(inject('kubectlPath'), [
+      '--kubeconfig',
+      inject('kubeconfigPath'),
+      'get',
+      'terr',
+      name,
+      '-o',
+      'wide',
+    ]);
+    expect(wide.stdout.split('\n')[0]?.split(/\s+/)).toEqual([
+      'NAME',
+      'AUTHORITY',
+      'CODE',
+      'NAME',
+      'LEVEL',
+      'READY',
+      'REASON',
+      'LAST-BACKUP',
+      'BACKUP',
+      'AGE',
+    ]);
   });
 });
 
@@ -328,6 +352,41 @@ describe(`admission rejects the ${INVALID_CASES.length} invalid manifests`, () =
     const { code, message } = await rejection(create(invalidTerritory(testCase, uniqueName(testCase.name))));
     expect([400, 422], message).toContain(code);
     expect(message).toContain(testCase.field);
+  });
+});
+
+describe('physical backups, which the storage provider can read', () => {
+  const withPhysical = (physical: unknown, hosting?: JsonObject) =>
+    mergePatch(minimalTerritory(uniqueName('physical')), {
+      spec: { backup: { physical } as JsonObject, ...(hosting ? { hosting } : {}) },
+    }) as JsonObject;
+
+  it('are off by default, and stored as asked below SecNumCloud', async () => {
+    const off = await create(minimalTerritory(uniqueName('physical-default')));
+    expect((off.spec as { backup: JsonObject }).backup.physical).toEqual({ enabled: false });
+    const on = await create(withPhysical({ enabled: true, encryption: 'ProviderManaged' }));
+    expect((on.spec as { backup: JsonObject }).backup.physical).toEqual({
+      enabled: true,
+      encryption: 'ProviderManaged',
+    });
+  });
+
+  it('are refused with hosting level secnumcloud, the message saying why and what to do', async () => {
+    const { code, message } = await rejection(
+      create(withPhysical({ enabled: true, encryption: 'ProviderManaged' }, { level: 'secnumcloud' })),
+    );
+    expect(code).toBe(422);
+    expect(message).toContain(
+      'spec.backup.physical.enabled must be false when spec.hosting.level is secnumcloud',
+    );
+    expect(message).toContain('the provider could read the whole database');
+    expect(message).toContain('Remove spec.backup.physical');
+  });
+
+  it('refuse the boolean of earlier versions, naming the field (the type check runs before any rule)', async () => {
+    const { code, message } = await rejection(create(withPhysical(true)));
+    expect(code).toBe(422);
+    expect(message).toMatch(/spec\.backup\.physical.*must be of type object/);
   });
 });
 

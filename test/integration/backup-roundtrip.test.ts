@@ -1,12 +1,11 @@
 // Encrypted logical backups against real parts: a real PostgreSQL (initdb'd for this run), a
 // real S3-compatible server (versitygw), and the real `territory-backup` command run as a child
 // process with the environment the CronJob gives it.
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
@@ -19,7 +18,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { META } from '../../operator/src/backup/commands.ts';
 import { parseHeader } from '../../operator/src/backup/format.ts';
-import { backupObjectKey, backupTime } from '../../operator/src/backup/naming.ts';
+import { backupObjectKey, backupTime, manifestKeyOf } from '../../operator/src/backup/naming.ts';
 import {
   ensureCurrent,
   type Keyring,
@@ -27,11 +26,17 @@ import {
   serializeKeyring,
 } from '../../operator/src/keys/keyring.ts';
 import { ExtendedKeyUsage, newCertificateAuthority } from '../controlplane/certs.ts';
+import {
+  backupKeyOf,
+  type BackupCliRun as CliRun,
+  keysUnder as keysIn,
+  runBackupCli,
+  succeeded,
+} from '../support/backup-cli.ts';
 import { backupCommandEnv } from '../support/backup-command.ts';
 import { type PostgresServer, startPostgres, tableChecksums } from '../support/postgres.ts';
 import { type S3Server, startS3Server } from '../support/s3.ts';
 
-const CLI = resolve(import.meta.dirname, '../../operator/src/cli/territory-backup.ts');
 const BUCKET = 'territory-backups';
 const PREFIX = 'territories';
 const DAY = 86_400_000;
@@ -42,46 +47,12 @@ let s3: S3Server;
 let client: S3Client;
 let dir: string;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** Parsed JSON log lines. */
-  logs: Record<string, unknown>[];
-}
-
 /** Everything that must never appear in output: passwords, S3 secret, key material. */
 const secrets: string[] = [];
 
-async function cli(args: string[], env: Record<string, string>): Promise<CliRun> {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const code = await new Promise<number | null>((r) => child.once('close', r));
-  for (const s of secrets) {
-    expect(stdout, 'a secret leaked to stdout').not.toContain(s);
-    expect(stderr, 'a secret leaked to stderr').not.toContain(s);
-  }
-  const logs = stdout
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { code, stdout, stderr, logs };
-}
+const cli = (args: string[], env: Record<string, string>) => runBackupCli(args, env, { secrets });
 
-function ok(run: CliRun): CliRun {
-  if (run.code !== 0) throw new Error(`territory-backup exited ${run.code}:\n${run.stdout}\n${run.stderr}`);
-  return run;
-}
+const ok = succeeded;
 
 function failed(run: CliRun): string {
   expect(run.code, `expected a failure, got:\n${run.stdout}`).not.toBe(0);
@@ -152,16 +123,7 @@ async function objectBytes(key: string): Promise<{ body: Buffer; metadata: Recor
   };
 }
 
-async function keysUnder(prefix: string): Promise<string[]> {
-  const r = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-  return (r.Contents ?? []).map((o) => o.Key ?? '').sort();
-}
-
-function backupKeyOf(run: CliRun): string {
-  const done = run.logs.find((l) => l.msg === 'backup complete');
-  expect(done, run.stdout).toBeDefined();
-  return String(done?.key);
-}
+const keysUnder = (prefix: string) => keysIn(client, BUCKET, prefix);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'territory-backup-test-'));
@@ -472,16 +434,21 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       aged[2],
       aged[3],
     ]);
-    expect(await keysUnder(`${PREFIX}/retention/`)).toEqual([aged[1], aged[0], fresh, inProgress].sort());
+    // The fresh backup keeps its manifest (the aged copies were made without one).
+    const manifest = manifestKeyOf(fresh);
+    expect(await keysUnder(`${PREFIX}/retention/`)).toEqual(
+      [aged[1], aged[0], fresh, manifest, inProgress].sort(),
+    );
 
     // Without RETENTION_DAYS nothing is ever deleted.
     ok(await cli(['prune'], { ...env, RETENTION_DAYS: '' }));
-    expect(await keysUnder(`${PREFIX}/retention/`)).toHaveLength(4);
+    expect(await keysUnder(`${PREFIX}/retention/`)).toHaveLength(5);
 
-    // When every backup is past retention, the newest survives anyway.
+    // When every backup is past retention, the newest survives anyway. (The manifest of the deleted
+    // fresh backup is an orphan now, removed only once it is a day old.)
     await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: fresh }));
     ok(await cli(['prune'], { ...env, RETENTION_DAYS: '1' }));
-    expect(await keysUnder(`${PREFIX}/retention/`)).toEqual([aged[0], inProgress].sort());
+    expect(await keysUnder(`${PREFIX}/retention/`)).toEqual([aged[0], manifest, inProgress].sort());
   });
 
   it("refuses an old backup copied over a newer name, or another territory's copied in, and restores nothing", async () => {
@@ -561,7 +528,7 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
     expect(await keysUnder(`${PREFIX}/flags/`)).toEqual([]);
   });
 
-  it('gives pg_dump only what it needs: connection settings and a 0600 passfile, no S3 key, no password variable', async () => {
+  it('gives pg_dump and psql only what they need: connection settings and a 0600 passfile, no S3 key, no password variable', async () => {
     await createDatabase('childenv');
     await seed('childenv', 100);
     // A pg_dump that records the environment it was given, then runs the real one.
@@ -574,6 +541,10 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       { mode: 0o755 },
     );
     await symlink(join(pg.binDir, 'pg_restore'), join(bin, 'pg_restore'));
+    // psql holds the snapshot session (and computes the manifest's checksums): recorded the same way.
+    await writeFile(join(bin, 'psql'), `#!/bin/sh\nenv > '${seen}.psql'\nexec '${pg.binDir}/psql' "$@"\n`, {
+      mode: 0o755,
+    });
     const keyring = await writeKeyring('childenv.json', newKeyring({ now: T0, randomBytes }));
     const env = {
       ...baseEnv('childenv', keyring, 'childenv'),
@@ -584,15 +555,17 @@ describe('territory-backup with real PostgreSQL and real S3', () => {
       AWS_SESSION_TOKEN: 'decoy-session-token',
       PGPASSWORD: pg.password,
     };
-    ok(await cli(['backup'], env));
-    const names = (await readFile(seen, 'utf8'))
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.slice(0, l.indexOf('=')))
-      .filter((n) => n !== 'PWD' && n !== 'SHLVL' && n !== '_');
-    expect(names.sort()).toEqual(
-      ['PATH', 'PGAPPNAME', 'PGDATABASE', 'PGHOST', 'PGPASSFILE', 'PGPORT', 'PGUSER'].sort(),
-    );
+    const run = ok(await cli(['backup'], env));
+    expect(run.logs.find((l) => l.msg === 'backup complete')?.manifestKey).toMatch(/\.manifest\.enc$/);
+    const namesIn = async (file: string) =>
+      (await readFile(file, 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.slice(0, l.indexOf('=')))
+        .filter((n) => n !== 'PWD' && n !== 'SHLVL' && n !== '_');
+    const libpq = ['PATH', 'PGAPPNAME', 'PGDATABASE', 'PGHOST', 'PGPASSFILE', 'PGPORT', 'PGUSER'];
+    expect((await namesIn(seen)).sort()).toEqual(libpq.sort());
+    expect((await namesIn(`${seen}.psql`)).sort()).toEqual([...libpq, 'PGCLIENTENCODING'].sort());
     expect((await readFile(`${seen}.mode`, 'utf8')).trim()).toBe('600');
     // The passfile lived only while pg_dump ran.
     const passfile = /^PGPASSFILE=(.*)$/m.exec(await readFile(seen, 'utf8'))?.[1] ?? '';

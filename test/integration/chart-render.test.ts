@@ -184,6 +184,47 @@ describe('helm template', () => {
     expect(findManifest(custom, 'Deployment').metadata.name).toBe('ops-territory-operator');
   });
 
+  it("opens the operator Pods' egress to the API server, DNS and the backup destinations only", async () => {
+    type Egress = { to?: unknown[]; ports: { protocol: string; port: number }[] };
+    const egressOf = (m: Manifest[]) =>
+      (findManifest(m, 'NetworkPolicy').spec as { egress: Egress[] }).egress;
+    // No backupEgress: the API server (any address with `helm template`) and DNS, nothing else.
+    expect(egressOf(manifests)).toHaveLength(2);
+    const { manifests: custom } = await renderChart({
+      release: 'territory-operator',
+      namespace: 'territory-system',
+      values: {
+        networkPolicy: { apiServerCidrs: ['10.0.0.1/32'], apiServerPorts: [6443] },
+        config: {
+          backupEgress: [
+            { host: 'oos.cloudgouv-eu-west-1.outscale.com', cidrs: ['198.51.100.0/24', '203.0.113.0/28'] },
+            { host: 's3.gra.io.cloud.ovh.net', cidrs: ['192.0.2.0/24', '198.51.100.0/24'] },
+          ],
+        },
+      },
+    });
+    const egress = egressOf(custom);
+    expect(egress).toHaveLength(3);
+    // Deleting a Territory with deletionPolicy Delete erases its physical backups: the operator reaches
+    // the object stores, at their configured addresses (each once) and on HTTPS's port by default.
+    expect(egress[2]).toEqual({
+      to: ['198.51.100.0/24', '203.0.113.0/28', '192.0.2.0/24'].map((cidr) => ({ ipBlock: { cidr } })),
+      ports: [{ protocol: 'TCP', port: 443 }],
+    });
+    const { manifests: otherPorts } = await renderChart({
+      release: 'territory-operator',
+      namespace: 'territory-system',
+      values: {
+        networkPolicy: { backupPorts: [443, 9000] },
+        config: { backupEgress: [{ host: 's3.example.fr', cidrs: ['192.0.2.7/32'] }] },
+      },
+    });
+    expect(egressOf(otherPorts)[2]?.ports).toEqual([
+      { protocol: 'TCP', port: 443 },
+      { protocol: 'TCP', port: 9000 },
+    ]);
+  });
+
   it('renders the optional ServiceMonitor and the CRD, identical to crds/', async () => {
     const { manifests: all } = await renderChart({
       release: 'territory-operator',

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, onTestFailed } from 'vitest';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../operator/src/territory/physical-erasure.ts';
 import { KubeHttp, objectPath } from '../chaos/lib/kube-http.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { NAMESPACE_CONTENT_KINDS, namespaceFingerprint } from '../support/namespace-fingerprint.ts';
@@ -24,7 +25,12 @@ function territory(name: string, spec: Record<string, unknown> = {}): KubeObject
   return op.label({
     apiVersion: 'sovereign.dev/v1alpha1',
     kind: 'Territory',
-    metadata: { name },
+    // Their bucket is fictional: a Territory that wins its namespace and is deleted with deletionPolicy
+    // Delete leaves its (non-existent) physical backups, as accepted here.
+    metadata: {
+      name,
+      annotations: { [LEAVE_PHYSICAL_BACKUPS_ANNOTATION]: 'collision tests: no such bucket' },
+    },
     spec: {
       authority: { kind: 'commune', code: '35238' },
       controller: {

@@ -37,6 +37,7 @@ const CLUSTERS: Record<string, Record<string, unknown>> = {
 type Territory = KubeObject & {
   spec: {
     backup: {
+      physical?: { enabled?: boolean };
       destination: {
         endpoint: string;
         credentialsSecret: { name: string; accessKeyIdKey?: string; secretAccessKeyKey?: string };
@@ -127,6 +128,13 @@ describe.each(Object.keys(CLUSTERS))('example %s', (file) => {
     }
     const provided = Date.now();
 
+    // Physical backups (readable by the storage provider) only where the example opts in.
+    const physical = territory.spec.backup.physical?.enabled === true;
+    const scheduledBackup: [string, string, string] = [
+      'postgresql.cnpg.io/v1',
+      'ScheduledBackup',
+      'physical-backup',
+    ];
     const expected: [string, string, string][] = [
       ['v1', 'ResourceQuota', 'territory-quota'],
       ['v1', 'LimitRange', 'territory-limits'],
@@ -134,7 +142,7 @@ describe.each(Object.keys(CLUSTERS))('example %s', (file) => {
       ['v1', 'Secret', 'territory-keyring'],
       ['v1', 'Secret', 'db-owner'],
       ['postgresql.cnpg.io/v1', 'Cluster', 'db'],
-      ['postgresql.cnpg.io/v1', 'ScheduledBackup', 'physical-backup'],
+      ...(physical ? [scheduledBackup] : []),
       ['batch/v1', 'CronJob', 'logical-backup'],
     ];
     for (const [apiVersion, kind, objectName] of expected) {
@@ -150,6 +158,15 @@ describe.each(Object.keys(CLUSTERS))('example %s', (file) => {
       });
     }
     const stackSeconds = (Date.now() - provided) / 1000;
+    if (!physical) {
+      const [apiVersion, kind, objectName] = scheduledBackup;
+      expect(await client.get({ apiVersion, kind, name: objectName, namespace: name })).toBeUndefined();
+      const cluster = await client.get({ apiVersion, kind: 'Cluster', name: 'db', namespace: name });
+      expect(
+        (cluster?.spec as { backup?: unknown } | undefined)?.backup,
+        'no barmanObjectStore',
+      ).toBeUndefined();
+    }
 
     // Honest health: everything but the database is ready; the database waits for CloudNativePG.
     const waiting = await waitFor(

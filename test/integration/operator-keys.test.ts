@@ -189,3 +189,68 @@ describe('the keyring survives restarts, re-applies and edits unchanged', () => 
     expect(leaks).toEqual([]);
   });
 });
+
+describe('a lost keyring stays lost', () => {
+  it('is never replaced silently, whatever status writes follow its loss', async () => {
+    const op = await operator();
+    const name = uniqueName('lost');
+    const apply = (rotationDays: number) =>
+      op.client.patch(
+        { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', name },
+        op.label(territory(name, rotationDays)),
+        'apply',
+        { fieldManager: 'gitops', force: true },
+      );
+    await apply(90);
+    await waitFor(() => op.client.get({ apiVersion: 'v1', kind: 'Namespace', name }), {
+      what: 'namespace',
+      timeoutMs: 10_000,
+    });
+    await op.client.create({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'rennes-kek', namespace: name },
+      data: { kek: randomBytes(32).toString('base64') },
+    });
+    const keyring = { apiVersion: 'v1', kind: 'Secret', name: 'territory-keyring', namespace: name };
+    await waitFor(() => op.client.get(keyring), { what: 'keyring', timeoutMs: 10_000 });
+    const territoryRef = { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', name };
+    const issued = await waitFor(
+      async () => {
+        const status = (await op.client.get(territoryRef))?.status as StatusWithKeys | undefined;
+        return status?.keys?.versions.length ? status.keys.versions.map((v) => v.id) : undefined;
+      },
+      { what: 'key ids in status', timeoutMs: 10_000 },
+    );
+
+    // The keyring is deleted behind the operator's back (or its namespace was re-created).
+    await op.client.delete(keyring);
+    const lostIn = async (generation?: number) =>
+      waitFor(
+        async () => {
+          const live = await op.client.get(territoryRef);
+          const status = live?.status as StatusWithKeys | undefined;
+          const keys = status?.conditions?.find((c) => c.type === 'KeysReady');
+          const observed = generation === undefined || status?.observedGeneration === generation;
+          return observed && keys?.reason === 'KeyringLost' ? status : undefined;
+        },
+        { what: 'KeysReady=False KeyringLost', timeoutMs: 10_000 },
+      );
+    await lostIn();
+    // Each spec edit is a reconcile and a status write after the loss: the issued key ids must survive
+    // every one of them, or the next reconcile would see none and start a new keyring.
+    for (const rotationDays of [60, 45]) {
+      await apply(rotationDays);
+      const generation = (await op.client.get(territoryRef))?.metadata.generation;
+      const status = await lostIn(generation);
+      expect(status?.keys?.versions.map((v) => v.id)).toEqual(issued);
+    }
+    expect(await op.client.get(keyring), 'no new keyring was generated').toBeUndefined();
+  });
+});
+
+type StatusWithKeys = {
+  observedGeneration?: number;
+  conditions?: { type: string; reason?: string }[];
+  keys?: { versions: { id: string }[] };
+};

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_BINDING, READER_BINDING } from '../../operator/src/builders/rbac.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../operator/src/territory/physical-erasure.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
@@ -234,6 +235,15 @@ describe('deletion policies', () => {
         what: 'keyring',
         timeoutMs: 10_000,
       },
+    );
+    // Its bucket is fictional: a person accepts leaving its physical backups (the erasure itself is
+    // tested against a real S3 server in operator-physical-erasure.test.ts).
+    await op.client.patch(
+      territoryRef(name),
+      {
+        metadata: { annotations: { [LEAVE_PHYSICAL_BACKUPS_ANNOTATION]: 'lifecycle test: no such bucket' } },
+      },
+      'merge',
     );
     await op.client.delete(territoryRef(name));
     await waitFor(async () => !(await get({ apiVersion: 'v1', kind: 'Namespace', name })), {

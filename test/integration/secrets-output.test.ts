@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { KEYRING_KEY, KEYRING_SECRET } from '../../operator/src/builders/keys.ts';
 import { type Keyring, unwrapKey } from '../../operator/src/keys/keyring.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../operator/src/territory/physical-erasure.ts';
 import { KubeHttp, objectPath } from '../chaos/lib/kube-http.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
@@ -133,10 +134,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (op) {
+    // Its bucket is fictional: leaving its physical backups is accepted (no store to erase them from).
     await admin.request(
       'PATCH',
       territoryPath,
-      { spec: { deletionPolicy: 'Delete' } },
+      {
+        metadata: {
+          annotations: { [LEAVE_PHYSICAL_BACKUPS_ANNOTATION]: 'secrets-output test: no such bucket' },
+        },
+        spec: { deletionPolicy: 'Delete' },
+      },
       'application/merge-patch+json',
     );
     await admin.request('DELETE', territoryPath);

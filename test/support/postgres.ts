@@ -64,7 +64,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-function osUser(): { name: string; uid: number; gid: number } | undefined {
+/**
+ * The OS user PostgreSQL's programs run as when the tests run as root (PostgreSQL refuses root);
+ * undefined when the tests do not run as root. Also the user to run a command as when it starts a
+ * PostgreSQL server of its own (the restore drill).
+ */
+export function osUser(): { name: string; uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const name = process.env.TERRITORY_PG_OS_USER ?? 'postgres';
   const uid = spawnSync('id', ['-u', name], { encoding: 'utf8' });

@@ -96,7 +96,17 @@ describe('the Territory CRD', () => {
       subresources: { status: {} },
     });
     const columns = ((version?.additionalPrinterColumns ?? []) as { name: string }[]).map((c) => c.name);
-    expect(columns).toEqual(['Authority', 'Code', 'Name', 'Level', 'Ready', 'Reason', 'Age']);
+    expect(columns).toEqual([
+      'Authority',
+      'Code',
+      'Name',
+      'Level',
+      'Ready',
+      'Reason',
+      'Last-Backup',
+      'Backup',
+      'Age',
+    ]);
   });
 });
 

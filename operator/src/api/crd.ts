@@ -238,6 +238,14 @@ export function territoryCrd(): JsonSchema {
             { name: 'Level', type: 'string', jsonPath: '.spec.hosting.level' },
             { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
             { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason` },
+            // A date column prints as an age: how long since the last encrypted backup succeeded.
+            {
+              name: 'Last-Backup',
+              type: 'date',
+              jsonPath: '.status.backup.logical.lastSuccessful',
+              priority: 1,
+            },
+            { name: 'Backup', type: 'string', jsonPath: '.status.backup.logical.state', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: { openAPIV3Schema: territoryOpenApiSchema() },

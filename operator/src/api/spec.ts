@@ -14,6 +14,12 @@ import {
 
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
 
+/** Why SecNumCloud refuses physical backups, and what to do instead (zod and CEL say the same). */
+const PHYSICAL_REFUSAL =
+  "physical backups are encrypted with the storage provider's key only (barman-cloud cannot encrypt on the " +
+  'client side), so the provider could read the whole database (SecNumCloud 10.5). Remove ' +
+  "spec.backup.physical: the logical backups, encrypted with the authority's keys, remain";
+
 export const TerritorySpecSchema = z
   .strictObject({
     authority: AuthoritySchema,
@@ -52,8 +58,11 @@ export const TerritorySpecSchema = z
       .meta({
         description:
           'What happens when the Territory is deleted. Retain (default): the namespace, database and keys stay, ' +
-          'so no data is lost by mistake (reversibility). Delete: they are deleted with the Territory, the ' +
-          'keys last, so backups left in the bucket can no longer be decrypted (crypto-erasure, SecNumCloud 19.4).',
+          'so no data is lost by mistake (reversibility). Delete: they are deleted with the Territory: first ' +
+          'the database, then every object under the physical backup prefix (<pathPrefix>/<territory>/physical/, ' +
+          'readable by the storage provider, so erased rather than left), then the keys, so the logical backups ' +
+          'left in the bucket can no longer be decrypted (crypto-erasure, SecNumCloud 19.4), then the namespace. ' +
+          'The deletion waits while the bucket cannot be reached (docs/operations.md).',
       }),
   })
   .superRefine((spec, ctx) => {
@@ -70,6 +79,13 @@ export const TerritorySpecSchema = z
         code: 'custom',
         path: ['backup', 'clientSideEncryption'],
         message: 'must be true when spec.hosting.level is secnumcloud (SecNumCloud 10.5)',
+      });
+    }
+    if (spec.backup.physical.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['backup', 'physical', 'enabled'],
+        message: `must be false when spec.hosting.level is secnumcloud: ${PHYSICAL_REFUSAL}`,
       });
     }
   })
@@ -91,6 +107,14 @@ export const TerritorySpecSchema = z
         message:
           'spec.backup.clientSideEncryption must be true when spec.hosting.level is secnumcloud (SecNumCloud 10.5)',
         fieldPath: '.backup.clientSideEncryption',
+      },
+      {
+        // has(): an object stored before the field's default existed may lack it.
+        rule:
+          "self.hosting.level != 'secnumcloud' || !has(self.backup.physical) || " +
+          '!has(self.backup.physical.enabled) || !self.backup.physical.enabled',
+        message: `spec.backup.physical.enabled must be false when spec.hosting.level is secnumcloud: ${PHYSICAL_REFUSAL}`,
+        fieldPath: '.backup.physical.enabled',
       },
     ] satisfies CelRule[],
   });

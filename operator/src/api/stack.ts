@@ -316,6 +316,71 @@ export const BackupDestinationSchema = z
       '(SecNumCloud 12.5).',
   });
 
+/** Who can read physical backups: barman-cloud encrypts only on the storage side (S3 SSE). */
+export const PHYSICAL_BACKUP_ENCRYPTIONS = ['ProviderManaged'] as const;
+
+/**
+ * `physical` was a boolean (true by default) before physical backups became opt-in. A manifest still
+ * written that way gets the new form in the error, not a bare "must be an object".
+ */
+function legacyPhysicalMessage(issue: { code?: string; input?: unknown }): string | undefined {
+  if (issue.code !== 'invalid_type' || typeof issue.input !== 'boolean') return undefined;
+  return issue.input
+    ? 'is no longer a boolean: write physical: {enabled: true, encryption: ProviderManaged} to keep physical ' +
+        'backups, saying that the storage provider can read them (off by default since it can)'
+    : 'is no longer a boolean: remove it (physical backups are off by default), or write physical: {enabled: false}';
+}
+
+export const PhysicalBackupSchema = z
+  .strictObject(
+    {
+      enabled: z
+        .boolean()
+        .default(false)
+        .meta({
+          description:
+            'Also keep CloudNativePG physical backups (WAL archive and base backups, for point-in-time recovery) ' +
+            'beside the logical dumps. Off by default: see encryption.',
+        }),
+      encryption: z
+        .enum(PHYSICAL_BACKUP_ENCRYPTIONS)
+        .optional()
+        .meta({
+          description:
+            'Required when enabled, to say plainly who can read physical backups. ProviderManaged (the only value ' +
+            'today): barman-cloud cannot encrypt on the client side, so base backups and WAL are encrypted by the ' +
+            "storage provider with the provider's key (S3 server-side encryption, AES256): the provider can read " +
+            'the whole database. Refused with hosting level secnumcloud; shown in status and in the record of ' +
+            'processing. Logical backups stay encrypted with the authority’s keys either way.',
+        }),
+    },
+    { error: legacyPhysicalMessage },
+  )
+  .superRefine((physical, ctx) => {
+    if (physical.enabled && physical.encryption === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['encryption'],
+        message:
+          'must be set when physical backups are enabled: ProviderManaged (the storage provider can read them)',
+      });
+    }
+  })
+  .meta({
+    description:
+      'Physical backups through CloudNativePG (point-in-time recovery), readable by the storage provider. ' +
+      'Formerly a boolean (true by default): write {enabled: true, encryption: ProviderManaged} for true.',
+    'x-kubernetes-validations': [
+      {
+        // The CRD's default is {} (enabled then defaults inside): has() keeps the rule valid on it.
+        rule: '!(has(self.enabled) && self.enabled) || has(self.encryption)',
+        message:
+          'spec.backup.physical.encryption must be set when physical backups are enabled: ProviderManaged (the storage provider can read them)',
+        fieldPath: '.encryption',
+      },
+    ] satisfies CelRule[],
+  });
+
 export const BackupSchema = z
   .strictObject({
     schedule: z
@@ -354,16 +419,10 @@ export const BackupSchema = z
       .meta({
         description:
           "Encrypt logical backups with the territory's own keys before they leave the cluster, so the storage " +
-          'provider never sees clear data (SecNumCloud 10.5). Required with hosting level secnumcloud.',
+          'provider cannot read them (SecNumCloud 10.5). Required with hosting level secnumcloud. It does not ' +
+          'cover physical backups (spec.backup.physical), which the provider can read.',
       }),
-    physical: z
-      .boolean()
-      .default(true)
-      .meta({
-        description:
-          'Also keep CloudNativePG physical backups (WAL archive and base backups, for point-in-time recovery) ' +
-          'in addition to the logical dumps.',
-      }),
+    physical: PhysicalBackupSchema.prefault({}),
     destination: BackupDestinationSchema,
   })
   .superRefine((backup, ctx) => {

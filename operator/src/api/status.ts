@@ -2,6 +2,7 @@
 
 import * as z from 'zod';
 import { CONDITION_REASON, CONDITION_TYPE, RFC3339 } from './patterns.ts';
+import { PHYSICAL_BACKUP_ENCRYPTIONS } from './stack.ts';
 
 /** Condition types the operator reports, `Ready` first; Reconciling/Stalled are the kstatus pair. */
 export const CONDITION_TYPES = [
@@ -46,6 +47,22 @@ export const ConditionSchema = z
     message: z.string().max(32768).meta({ description: 'Human-readable explanation.' }),
   })
   .meta({ description: 'One observation of the territory, in the metav1.Condition shape.' });
+
+/** One kind of backup: its state and its last success and failure (ages are computed by readers). */
+function backupKindStatus(description: string, encryption: z.ZodType) {
+  return z
+    .object({
+      state: z.enum(['Succeeded', 'Pending', 'Failing', 'Overdue']).meta({
+        description:
+          'Succeeded, Pending (none has run yet), Failing (the last run failed), Overdue (no success within ' +
+          'two schedule periods).',
+      }),
+      lastSuccessful: timestamp('When the last backup of this kind succeeded.').optional(),
+      lastFailed: timestamp('When the last failed run of this kind was scheduled or taken.').optional(),
+      encryption,
+    })
+    .meta({ description });
+}
 
 export const TerritoryStatusSchema = z
   .object({
@@ -117,12 +134,23 @@ export const TerritoryStatusSchema = z
       .meta({ description: 'Key versions by id only; key material never appears here.' }),
     backup: z
       .object({
-        lastSuccessful: timestamp('When the last backup succeeded.').optional(),
-        lastObject: z.string().max(1024).optional().meta({ description: 'Object key of the last backup.' }),
         destinationHost: z.string().max(253).optional().meta({ description: 'Host of the backup endpoint.' }),
+        lastObject: z.string().max(1024).optional().meta({ description: 'Object key of the last backup.' }),
+        logical: backupKindStatus(
+          'The logical backups (pg_dump), encrypted with the authority’s keys before they leave the cluster.',
+          z.enum(['Authority']).meta({
+            description: 'Authority: encrypted with the Territory’s keyring, unreadable by the provider.',
+          }),
+        ).optional(),
+        physical: backupKindStatus(
+          'The physical backups (WAL archive and base backups), when spec.backup.physical.enabled.',
+          z.enum(PHYSICAL_BACKUP_ENCRYPTIONS).meta({
+            description: 'ProviderManaged: encrypted by the storage provider, which can read them.',
+          }),
+        ).optional(),
       })
       .optional()
-      .meta({ description: 'Last backups as observed.' }),
+      .meta({ description: 'Backups as observed, each kind on its own.' }),
     sovereignty: z
       .object({
         provider: z

@@ -270,7 +270,18 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
       ),
       schedule: scheduleArb,
       retentionExtra: fc.integer({ min: 0, max: 3650 }),
-      physical: fc.option(fc.boolean(), { nil: undefined }),
+      // Physical backups are opt-in, and enabling them must name who can read them.
+      physical: fc.option(
+        fc.oneof(
+          fc.constant<JsonObject>({}),
+          fc.record<JsonObject>(
+            { enabled: fc.constant(false), encryption: fc.constant('ProviderManaged') },
+            { requiredKeys: ['enabled'] },
+          ),
+          fc.constant<JsonObject>({ enabled: true, encryption: 'ProviderManaged' }),
+        ),
+        { nil: undefined },
+      ),
       endpoint: fc.constantFrom(...ENDPOINTS),
       bucket: bucketArb,
       pathPrefix: fc.option(fc.constantFrom('', 'territories/x/', "a!b_c.d*e'(f)/g-"), { nil: undefined }),
@@ -287,8 +298,10 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
     )
     .map(({ draw, purposes }) => {
       const retentionDays = Math.min(3650, draw.schedule.minRetention + draw.retentionExtra);
-      // SecNumCloud forbids less than daily backups and clear-text ones: keep such draws valid.
+      // SecNumCloud forbids less than daily backups and clear-text ones (physical backups are readable by
+      // the storage provider): keep such draws valid.
       const level = draw.secnumcloud && draw.schedule.minRetention === 1 ? 'secnumcloud' : 'standard';
+      const physical = level === 'secnumcloud' && draw.physical?.enabled === true ? undefined : draw.physical;
       const spec: JsonObject = {
         authority: draw.authority,
         controller: {
@@ -307,7 +320,7 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
           schedule: draw.schedule.schedule,
           retentionDays,
           clientSideEncryption: true,
-          ...(draw.physical === undefined ? {} : { physical: draw.physical }),
+          ...(physical === undefined ? {} : { physical }),
           destination: {
             endpoint: draw.endpoint,
             bucket: draw.bucket,

@@ -30,7 +30,7 @@ describe('parseTerritory', () => {
       schedule: '0 2 * * *',
       retentionDays: 35,
       clientSideEncryption: true,
-      physical: true,
+      physical: { enabled: false },
     });
     expect(spec.backup.destination.credentialsSecret).toEqual({
       name: 'backup-s3',
@@ -93,6 +93,64 @@ describe('parseTerritory', () => {
       ),
     );
     expect(result.ok).toBe(true);
+  });
+});
+
+describe('physical backups (readable by the storage provider)', () => {
+  const withSpec = (patch: Record<string, unknown>) =>
+    parseTerritory(invalidTerritory({ name: '', field: '', patch: { spec: patch } as never }, 'rennes'));
+
+  it('are off by default, and on only when the spec names who can read them', () => {
+    const on = withSpec({ backup: { physical: { enabled: true, encryption: 'ProviderManaged' } } });
+    if (!on.ok) throw new Error(on.errors.join('\n'));
+    expect(on.territory.spec.backup.physical).toEqual({ enabled: true, encryption: 'ProviderManaged' });
+    expect(withSpec({ backup: { physical: { enabled: true } } })).toEqual({
+      ok: false,
+      errors: [
+        'spec.backup.physical.encryption: must be set when physical backups are enabled: ProviderManaged (the storage provider can read them)',
+      ],
+    });
+  });
+
+  it('are refused with hosting level secnumcloud, saying why and what to do', () => {
+    const result = withSpec({
+      hosting: { level: 'secnumcloud' },
+      backup: { physical: { enabled: true, encryption: 'ProviderManaged' } },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatch(
+      /^spec\.backup\.physical\.enabled: must be false when spec\.hosting\.level is secnumcloud: /,
+    );
+    expect(result.errors[0]).toContain('the provider could read the whole database');
+    expect(result.errors[0]).toContain('Remove spec.backup.physical');
+    // Saying "off" explicitly is fine at that level.
+    const off = withSpec({
+      hosting: { level: 'secnumcloud' },
+      backup: { physical: { enabled: false, encryption: 'ProviderManaged' } },
+    });
+    expect(off.ok ? [] : off.errors).toEqual([]);
+  });
+
+  it('answer a manifest still written with the old boolean with the new form', () => {
+    expect(withSpec({ backup: { physical: true } })).toEqual({
+      ok: false,
+      errors: [
+        'spec.backup.physical: is no longer a boolean: write physical: {enabled: true, encryption: ProviderManaged} to keep physical backups, saying that the storage provider can read them (off by default since it can)',
+      ],
+    });
+    expect(withSpec({ backup: { physical: false } })).toEqual({
+      ok: false,
+      errors: [
+        'spec.backup.physical: is no longer a boolean: remove it (physical backups are off by default), or write physical: {enabled: false}',
+      ],
+    });
+    // Other wrong types keep the plain message.
+    expect(withSpec({ backup: { physical: 'yes' } })).toEqual({
+      ok: false,
+      errors: ['spec.backup.physical: must be an object'],
+    });
   });
 });
 

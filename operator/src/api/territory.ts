@@ -147,7 +147,9 @@ function formatIssue(issue: z.core.$ZodIssue): string[] {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? 'is required' : `must be ${article(issue.expected)}`;
+      if (issue.input === undefined) return 'is required';
+      // zod's own message shows types the way TypeScript does; a schema's own message says more.
+      return issue.message.startsWith('Invalid input') ? `must be ${article(issue.expected)}` : issue.message;
     case 'too_small':
       if (issue.origin === 'array') return `must have at least ${issue.minimum} item(s)`;
       if (issue.origin === 'string') return `must be at least ${issue.minimum} character(s) long`;

@@ -303,6 +303,29 @@ export const INVALID_CASES: InvalidCase[] = [
     field: 'spec.backup.clientSideEncryption',
     patch: spec({ hosting: { level: 'secnumcloud' }, backup: { clientSideEncryption: false } }),
   },
+  {
+    name: 'SecNumCloud with physical backups the provider can read',
+    field: 'spec.backup.physical.enabled',
+    patch: spec({
+      hosting: { level: 'secnumcloud' },
+      backup: { physical: { enabled: true, encryption: 'ProviderManaged' } },
+    }),
+  },
+  {
+    name: 'physical backups enabled without saying who can read them',
+    field: 'spec.backup.physical.encryption',
+    patch: backup({ physical: { enabled: true } }),
+  },
+  {
+    name: 'physical backups with an unknown encryption',
+    field: 'spec.backup.physical.encryption',
+    patch: backup({ physical: { enabled: true, encryption: 'ClientSide' } }),
+  },
+  {
+    name: 'physical backups as the boolean of earlier versions',
+    field: 'spec.backup.physical',
+    patch: backup({ physical: true }),
+  },
   ...(
     [
       ['minute 61', '61 2 * * *'],

@@ -1,15 +1,17 @@
-// The backup commands: backup, verify, restore, list, prune. They wire the adapters
-// (pg_dump/pg_restore, S3) to the pure parts (keyring, TERRBK01 format, naming) with streams,
-// so memory stays flat whatever the database size. Also the programmatic API that
-// `territoryctl export` reuses (listBackups, resolveBackupKey, verifyBackup, decryptBackupTo).
+// The backup commands: backup, verify, restore, list, prune (and the helpers `drill` uses, in
+// drill.ts). They wire the adapters (pg_dump/pg_restore/psql, S3) to the pure parts (keyring,
+// TERRBK01 format, naming, manifest) with streams, so memory stays flat whatever the database size.
+// Also the programmatic API that `territoryctl export` reuses (listBackups, resolveBackupKey,
+// verifyBackup, decryptBackupTo).
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type Keyring, parseKek, parseKeyring, unwrapKey } from '../keys/keyring.ts';
+import { BEGIN_CHECKSUMS, EXPORT_SNAPSHOT } from './checksum-sql.ts';
 import type { BackupConfig } from './config.ts';
 import {
   type BackupBinding,
@@ -20,15 +22,25 @@ import {
   MAGIC,
 } from './format.ts';
 import {
+  type BackupManifest,
+  MAX_MANIFEST_BYTES,
+  newManifest,
+  openManifest,
+  sealManifest,
+} from './manifest.ts';
+import {
+  backupKeyOfManifest,
   backupObjectKey,
   backupTime,
   INCOMPLETE_DIR,
   incompleteObjectKey,
   isAbandoned,
+  manifestKeyOf,
   selectExpired,
   territoryFolder,
 } from './naming.ts';
 import { pgChildEnv, startPgDump, startPgRestore, writePassfile } from './postgres-tools.ts';
+import { PsqlSession } from './psql-session.ts';
 import {
   abortMultipartUpload,
   copyWithMetadata,
@@ -41,6 +53,7 @@ import {
   startUpload,
 } from './s3-store.ts';
 import { ByteMeter, ExitGate, Sha256Gate } from './streams.ts';
+import { computeChecksums, type DatabaseChecksums } from './table-checksums.ts';
 
 /** The subset of a pino logger the commands use. Never given secrets. */
 export interface BackupLog {
@@ -154,16 +167,59 @@ export interface BackupResult {
   ciphertextBytes: number;
   ciphertextSha256: string;
   seconds: number;
+  /** The manifest stored beside it; absent when the table checksums failed (a warning says why). */
+  manifestKey?: string;
+  /** Tables the manifest describes. */
+  tables?: number;
 }
 
 function rate(bytes: number, ms: number): number {
   return Math.round((bytes / MIB / Math.max(ms / 1000, 0.001)) * 10) / 10;
 }
 
+const NO_MANIFEST =
+  'this backup gets no manifest: its drill will only show that it restores, not that the data matches';
+
+/**
+ * The session whose snapshot pg_dump dumps, and in which the table checksums are computed: a second
+ * connection, as the same role, with the same libpq settings. Undefined (after a warning) when it
+ * cannot be opened: a backup matters more than its drill, so the dump goes on, in a snapshot of its
+ * own, without a manifest. A connection that fails for want of credentials fails pg_dump anyway.
+ */
+async function openSnapshotSession(
+  cfg: BackupConfig,
+  deps: Deps,
+  pgEnv: Record<string, string>,
+): Promise<{ session: PsqlSession; snapshot: string } | undefined> {
+  const session = new PsqlSession({
+    ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}),
+    ...(cfg.pg.database ? { database: cfg.pg.database } : {}),
+    env: pgEnv,
+  });
+  try {
+    await session.query(BEGIN_CHECKSUMS);
+    const snapshot = (await session.query(EXPORT_SNAPSHOT)).trim();
+    return { session, snapshot };
+  } catch (e) {
+    session.kill();
+    deps.log.warn({ error: (e as Error).message }, `could not open the snapshot session; ${NO_MANIFEST}`);
+    return undefined;
+  }
+}
+
+/** A small object in one request (lib-storage sends a body below one part as a single PutObject). */
+async function putSmallObject(deps: Deps, bucket: string, key: string, body: Buffer): Promise<void> {
+  await startUpload(deps.s3, bucket, key, Readable.from([body])).done();
+}
+
 /**
  * pg_dump → encrypt with the keyring's current key → streaming multipart upload to a temporary
- * key → (pg_dump exited 0, upload complete) → server-side copy to the final name with metadata
- * → delete the temporary object. A failure anywhere leaves no object at a final name.
+ * key → (pg_dump exited 0, upload complete) → manifest stored → server-side copy to the final name
+ * with metadata → delete the temporary object. A failure anywhere leaves no object at a final name.
+ *
+ * The manifest's checksums are computed in the very snapshot pg_dump dumps: a session opens a
+ * REPEATABLE READ READ ONLY transaction and exports its snapshot, pg_dump imports it
+ * (`--snapshot`), and the session then reads every table while pg_dump streams.
  */
 export function runBackup(cfg: BackupConfig, keys: LoadedKeys, deps: Deps): Promise<BackupResult> {
   return withPgEnv(cfg, deps, (pgEnv) => backupWith(cfg, keys, deps, pgEnv));
@@ -177,11 +233,13 @@ async function backupWith(
 ): Promise<BackupResult> {
   const now = deps.now ?? (() => new Date());
   const random = deps.randomBytes ?? cryptoRandomBytes;
+  const everyMs = deps.progressEveryMs ?? 5000;
   const startedAt = now();
   const started = Date.now();
   const keyId = keys.keyring.current;
   const dataKey = keys.resolveKey(keyId);
   const finalKey = backupObjectKey(cfg.prefix, cfg.territory, startedAt);
+  const manifestKey = manifestKeyOf(finalKey);
   const tempKey = incompleteObjectKey(
     cfg.prefix,
     cfg.territory,
@@ -190,14 +248,59 @@ async function backupWith(
   );
   deps.log.info({ territory: cfg.territory, bucket: cfg.bucket, key: finalKey, keyId }, 'backup started');
 
-  const dump = startPgDump({
-    ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}),
-    ...(cfg.pg.database ? { database: cfg.pg.database } : {}),
-    ...(cfg.pg.compress ? { compress: cfg.pg.compress } : {}),
-    env: pgEnv,
+  const snap = await openSnapshotSession(cfg, deps, pgEnv);
+  let dump: ReturnType<typeof startPgDump>;
+  try {
+    dump = startPgDump({
+      ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}),
+      ...(cfg.pg.database ? { database: cfg.pg.database } : {}),
+      ...(cfg.pg.compress ? { compress: cfg.pg.compress } : {}),
+      ...(snap ? { snapshot: snap.snapshot } : {}),
+      env: pgEnv,
+    });
+  } catch (e) {
+    snap?.session.kill();
+    throw e;
+  }
+  // pg_dump imports the snapshot right after connecting, long before it writes its first byte. Only
+  // then may the session's transaction end (and a failing checksum ends it: psql stops at an error),
+  // so the checksums start at the first byte, or when a dump too small to fill a buffer has ended.
+  let dumpStarted!: () => void;
+  const dumping = new Promise<void>((resolve, reject) => {
+    dumpStarted = resolve;
+    dump.finished.then(resolve, reject);
   });
+  // Without a session nothing waits on it; pg_dump's failure is reported by the pipeline below.
+  dumping.catch(() => {});
+  let abandoned = false;
+  const checksums: Promise<DatabaseChecksums | undefined> = snap
+    ? dumping
+        .then(
+          async () => {
+            const c = await computeChecksums(snap.session, {
+              everyMs,
+              onProgress: (p) => deps.log.info({ phase: 'checksums', ...p }, 'progress'),
+            });
+            await snap.session.query('COMMIT;');
+            await snap.session.close();
+            return c;
+          },
+          () => {
+            // pg_dump failed before writing anything: the backup fails, with pg_dump's error.
+            snap.session.kill();
+            return undefined;
+          },
+        )
+        .catch((e: Error) => {
+          snap.session.kill();
+          if (!abandoned) deps.log.warn({ error: e.message }, `table checksums failed; ${NO_MANIFEST}`);
+          return undefined;
+        })
+    : Promise.resolve(undefined);
+
   const plain = new ByteMeter({
-    everyMs: deps.progressEveryMs ?? 5000,
+    everyMs,
+    onFirstBytes: () => dumpStarted(),
     onProgress: (bytes) =>
       deps.log.info(
         {
@@ -210,12 +313,8 @@ async function backupWith(
       ),
   });
   // The header binds the object to this territory and to the time its final name carries.
-  const encrypt = new EncryptStream({
-    keyId,
-    dataKey,
-    randomBytes: random,
-    binding: { territory: cfg.territory, takenAt: startedAt },
-  });
+  const binding = { territory: cfg.territory, takenAt: startedAt };
+  const encrypt = new EncryptStream({ keyId, dataKey, randomBytes: random, binding });
   const cipher = new ByteMeter({ sha256: true });
   const body = new PassThrough();
   const upload = startUpload(deps.s3, cfg.bucket, tempKey, body, {
@@ -229,6 +328,8 @@ async function backupWith(
       dump.finished,
     ]);
   } catch (e) {
+    abandoned = true;
+    snap?.session.kill();
     dump.kill();
     body.destroy();
     await upload.abort().catch(() => {});
@@ -239,6 +340,17 @@ async function backupWith(
   }
 
   const ciphertextSha256 = cipher.digest();
+  const described = await checksums;
+  let manifest: Buffer | undefined;
+  if (described) {
+    manifest = await sealManifest(newManifest(described, { ciphertextSha256, plaintextBytes: plain.bytes }), {
+      keyId,
+      dataKey,
+      binding,
+      randomBytes: random,
+    });
+  }
+  let manifestStored = false;
   try {
     const temp = await headObject(deps.s3, cfg.bucket, tempKey);
     if (temp?.size !== cipher.bytes) {
@@ -247,27 +359,45 @@ async function backupWith(
       );
     }
     if (await headObject(deps.s3, cfg.bucket, finalKey)) throw new Error(`${finalKey} already exists`);
-    await copyWithMetadata(
-      deps.s3,
-      cfg.bucket,
-      tempKey,
-      finalKey,
-      cipher.bytes,
-      {
-        [META.keyId]: keyId,
-        [META.format]: `${MAGIC.toString('ascii')}/${FORMAT_VERSION}`,
-        [META.plaintextBytes]: String(plain.bytes),
-        [META.ciphertextSha256]: ciphertextSha256,
-        [META.takenAt]: startedAt.toISOString(),
-        [META.territory]: cfg.territory,
-      },
-      {
-        ...(deps.s3Tuning?.copyMultipartThreshold
-          ? { multipartThreshold: deps.s3Tuning.copyMultipartThreshold }
-          : {}),
-        ...(deps.s3Tuning?.copyPartSize ? { partSize: deps.s3Tuning.copyPartSize } : {}),
-      },
-    );
+    // Before the dump reaches its final name, so that a finished backup has its manifest from the start.
+    if (manifest) {
+      try {
+        await putSmallObject(deps, cfg.bucket, manifestKey, manifest);
+        manifestStored = true;
+      } catch (e) {
+        deps.log.warn(
+          { key: manifestKey, error: (e as Error).message },
+          `could not store the manifest; ${NO_MANIFEST}`,
+        );
+      }
+    }
+    try {
+      await copyWithMetadata(
+        deps.s3,
+        cfg.bucket,
+        tempKey,
+        finalKey,
+        cipher.bytes,
+        {
+          [META.keyId]: keyId,
+          [META.format]: `${MAGIC.toString('ascii')}/${FORMAT_VERSION}`,
+          [META.plaintextBytes]: String(plain.bytes),
+          [META.ciphertextSha256]: ciphertextSha256,
+          [META.takenAt]: startedAt.toISOString(),
+          [META.territory]: cfg.territory,
+        },
+        {
+          ...(deps.s3Tuning?.copyMultipartThreshold
+            ? { multipartThreshold: deps.s3Tuning.copyMultipartThreshold }
+            : {}),
+          ...(deps.s3Tuning?.copyPartSize ? { partSize: deps.s3Tuning.copyPartSize } : {}),
+        },
+      );
+    } catch (e) {
+      // A manifest without its dump is an orphan (prune removes those too, a day later).
+      if (manifestStored) await deleteObject(deps.s3, cfg.bucket, manifestKey).catch(() => {});
+      throw e;
+    }
   } finally {
     await deleteObject(deps.s3, cfg.bucket, tempKey).catch((e: Error) =>
       deps.log.warn(
@@ -285,6 +415,7 @@ async function backupWith(
     ciphertextBytes: cipher.bytes,
     ciphertextSha256,
     seconds: ms / 1000,
+    ...(manifestStored && described ? { manifestKey, tables: described.tables.length } : {}),
   };
   deps.log.info({ ...result, mbPerSec: rate(plain.bytes, ms) }, 'backup complete');
   return result;
@@ -406,12 +537,17 @@ export async function verifyBackup(
   key: string,
   resolveKey: KeyResolver,
   expected: { territory: string },
+  opts: { onProgress?: (ciphertextBytes: number) => void; progressEveryMs?: number } = {},
 ): Promise<VerifiedBackup> {
   const binding = expectedBinding(bucket, key, expected.territory);
   const head = await headObject(s3, bucket, key);
   if (!head) throw new Error(`no backup object s3://${bucket}/${key}`);
   const source = await getObjectStream(s3, bucket, key, readCondition(bucket, key, head));
-  const cipher = new ByteMeter({ sha256: true });
+  const cipher = new ByteMeter({
+    sha256: true,
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    everyMs: opts.progressEveryMs ?? 5000,
+  });
   const decrypt = new DecryptStream({ resolveKey, expect: binding });
   await pipeline(source, cipher, decrypt, discard());
   const sha256 = cipher.digest();
@@ -440,6 +576,52 @@ export async function verifyBackup(
     ciphertextBytes: cipher.bytes,
     ciphertextSha256: sha256,
   };
+}
+
+/**
+ * The manifest of a verified backup (its table checksums), or undefined when it has none (a backup
+ * taken before manifests existed, or whose checksums failed). Read conditionally like the dump,
+ * authenticated with the same keys, bound to the same territory and time, and refused unless it
+ * describes this very dump (the sha256 it records is the verified one): every failure is a
+ * BackupFormatError.
+ */
+export async function readManifest(
+  s3: S3Client,
+  bucket: string,
+  verified: VerifiedBackup,
+  resolveKey: KeyResolver,
+): Promise<{ key: string; manifest: BackupManifest } | undefined> {
+  const key = manifestKeyOf(verified.key);
+  const head = await headObject(s3, bucket, key);
+  if (!head) return undefined;
+  if (head.size > MAX_MANIFEST_BYTES) {
+    throw new BackupFormatError(
+      'corrupted',
+      `the backup manifest s3://${bucket}/${key} is too large (${head.size} bytes)`,
+    );
+  }
+  const source = await getObjectStream(s3, bucket, key, readCondition(bucket, key, head));
+  const object = Buffer.concat((await source.toArray()) as Buffer[]);
+  let manifest: BackupManifest;
+  try {
+    manifest = await openManifest(object, {
+      resolveKey,
+      expect: { territory: verified.territory, takenAt: verified.takenAt },
+    });
+  } catch (e) {
+    if (e instanceof BackupFormatError) {
+      throw new BackupFormatError(e.code, `backup manifest s3://${bucket}/${key}: ${e.message}`);
+    }
+    throw e;
+  }
+  if (manifest.dump.ciphertextSha256 !== verified.ciphertextSha256) {
+    throw new BackupFormatError(
+      'misplaced',
+      `backup manifest s3://${bucket}/${key} describes another dump (sha256 ${manifest.dump.ciphertextSha256}), ` +
+        `not this one (${verified.ciphertextSha256}); it was copied or replaced in the bucket`,
+    );
+  }
+  return { key, manifest };
 }
 
 /**
@@ -585,10 +767,14 @@ export async function runPrune(cfg: BackupConfig, deps: Deps): Promise<PruneResu
     return { deleted: [], kept: -1, leftoversRemoved: [] };
   }
   const folder = territoryFolder(cfg.prefix, cfg.territory);
-  const backups = (await listObjects(deps.s3, cfg.bucket, folder, { delimiter: '/' })).flatMap((o) => {
+  const objects = await listObjects(deps.s3, cfg.bucket, folder, { delimiter: '/' });
+  const backups = objects.flatMap((o) => {
     const takenAt = backupTime(o.key);
     return takenAt ? [{ key: o.key, takenAt }] : [];
   });
+  const manifests = new Map(
+    objects.flatMap((o) => (backupKeyOfManifest(o.key) ? [[o.key, o.lastModified] as const] : [])),
+  );
   const expired = selectExpired(backups, {
     now,
     retentionDays: cfg.retentionDays,
@@ -596,6 +782,9 @@ export async function runPrune(cfg: BackupConfig, deps: Deps): Promise<PruneResu
   });
   for (const b of expired) {
     await deleteObject(deps.s3, cfg.bucket, b.key);
+    // Its manifest goes with it (the dump first: a manifest left alone is an orphan, removed below).
+    const manifest = manifestKeyOf(b.key);
+    if (manifests.delete(manifest)) await deleteObject(deps.s3, cfg.bucket, manifest);
     deps.log.info(
       { key: b.key, takenAt: b.takenAt.toISOString(), retentionDays: cfg.retentionDays },
       'expired backup deleted',
@@ -604,6 +793,15 @@ export async function runPrune(cfg: BackupConfig, deps: Deps): Promise<PruneResu
 
   const leftoversRemoved: string[] = [];
   try {
+    // Manifests whose dump is gone (a run that died between storing the manifest and copying the
+    // dump, or a dump deleted by hand), once no live run can still be about to copy it.
+    const kept = new Set(backups.map((b) => b.key));
+    for (const [key, lastModified] of manifests) {
+      const of = backupKeyOfManifest(key);
+      if (of === undefined || kept.has(of) || !isAbandoned(lastModified, now)) continue;
+      await deleteObject(deps.s3, cfg.bucket, key);
+      leftoversRemoved.push(key);
+    }
     for (const o of await listObjects(deps.s3, cfg.bucket, `${folder}${INCOMPLETE_DIR}/`)) {
       if (!isAbandoned(o.lastModified, now)) continue;
       await deleteObject(deps.s3, cfg.bucket, o.key);

@@ -13,6 +13,7 @@ export {
   loadKeys,
   META,
   type RestoreResult,
+  readManifest,
   resolveBackupKey,
   runBackup,
   runPrune,
@@ -21,6 +22,7 @@ export {
   verifyBackup,
 } from './commands.ts';
 export { type BackupConfig, ConfigError, loadConfig } from './config.ts';
+export { DRILL_EXIT, DrillError, type DrillResult, runDrill } from './drill.ts';
 export {
   type BackupBinding,
   BackupFormatError,
@@ -29,5 +31,14 @@ export {
   FORMAT_VERSION,
   MAGIC,
 } from './format.ts';
-export { BACKUP_SUFFIX, backupObjectKey, backupTime, selectExpired, territoryFolder } from './naming.ts';
+export { type BackupManifest, openManifest } from './manifest.ts';
+export {
+  BACKUP_SUFFIX,
+  backupObjectKey,
+  backupTime,
+  MANIFEST_SUFFIX,
+  manifestKeyOf,
+  selectExpired,
+  territoryFolder,
+} from './naming.ts';
 export { createS3Client, type S3Location } from './s3-store.ts';

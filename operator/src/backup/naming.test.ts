@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  backupKeyOfManifest,
   backupObjectKey,
   backupTime,
   incompleteObjectKey,
   isAbandoned,
+  manifestKeyOf,
   selectExpired,
   territoryFolder,
 } from './naming.ts';
@@ -35,6 +37,17 @@ describe('backup object names', () => {
     expect([...keys].sort()).toEqual(
       [1, 3, 5].map((d) => backupObjectKey('p', 't', new Date(at.getTime() + d * DAY))),
     );
+  });
+
+  it('puts a manifest beside its backup, under the same stamp, and is never taken for a backup', () => {
+    const key = backupObjectKey('p', 'rennes', at);
+    const manifest = manifestKeyOf(key);
+    expect(manifest).toBe('p/rennes/20261128T020000.042Z.manifest.enc');
+    expect(backupTime(manifest)).toBeUndefined();
+    expect(backupKeyOfManifest(manifest)).toBe(key);
+    expect(backupKeyOfManifest(key)).toBeUndefined();
+    expect(backupKeyOfManifest('p/rennes/notes.manifest.enc')).toBeUndefined();
+    expect(() => manifestKeyOf('p/rennes/notes.txt')).toThrow(/not the name of a backup/);
   });
 
   it('refuses territory names that would escape their folder', () => {

@@ -1,13 +1,17 @@
 // Where backup objects live in the bucket, and which ones retention lets go. Pure.
 //
 //   <prefix>/<territory>/<YYYYMMDDTHHMMSS.mmmZ>.pgdump.enc        finished backups
+//   <prefix>/<territory>/<YYYYMMDDTHHMMSS.mmmZ>.manifest.enc      their table checksums (manifest.ts)
 //   <prefix>/<territory>/.incomplete/<same>-<random>.pgdump.enc   uploads in progress
 //
 // A backup is written under .incomplete/ and only copied to its final name once pg_dump has
-// exited 0 and the upload completed, so every object at the final name is a whole dump.
-// Names sort by time, so "latest" is the greatest key.
+// exited 0 and the upload completed, so every object at the final name is a whole dump. Its
+// manifest is written (in one request) just before that copy. Names sort by time, so "latest" is
+// the greatest key; only `.pgdump.enc` names are backups, so listing, restoring and exporting never
+// see a manifest.
 
 export const BACKUP_SUFFIX = '.pgdump.enc';
+export const MANIFEST_SUFFIX = '.manifest.enc';
 export const INCOMPLETE_DIR = '.incomplete';
 const DAY_MS = 86_400_000;
 const STAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})Z$/;
@@ -43,6 +47,19 @@ export function backupTime(key: string): Date | undefined {
   const [, y, mo, d, h, mi, s, ms] = m;
   const t = Date.parse(`${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}Z`);
   return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/** The manifest of the backup at `backupKey`: same folder, same stamp. */
+export function manifestKeyOf(backupKey: string): string {
+  if (!backupTime(backupKey)) throw new Error(`${backupKey} is not the name of a backup`);
+  return `${backupKey.slice(0, -BACKUP_SUFFIX.length)}${MANIFEST_SUFFIX}`;
+}
+
+/** The backup a manifest key describes; undefined for keys that are not manifests. */
+export function backupKeyOfManifest(key: string): string | undefined {
+  if (!key.endsWith(MANIFEST_SUFFIX)) return undefined;
+  const backupKey = `${key.slice(0, -MANIFEST_SUFFIX.length)}${BACKUP_SUFFIX}`;
+  return backupTime(backupKey) ? backupKey : undefined;
 }
 
 export interface StoredBackup {

@@ -148,10 +148,19 @@ function hintFor(stderr: string): string {
  * needs for --clean and selective restores, so there is no second compression stage.
  */
 export function startPgDump(
-  opts: PgToolOptions & { database?: string; compress?: string },
+  opts: PgToolOptions & {
+    database?: string;
+    compress?: string;
+    /** A snapshot exported by another session (pg_export_snapshot): pg_dump dumps exactly that. */
+    snapshot?: string;
+  },
 ): RunningTool & { stdout: Readable } {
   const args = ['--format=custom', '--no-password'];
   if (opts.compress) args.push(`--compress=${opts.compress}`);
+  if (opts.snapshot !== undefined) {
+    if (!/^[0-9A-Fa-f-]+$/.test(opts.snapshot)) throw new Error(`"${opts.snapshot}" is not a snapshot id`);
+    args.push(`--snapshot=${opts.snapshot}`);
+  }
   if (opts.database) args.push(`--dbname=${opts.database}`);
   const t = run('pg_dump', args, opts, ['ignore', 'pipe', 'pipe']);
   if (!t.child.stdout) throw new Error('pg_dump has no stdout');
@@ -163,9 +172,18 @@ export function startPgDump(
  * failure part-way leaves the database as it was.
  */
 export function startPgRestore(
-  opts: PgToolOptions & { database: string; singleTransaction?: boolean },
+  opts: PgToolOptions & {
+    database: string;
+    singleTransaction?: boolean;
+    /** Drop what the archive creates first (default true); pointless in an empty database. */
+    clean?: boolean;
+    /** Restore GRANTs (default true); a drill's throwaway server lacks the roles they name. */
+    privileges?: boolean;
+  },
 ): RunningTool & { stdin: Writable } {
-  const args = ['--clean', '--if-exists', '--no-owner', '--no-password', '--exit-on-error'];
+  const args = ['--no-owner', '--no-password', '--exit-on-error'];
+  if (opts.clean ?? true) args.unshift('--clean', '--if-exists');
+  if (opts.privileges === false) args.push('--no-privileges');
   if (opts.singleTransaction ?? true) args.push('--single-transaction');
   args.push(`--dbname=${opts.database}`);
   const t = run('pg_restore', args, opts, ['pipe', 'ignore', 'pipe']);

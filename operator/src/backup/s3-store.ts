@@ -33,7 +33,22 @@ export interface S3Location {
   ca?: string;
 }
 
-export function createS3Client(loc: S3Location): S3Client {
+export interface S3ClientOptions {
+  /**
+   * Bounds on one request, for a caller that must not wait forever on a store that does not answer (the
+   * operator erasing physical backups holds a reconcile worker meanwhile). Default: none (the SDK's).
+   */
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+export function createS3Client(loc: S3Location, opts: S3ClientOptions = {}): S3Client {
+  const timeouts = {
+    ...(opts.connectionTimeoutMs !== undefined ? { connectionTimeout: opts.connectionTimeoutMs } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeout: opts.requestTimeoutMs } : {}),
+  };
+  const httpsAgent = loc.ca ? { httpsAgent: new Agent({ ca: loc.ca, keepAlive: true }) } : {};
+  const handler = { ...httpsAgent, ...timeouts };
   return new S3Client({
     endpoint: loc.endpoint,
     region: loc.region,
@@ -44,7 +59,7 @@ export function createS3Client(loc: S3Location): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     credentials: loc.credentials,
-    ...(loc.ca ? { requestHandler: { httpsAgent: new Agent({ ca: loc.ca, keepAlive: true }) } } : {}),
+    ...(Object.keys(handler).length > 0 ? { requestHandler: handler } : {}),
   });
 }
 

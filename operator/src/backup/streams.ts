@@ -4,20 +4,29 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
+export interface ByteMeterOptions {
+  sha256?: boolean;
+  onProgress?: (bytes: number) => void;
+  everyMs?: number;
+  /** Called once, when the first bytes pass. */
+  onFirstBytes?: () => void;
+}
+
 export class ByteMeter extends Transform {
   bytes = 0;
   private readonly hash: Hash | undefined;
   // Starts now: the first report comes one interval in, not on the first byte.
   private lastReport = Date.now();
-  private readonly opts: { sha256?: boolean; onProgress?: (bytes: number) => void; everyMs?: number };
+  private readonly opts: ByteMeterOptions;
 
-  constructor(opts: { sha256?: boolean; onProgress?: (bytes: number) => void; everyMs?: number } = {}) {
+  constructor(opts: ByteMeterOptions = {}) {
     super();
     this.opts = opts;
     this.hash = opts.sha256 ? createHash('sha256') : undefined;
   }
 
   override _transform(data: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.bytes === 0 && data.length > 0) this.opts.onFirstBytes?.();
     this.bytes += data.length;
     this.hash?.update(data);
     const now = Date.now();

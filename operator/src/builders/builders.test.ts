@@ -10,7 +10,7 @@ import {
 import { quantityValue } from '../api/quantity.ts';
 import { toCnpgSchedule } from './backup.ts';
 import { LABELS, type Owned } from './context.ts';
-import { context, territory } from './fixtures.test-helpers.ts';
+import { context, territory, withPhysicalBackups } from './fixtures.test-helpers.ts';
 import { buildDesiredState } from './index.ts';
 import { chooseProfile, effectiveQuota } from './quota.ts';
 import { ADMIN_RULES, READER_RULES } from './rbac.ts';
@@ -294,7 +294,11 @@ describe('database and backups', () => {
     expect(roles[3]).toMatchObject({ inRoles: ['pg_read_all_data'], passwordSecret: { name: 'db-backup' } });
     expect(JSON.stringify(s.affinity)).toContain('"values":["cloudgouv-eu-west-1"]');
     expect(s.enableSuperuserAccess).toBe(false);
-    expect(s.backup).toMatchObject({ retentionPolicy: '35d' });
+    // Physical backups are off by default: the storage provider could read them.
+    expect(s.backup).toBeUndefined();
+    expect(spec(clusterOf(buildDesiredState(context(withPhysicalBackups())))).backup).toMatchObject({
+      retentionPolicy: '35d',
+    });
   });
 
   it('adding a purpose adds a role and leaves the others as they were', () => {
@@ -316,7 +320,8 @@ describe('database and backups', () => {
   });
 
   it('schedules physical backups with CloudNativePG’s six-field cron and the logical backup CronJob', () => {
-    const backup = buildDesiredState(context()).backup;
+    expect(buildDesiredState(context()).backup.map((o) => o.kind)).toEqual(['CronJob']);
+    const backup = buildDesiredState(context(withPhysicalBackups())).backup;
     expect(backup.map((o) => o.kind)).toEqual(['ScheduledBackup', 'CronJob']);
     expect(spec(backup[0] as Owned).schedule).toBe('0 0 2 * * *');
     expect(toCnpgSchedule('30 3 * * 0')).toBe('0 30 3 * * 0');
@@ -353,17 +358,11 @@ describe('database and backups', () => {
     const plain = buildDesiredState(context());
     expect(JSON.stringify(plain.backup)).not.toContain('s3-ca');
     expect(JSON.stringify(plain.database)).not.toContain('endpointCA');
-    const t = territory({
-      spec: {
-        backup: {
-          destination: {
-            endpoint: 'https://s3.cooperative.example',
-            bucket: 'backups',
-            credentialsSecret: { name: 'creds' },
-            endpointCA: { name: 'objectstore-ca' },
-          },
-        },
-      },
+    const t = withPhysicalBackups({
+      endpoint: 'https://s3.cooperative.example',
+      bucket: 'backups',
+      credentialsSecret: { name: 'creds' },
+      endpointCA: { name: 'objectstore-ca' },
     });
     const s = buildDesiredState(context(t));
     const cron = s.backup.find((o) => o.kind === 'CronJob') as Owned;
@@ -400,17 +399,11 @@ describe('database and backups', () => {
   });
 
   it("gives barman-cloud the bucket's region through a Secret, as CloudNativePG reads it", () => {
-    const t = territory({
-      spec: {
-        backup: {
-          destination: {
-            endpoint: 'https://s3.gra.io.cloud.ovh.net',
-            bucket: 'backups',
-            region: 'gra',
-            credentialsSecret: { name: 'creds' },
-          },
-        },
-      },
+    const t = withPhysicalBackups({
+      endpoint: 'https://s3.gra.io.cloud.ovh.net',
+      bucket: 'backups',
+      region: 'gra',
+      credentialsSecret: { name: 'creds' },
     });
     const [region, cluster] = buildDesiredState(context(t)).database as Owned[];
     const store = (
@@ -431,21 +424,14 @@ describe('database and backups', () => {
     expect(spec(clusterOf(s)).backup).toBeUndefined();
   });
 
-  it('leaves the physical backup out when disabled', () => {
-    const t = territory({
-      spec: {
-        backup: {
-          physical: false,
-          destination: {
-            endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
-            bucket: 'backups',
-            credentialsSecret: { name: 'creds' },
-          },
-        },
-      },
-    });
-    const s = buildDesiredState(context(t));
-    expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
-    expect(spec(clusterOf(s)).backup).toBeUndefined();
+  it('leaves the physical backup (and its region Secret) out when disabled, or by default', () => {
+    const off = withPhysicalBackups();
+    off.spec.backup.physical = { enabled: false, encryption: 'ProviderManaged' };
+    for (const t of [off, territory()]) {
+      const s = buildDesiredState(context(t));
+      expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
+      expect(spec(clusterOf(s)).backup).toBeUndefined();
+      expect(s.database.map((o) => o.kind)).toEqual(['Cluster']);
+    }
   });
 });

@@ -1,6 +1,7 @@
 // PostgreSQL through CloudNativePG: one Cluster per Territory, in its namespace and its regions, with
 // an owner role and database named for the territory and one login role per GDPR purpose, so adding
 // a purpose later adds a role without touching the others ("start small, grow").
+import type { Territory } from '../api/territory.ts';
 import type { BuildContext, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
 
@@ -53,10 +54,19 @@ export function databaseEndpoint(ctx: BuildContext): string {
   return `${RW_SERVICE}.${namespaceOf(ctx.territory)}.svc:5432`;
 }
 
+/**
+ * The key prefix of a Territory's physical backups in its bucket, `<pathPrefix>/<territory>/physical/`:
+ * where barman-cloud writes, and what deleting the Territory with deletionPolicy Delete erases.
+ */
+export function physicalBackupPrefix(t: Territory): string {
+  const d = t.spec.backup.destination;
+  const prefix = d.pathPrefix ? `${d.pathPrefix.replace(/^\/+|\/+$/g, '')}/` : '';
+  return `${prefix}${t.metadata.name}/physical/`;
+}
+
 export function physicalBackupPath(ctx: BuildContext): string {
   const d = ctx.territory.spec.backup.destination;
-  const prefix = d.pathPrefix ? `${d.pathPrefix.replace(/^\/+|\/+$/g, '')}/` : '';
-  return `s3://${d.bucket}/${prefix}${ctx.territory.metadata.name}/physical`;
+  return `s3://${d.bucket}/${physicalBackupPrefix(ctx.territory).slice(0, -1)}`;
 }
 
 /**
@@ -67,10 +77,11 @@ export function physicalBackupPath(ctx: BuildContext): string {
 export const BACKUP_REGION_SECRET = 'backup-s3-region';
 
 /** Whether the Cluster archives WAL and takes base backups (the region Secret goes with it). */
-const physicalBackupOn = (ctx: BuildContext) => ctx.backupAllowed && ctx.territory.spec.backup.physical;
+export const physicalBackupsOn = (ctx: BuildContext): boolean =>
+  ctx.backupAllowed && ctx.territory.spec.backup.physical.enabled;
 
 export function buildBackupRegionSecret(ctx: BuildContext): Owned | undefined {
-  if (!physicalBackupOn(ctx)) return undefined;
+  if (!physicalBackupsOn(ctx)) return undefined;
   const region = ctx.territory.spec.backup.destination.region ?? 'us-east-1';
   return {
     apiVersion: 'v1',
@@ -171,7 +182,7 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
     },
   };
   if (db.resources) spec.resources = db.resources;
-  if (physicalBackupOn(ctx)) spec.backup = physicalBackup(ctx);
+  if (physicalBackupsOn(ctx)) spec.backup = physicalBackup(ctx);
   return {
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',

@@ -39,6 +39,26 @@ export function territory(overrides: { spec?: Record<string, unknown>; name?: st
   return parsed.territory;
 }
 
+/**
+ * The fixture below the SecNumCloud level (which refuses them) with physical backups on, saying that the
+ * storage provider can read them; `destination` replaces the fixture's own.
+ */
+export function withPhysicalBackups(destination?: Record<string, unknown>): Territory {
+  return territory({
+    spec: {
+      hosting: { level: 'standard', regions: ['cloudgouv-eu-west-1'] },
+      backup: {
+        physical: { enabled: true, encryption: 'ProviderManaged' },
+        destination: destination ?? {
+          endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
+          bucket: 'rennes-backups',
+          credentialsSecret: { name: 'backup-credentials' },
+        },
+      },
+    },
+  });
+}
+
 export function context(t: Territory = territory(), over: Partial<BuildContext> = {}): BuildContext {
   return {
     territory: t,

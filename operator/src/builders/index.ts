@@ -22,7 +22,7 @@ export interface DesiredState {
 export function buildDesiredState(ctx: BuildContext): DesiredState {
   const backup: Owned[] = [];
   if (ctx.backupAllowed) {
-    if (ctx.territory.spec.backup.physical) backup.push(buildScheduledBackup(ctx));
+    if (ctx.territory.spec.backup.physical.enabled) backup.push(buildScheduledBackup(ctx));
     backup.push(buildLogicalBackupCronJob(ctx));
   }
   return {

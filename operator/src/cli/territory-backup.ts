@@ -2,19 +2,24 @@
 // territory-backup: client-side encrypted logical backups of one territory's database.
 // Runs in the operator image inside the backup CronJob (and by hand for restores):
 //
-//   territory-backup backup               pg_dump → encrypt (current key) → S3, then prune
+//   territory-backup backup               pg_dump → encrypt (current key) → S3, with a manifest of
+//                                         table checksums taken in the same snapshot; then prune
 //   territory-backup restore --object latest|<name> [--dbname db]
 //   territory-backup verify  --object latest|<name>    (a restore test that restores nothing)
+//   territory-backup drill [--object latest|<name>]    (restores into a throwaway server it starts,
+//                                         and compares every table with the manifest)
 //   territory-backup list [--json]
 //   territory-backup prune
 //
 // Configured by its environment only, as the CronJob sets it (libpq PGHOST/PGPORT/PGUSER/PGDATABASE/
 // PGSSLMODE/PGSSLROOTCERT, PG_PASSWORD_FILE, S3_ENDPOINT, S3_BUCKET, S3_REGION, S3_PREFIX, S3_CA_FILE,
 // S3_ACCESS_KEY_ID_FILE/S3_SECRET_ACCESS_KEY_FILE, TERRITORY_NAME, KEYRING_FILE, KEK_FILE,
-// RETENTION_DAYS, TERRITORY_RUNTIME_DIR). There is deliberately no flag for any of it: an argument
-// added to the CronJob must not be able to send backups to another endpoint, bucket or folder, or make
-// them use other keys. Credentials are files, never variables. Logs are JSON lines; secrets never
-// appear. Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed.
+// RETENTION_DAYS, TERRITORY_RUNTIME_DIR, PG_BINDIR). There is deliberately no flag for any of it: an
+// argument added to the CronJob must not be able to send backups to another endpoint, bucket or folder,
+// or make them use other keys. Credentials are files, never variables. Logs are JSON lines; secrets
+// never appear. Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed,
+// 4 drill: restored but the data does not match the manifest, 5 drill: the backup does not restore
+// (it fails verification, or pg_restore refuses it).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';
@@ -29,6 +34,7 @@ import {
   verifyBackup,
 } from '../backup/commands.ts';
 import { type BackupConfig, ConfigError, loadConfig } from '../backup/config.ts';
+import { DRILL_EXIT, DrillError, runDrill } from '../backup/drill.ts';
 import { createS3Client } from '../backup/s3-store.ts';
 
 const log = pino({ name: 'territory-backup', base: { pid: process.pid } });
@@ -124,6 +130,31 @@ program
     const key = await resolveBackupKey(deps.s3, cfg.bucket, cfg.prefix, cfg.territory, o.object);
     const v = await verifyBackup(deps.s3, cfg.bucket, key, keys.resolveKey, { territory: cfg.territory });
     log.info({ ...v }, 'backup verified');
+  });
+
+program
+  .command('drill')
+  .description(
+    'restore a backup into a throwaway PostgreSQL server started here, and compare every table with its manifest',
+  )
+  .option('--object <key>', '"latest", an object name, or its full key in this territory\'s folder', 'latest')
+  .action(async (o: { object: string }) => {
+    const { cfg, deps } = setup();
+    const keys = await loadKeys(cfg.keyringFile, cfg.kekFile);
+    let result: Awaited<ReturnType<typeof runDrill>>;
+    try {
+      result = await runDrill(cfg, keys, deps, { object: o.object });
+    } catch (e) {
+      if (e instanceof DrillError) throw new ExitError(e.exitCode, e.message);
+      throw e;
+    }
+    if (result.result === 'mismatch') {
+      const tables = result.mismatches.map((m) => m.table);
+      throw new ExitError(
+        DRILL_EXIT.mismatch,
+        `the restored data does not match the backup's manifest in ${tables.length} table(s): ${tables.slice(0, 10).join(', ')}${tables.length > 10 ? ', …' : ''}`,
+      );
+    }
   });
 
 program

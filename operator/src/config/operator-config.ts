@@ -58,7 +58,10 @@ export const OperatorConfigSchema = z.object({
   backupEgress: z
     .array(z.object({ host: z.string().min(1), cidrs: z.array(z.string().min(1)).min(1) }))
     .default([])
-    .describe('CIDRs of backup endpoints, so NetworkPolicies can allow egress to them.'),
+    .describe(
+      "CIDRs of backup endpoints, so NetworkPolicies can allow egress to them (the tenants' backup and " +
+        "database Pods; the operator's own Pods, which erase the physical backups of deleted Territories).",
+    ),
   apiServerCidrs: z
     .array(z.string().min(1))
     .default([])

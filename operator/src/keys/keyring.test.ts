@@ -288,23 +288,56 @@ describe('prune', () => {
   }).keyring;
   const retiredAt = Date.parse('2027-02-26T02:00:00Z');
 
+  /** A backup taken long after the rotation: the newest kept backup needs only the current key. */
+  const newestBackupTakenAfter = new Date(retiredAt + 30 * DAY);
+
   it('keeps a retired key while backups it encrypted can still be within retention (plus grace)', () => {
-    const r = prune(rotated, { now: new Date(retiredAt + 36 * DAY), retentionDays: 35 });
+    const r = prune(rotated, {
+      now: new Date(retiredAt + 36 * DAY),
+      retentionDays: 35,
+      newestBackupTakenAfter,
+    });
     expect(r.dropped).toEqual([]);
     expect(r.keyring).toBe(rotated);
   });
 
-  it('drops it once retention and grace have passed', () => {
-    const r = prune(rotated, { now: new Date(retiredAt + 36 * DAY + 1), retentionDays: 35 });
+  it('drops it once retention and grace have passed and a newer backup exists', () => {
+    const r = prune(rotated, {
+      now: new Date(retiredAt + 36 * DAY + 1),
+      retentionDays: 35,
+      newestBackupTakenAfter,
+    });
     expect(r.dropped).toEqual(['k1-20261128']);
     expect(r.keyring.keys.map((v) => v.id)).toEqual(['k2-20270226']);
     expect(
-      prune(rotated, { now: new Date(retiredAt + 35 * DAY + 1), retentionDays: 35, graceDays: 0 }).dropped,
+      prune(rotated, {
+        now: new Date(retiredAt + 35 * DAY + 1),
+        retentionDays: 35,
+        graceDays: 0,
+        newestBackupTakenAfter,
+      }).dropped,
     ).toEqual(['k1-20261128']);
   });
 
+  it('keeps it past retention while the newest backup (kept after a run of failures) may need it', () => {
+    const now = new Date(retiredAt + 400 * DAY);
+    // Every backup since the rotation failed: the newest in the bucket was taken with k1.
+    const stale = new Date(retiredAt - 2 * DAY);
+    expect(prune(rotated, { now, retentionDays: 35, newestBackupTakenAfter: stale }).dropped).toEqual([]);
+    // Within the grace after the rotation, the backup may still have read the old keyring.
+    const justAfter = new Date(retiredAt + DAY / 2);
+    expect(prune(rotated, { now, retentionDays: 35, newestBackupTakenAfter: justAfter }).dropped).toEqual([]);
+    // No success seen at all: a backup from before may be the newest, so nothing goes.
+    expect(prune(rotated, { now, retentionDays: 35, newestBackupTakenAfter: undefined }).dropped).toEqual([]);
+  });
+
   it('never drops the current key', () => {
-    const r = prune(rotated, { now: new Date(retiredAt + 10_000 * DAY), retentionDays: 0, graceDays: 0 });
+    const r = prune(rotated, {
+      now: new Date(retiredAt + 10_000 * DAY),
+      retentionDays: 0,
+      graceDays: 0,
+      newestBackupTakenAfter: new Date(retiredAt + 9_000 * DAY),
+    });
     expect(r.keyring.keys.map((v) => v.id)).toEqual([rotated.current]);
   });
 });
@@ -417,7 +450,11 @@ describe('keyring properties', () => {
               expect(r.keyring.keys.length).toBe(before.keys.length + (r.rotated ? 1 : 0));
             }
             if (op.kind === 'prune') {
-              const r = prune(k, { now: new Date(now), retentionDays: op.retentionDays });
+              const r = prune(k, {
+                now: new Date(now),
+                retentionDays: op.retentionDays,
+                newestBackupTakenAfter: new Date(now),
+              });
               for (const id of r.dropped) {
                 const v = before.keys.find((x) => x.id === id);
                 expect(v?.retiredAt).toBeDefined();

@@ -367,16 +367,22 @@ export function ensureCurrent(
 }
 
 /**
- * Drop retired versions that can no longer be needed. A version retired at R can have
- * encrypted backups made up to R; those expire at R + retentionDays. `graceDays` (default 1)
- * adds slack for a backup job that read the keyring just before a rotation landed. The current
- * version is never dropped, whatever its dates.
+ * Drop retired versions that no kept backup can need. Backups are kept while within retention, and
+ * the newest one is kept whatever its age (the backup job's `keepAtLeast`), so that a run of failed
+ * backups never leaves none. A version retired at R encrypted backups taken up to R (plus `graceDays`,
+ * default 1, for a backup job that read the keyring just before a rotation landed). It may go only
+ * when both kinds of kept backup are newer than that:
+ * - every backup within retention: R + grace + retentionDays is past;
+ * - the newest backup: `newestBackupTakenAfter` (the earliest time the newest successful backup can
+ *   have been taken) is after R + grace. Unknown (no success seen) keeps the version: a backup
+ *   from before may still be the newest in the bucket.
+ * The current version is never dropped, whatever its dates.
  */
 export function prune(
   k: Keyring,
-  opts: { now: Date; retentionDays: number; graceDays?: number },
+  opts: { now: Date; retentionDays: number; graceDays?: number; newestBackupTakenAfter: Date | undefined },
 ): { keyring: Keyring; dropped: string[] } {
-  const { now, retentionDays } = opts;
+  const { now, retentionDays, newestBackupTakenAfter } = opts;
   const graceDays = opts.graceDays ?? 1;
   if (!Number.isFinite(retentionDays) || retentionDays < 0) {
     throw new KeyringError(`retentionDays must be a non-negative number, got ${retentionDays}`);
@@ -384,7 +390,10 @@ export function prune(
   const dropped: string[] = [];
   const keys = k.keys.filter((v) => {
     if (v.id === k.current || v.retiredAt === undefined) return true;
-    const expired = Date.parse(v.retiredAt) + (retentionDays + graceDays) * DAY_MS < now.getTime();
+    const lastUse = Date.parse(v.retiredAt) + graceDays * DAY_MS;
+    const pastRetention = lastUse + retentionDays * DAY_MS < now.getTime();
+    const newestIsNewer = newestBackupTakenAfter !== undefined && newestBackupTakenAfter.getTime() > lastUse;
+    const expired = pastRetention && newestIsNewer;
     if (expired) dropped.push(v.id);
     return !expired;
   });

@@ -138,6 +138,13 @@ export function chartValuesSchema(): Schema {
             items: { type: 'integer', minimum: 1, maximum: 65535 },
             description: 'Ports the API server listens on; empty: read from the cluster at install.',
           },
+          backupPorts: {
+            type: 'array',
+            items: { type: 'integer', minimum: 1, maximum: 65535 },
+            description:
+              'Ports of the backup endpoints, opened at the CIDRs of config.backupEgress (the operator erases ' +
+              'physical backups of deleted Territories); empty: 443.',
+          },
           metricsFrom: anyArray('NetworkPolicyPeers allowed to reach the health port; empty: any.'),
           dnsNamespace: { type: 'string', minLength: 1, description: 'Namespace of the cluster DNS.' },
         },

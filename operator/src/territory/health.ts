@@ -5,7 +5,9 @@
 import { REGION_LABEL } from '../builders/sovereignty.ts';
 import type { PartOutcome } from './conditions.ts';
 
-type Obj = { metadata?: { generation?: number }; spec?: unknown; status?: unknown } | undefined;
+type Obj =
+  | { metadata?: { generation?: number; creationTimestamp?: string }; spec?: unknown; status?: unknown }
+  | undefined;
 
 interface CnpgStatus {
   phase?: string;
@@ -127,25 +129,112 @@ export function withUnschedulablePods(
   };
 }
 
-export function lastSuccessfulBackup(cronJob: Obj, cluster: Obj): string | undefined {
-  const logical = (cronJob?.status as { lastSuccessfulTime?: string } | undefined)?.lastSuccessfulTime;
-  const physical = (cluster?.status as CnpgStatus | undefined)?.lastSuccessfulBackup;
-  return [logical, physical]
-    .filter((x): x is string => !!x)
-    .sort()
-    .at(-1);
+/** How one kind of backup is doing. Succeeded and Pending are healthy; Failing and Overdue are not. */
+export type BackupState = 'Succeeded' | 'Pending' | 'Failing' | 'Overdue';
+
+export interface BackupKindHealth {
+  state: BackupState;
+  lastSuccessful?: string;
+  lastFailed?: string;
+  /** What a person reads in the condition: what happened and, when it failed, where to look. */
+  detail: string;
+}
+
+const HEALTHY: readonly BackupState[] = ['Succeeded', 'Pending'];
+export const isHealthy = (h: BackupKindHealth) => HEALTHY.includes(h.state);
+
+/** Overdue: no success within two schedule periods after one was due (or since the schedule began). */
+function overdue(
+  since: string | undefined,
+  lastSuccessful: string | undefined,
+  periodDays: number,
+  now: Date,
+): string | undefined {
+  if (!since || now.getTime() - Date.parse(since) <= 2 * periodDays * 86_400_000) return undefined;
+  return lastSuccessful
+    ? `no success since ${lastSuccessful}`
+    : `no success since the schedule was created (${since})`;
+}
+
+interface CronJobStatus {
+  lastScheduleTime?: string;
+  lastSuccessfulTime?: string;
+  active?: unknown[];
 }
 
 /**
- * Backups are ready once scheduled toward a sovereign destination, and stay ready while the last
- * success is recent. Overdue: no success within two schedule periods after one was due.
+ * The encrypted logical backups, from their CronJob: a run scheduled after the last success that is no
+ * longer active has failed (its Job gave up after its retries).
+ */
+export function logicalBackupHealth(
+  cronJob: Obj,
+  opts: { periodDays: number; now: Date; namespace: string },
+): BackupKindHealth {
+  const s = (cronJob?.status ?? {}) as CronJobStatus;
+  const created = cronJob?.metadata?.creationTimestamp;
+  const last = s.lastSuccessfulTime;
+  const base = last ? { lastSuccessful: last } : {};
+  const running = (s.active?.length ?? 0) > 0;
+  const failedRun =
+    !running && s.lastScheduleTime && (!last || Date.parse(s.lastScheduleTime) > Date.parse(last))
+      ? s.lastScheduleTime
+      : undefined;
+  if (failedRun) {
+    return {
+      ...base,
+      state: 'Failing',
+      lastFailed: failedRun,
+      detail:
+        `the run scheduled at ${failedRun} failed${last ? ` (last success ${last})` : ''}: ` +
+        `kubectl -n ${opts.namespace} logs job/<its Job> shows why`,
+    };
+  }
+  const late = overdue(last ?? created, last, opts.periodDays, opts.now);
+  if (late) return { ...base, state: 'Overdue', detail: late };
+  return last
+    ? { ...base, state: 'Succeeded', detail: `last success ${last}` }
+    : { state: 'Pending', detail: 'scheduled; none has run yet' };
+}
+
+/**
+ * Physical backups (WAL archive and base backups), from CloudNativePG's Cluster: its ContinuousArchiving
+ * condition, and its last successful and failed base backups.
+ */
+export function physicalBackupHealth(
+  cluster: Obj,
+  opts: { periodDays: number; now: Date },
+): BackupKindHealth {
+  const s = (cluster?.status ?? {}) as CnpgStatus;
+  const created = cluster?.metadata?.creationTimestamp;
+  const last = s.lastSuccessfulBackup;
+  const failed = s.lastFailedBackup;
+  const base = { ...(last ? { lastSuccessful: last } : {}), ...(failed ? { lastFailed: failed } : {}) };
+  const archiving = s.conditions?.find((c) => c.type === 'ContinuousArchiving');
+  if (archiving?.status === 'False') {
+    return {
+      ...base,
+      state: 'Failing',
+      detail: `WAL archiving is failing${archiving.message ? `: ${archiving.message}` : ''}`,
+    };
+  }
+  if (failed && (!last || Date.parse(failed) > Date.parse(last))) {
+    return { ...base, state: 'Failing', detail: `the base backup of ${failed} failed` };
+  }
+  const late = overdue(last ?? created, last, opts.periodDays, opts.now);
+  if (late) return { ...base, state: 'Overdue', detail: late };
+  return last
+    ? { ...base, state: 'Succeeded', detail: `last base backup ${last}` }
+    : { ...base, state: 'Pending', detail: 'scheduled; no base backup yet' };
+}
+
+/**
+ * BackupReady: every kind the Territory asked for is healthy. Each kind is judged on its own, so a
+ * fresh physical backup can never hide failing encrypted ones (nor the reverse).
  */
 export function backupOutcome(opts: {
   cronJob: Obj;
-  lastSuccessful: string | undefined;
-  periodDays: number;
-  now: Date;
-  createdAt: string | undefined;
+  logical: BackupKindHealth;
+  physical: BackupKindHealth | undefined;
 }): PartOutcome {
   const base = { type: 'BackupReady' as const };
   if (!opts.cronJob) {
@@ -157,25 +246,25 @@ export function backupOutcome(opts: {
       progressing: true,
     };
   }
-  const graceMs = 2 * opts.periodDays * 86_400_000;
-  const since = opts.lastSuccessful ?? opts.createdAt;
-  if (since && opts.now.getTime() - Date.parse(since) > graceMs) {
+  const { logical, physical } = opts;
+  const said = [
+    `logical (encrypted with the authority's keys): ${logical.detail}`,
+    ...(physical ? [`physical (readable by the storage provider): ${physical.detail}`] : []),
+  ].join('; ');
+  const unhealthy = [logical, ...(physical ? [physical] : [])].find((h) => !isHealthy(h));
+  if (unhealthy) {
     return {
       ...base,
       status: 'False',
-      reason: 'BackupOverdue',
-      message: opts.lastSuccessful
-        ? `no successful backup since ${opts.lastSuccessful}`
-        : `no successful backup since the schedule was created (${opts.createdAt})`,
+      reason: unhealthy.state === 'Failing' ? 'BackupFailing' : 'BackupOverdue',
+      message: said,
     };
   }
   return {
     ...base,
     status: 'True',
-    reason: opts.lastSuccessful ? 'BackupSucceeded' : 'BackupScheduled',
-    message: opts.lastSuccessful
-      ? `last successful backup at ${opts.lastSuccessful}`
-      : 'scheduled; no backup has run yet',
+    reason: logical.state === 'Succeeded' ? 'BackupSucceeded' : 'BackupScheduled',
+    message: said,
   };
 }
 

@@ -132,18 +132,41 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
   // Territories by condition, from the informer's events (what the API server holds): no extra work per
   // reconcile, and a scrape reads a small map instead of decoding every cached Territory.
   const conditionsOf = new Map<string, { type: string; status: string }[]>();
+  const backupsOf = new Map<string, { kind: string; state: string }[]>();
   const track = (t: KubeObject) => {
-    const conditions = (t.status as { conditions?: { type: string; status: string }[] } | undefined)
-      ?.conditions;
+    const status = t.status as TrackedStatus | undefined;
+    const name = t.metadata.name ?? '';
     conditionsOf.set(
-      t.metadata.name ?? '',
-      (conditions ?? []).map(({ type, status }) => ({ type, status })),
+      name,
+      (status?.conditions ?? []).map(({ type, status }) => ({ type, status })),
+    );
+    backupsOf.set(
+      name,
+      (['logical', 'physical'] as const).flatMap((kind) => {
+        const state = status?.backup?.[kind]?.state;
+        return state ? [{ kind, state }] : [];
+      }),
     );
   };
   controller.informers()[0]?.on({
     add: track,
     update: (_old, t) => track(t),
-    delete: (t) => conditionsOf.delete(t.metadata.name ?? ''),
+    delete: (t) => {
+      conditionsOf.delete(t.metadata.name ?? '');
+      backupsOf.delete(t.metadata.name ?? '');
+    },
+  });
+  new Gauge({
+    name: 'territory_backups',
+    help: 'Territories by backup kind (logical: encrypted with the authority keys; physical) and state (Succeeded, Pending, Failing, Overdue)',
+    labelNames: ['kind', 'state'],
+    registers: [manager.metrics.registry],
+    collect() {
+      this.reset();
+      for (const kinds of backupsOf.values()) {
+        for (const b of kinds) this.inc({ kind: b.kind, state: b.state });
+      }
+    },
   });
   new Gauge({
     name: 'territory_conditions',
@@ -160,3 +183,8 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
 
   return { manager, start: () => manager.start(), stop: () => manager.stop() };
 }
+
+type TrackedStatus = {
+  conditions?: { type: string; status: string }[];
+  backup?: { logical?: { state?: string }; physical?: { state?: string } };
+};

@@ -14,7 +14,7 @@ import {
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
 import { namespaceOf } from '../builders/context.ts';
-import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
+import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, physicalBackupsOn } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
@@ -26,9 +26,11 @@ import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './c
 import { readDatabasePods } from './database-pods.ts';
 import { FINALIZER, finalizeTerritory } from './finalizer.ts';
 import {
+  type BackupKindHealth,
   backupOutcome,
   databaseOutcome,
-  lastSuccessfulBackup,
+  logicalBackupHealth,
+  physicalBackupHealth,
   withoutBackupEgress,
   withUnschedulablePods,
 } from './health.ts';
@@ -84,7 +86,7 @@ export class TerritoryReconciler {
     const { ports } = this;
     const now = ports.now();
     const parts: PartOutcome[] = [];
-    const status: Status = { namespace: namespaceOf(t) };
+    const status: Status = { namespace: namespaceOf(t), ...issuedKeys(object) };
     // Objects the API server refused: each is named in its part's condition; once status says so, the
     // reconcile fails so that the controller retries with backoff (a quota or a policy can be lifted).
     const refusals: Refusal[] = [];
@@ -258,19 +260,24 @@ export class TerritoryReconciler {
       parts.push(refusedOutcome('BackupReady', backupApplied.refused));
     } else {
       const cronJob = this.cached('batch/v1', 'CronJob', namespaceOf(t), LOGICAL_BACKUP_CRONJOB);
-      const last = lastSuccessfulBackup(cronJob, cluster);
+      const periodDays = schedulePeriodDays(t.spec.backup.schedule);
+      const logical = logicalBackupHealth(cronJob, { periodDays, now, namespace: namespaceOf(t) });
+      const physical =
+        cnpg && physicalBackupsOn(ctx) ? physicalBackupHealth(cluster, { periodDays, now }) : undefined;
       const destinationHost = new URL(t.spec.backup.destination.endpoint).hostname;
-      const outcome = backupOutcome({
-        cronJob,
-        lastSuccessful: last,
-        periodDays: schedulePeriodDays(t.spec.backup.schedule),
-        now,
-        createdAt: cronJob?.metadata.creationTimestamp,
-      });
+      const outcome = backupOutcome({ cronJob, logical, physical });
       parts.push(withoutBackupEgress(outcome, destinationHost, backupEgressCidrs(ctx)));
+      const shown = ({ state, lastSuccessful, lastFailed }: BackupKindHealth) => ({
+        state,
+        ...(lastSuccessful ? { lastSuccessful } : {}),
+        ...(lastFailed ? { lastFailed } : {}),
+      });
       status.backup = {
         destinationHost,
-        ...(last ? { lastSuccessful: last } : {}),
+        logical: { ...shown(logical), encryption: 'Authority' },
+        ...(physical
+          ? { physical: { ...shown(physical), encryption: t.spec.backup.physical.encryption } }
+          : {}),
       };
     }
 
@@ -433,10 +440,13 @@ export class TerritoryReconciler {
       kek = { secretName: ck.secretName, key: ck.key, material: read.value };
     }
     const previous = (object.status as Status | undefined)?.keys?.versions?.map((v) => v.id) ?? [];
+    const backups = this.cached('batch/v1', 'CronJob', ns, LOGICAL_BACKUP_CRONJOB);
     const plan = planKeyring({
       ctx,
       live: this.cached('v1', 'Secret', ns, 'territory-keyring'),
       issued: previous,
+      lastBackupSucceededAt: (backups?.status as { lastSuccessfulTime?: string } | undefined)
+        ?.lastSuccessfulTime,
       kek,
       now,
       randomBytes: this.ports.randomBytes,
@@ -587,12 +597,22 @@ export class TerritoryReconciler {
         apiVersion: API_VERSION,
         kind: KIND,
         metadata: { name: object.metadata.name },
-        status: { observedGeneration: gen, conditions },
+        status: { ...issuedKeys(object), observedGeneration: gen, conditions },
       },
       { live: object },
     );
     this.recordTransition(object, previous, conditions);
   }
+}
+
+/**
+ * The key versions issued so far, carried into every status write (early returns and invalid specs
+ * included): the keyring-lost guard reads them, so a status written without them would let the next
+ * reconcile replace a vanished keyring silently.
+ */
+function issuedKeys(object: KubeObject): Pick<Status, 'keys'> {
+  const keys = (object.status as Status | undefined)?.keys;
+  return keys ? { keys } : {};
 }
 
 function namespaceConflict(name: string, owner: string | undefined): PartOutcome {

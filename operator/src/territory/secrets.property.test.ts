@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesNeedle, leaksIn, type Needle } from '../../../test/support/secret-forms.ts';
+import { selectExpired } from '../backup/naming.ts';
 import { context, territory } from '../builders/fixtures.test-helpers.ts';
 import { KEYRING_KEY, ROTATED_AT } from '../builders/keys.ts';
 import { type Keyring, parseKeyring, unwrapKey } from '../keys/keyring.ts';
@@ -258,5 +259,104 @@ describe('database passwords through random reconcile histories (property)', () 
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+type BackupRun = { advanceHours: number; outcome: 'succeeded' | 'failed'; readKeyringBefore: boolean };
+
+/** Runs of backups, some long runs of failures among them (a store down for months). */
+const backupRunArb: fc.Arbitrary<BackupRun> = fc.record({
+  advanceHours: fc.oneof(
+    { weight: 6, arbitrary: fc.integer({ min: 1, max: 48 }) },
+    { weight: 1, arbitrary: fc.integer({ min: 48, max: 24 * 400 }) },
+  ),
+  outcome: fc.oneof(
+    { weight: 3, arbitrary: fc.constant('succeeded' as const) },
+    { weight: 2, arbitrary: fc.constant('failed' as const) },
+  ),
+  // The job read the keyring just before this step's rotation landed.
+  readKeyringBefore: fc.boolean(),
+});
+
+describe('key retention against the backups actually kept (property)', () => {
+  it('never drops a key version that a kept backup needs, even after a run of failures', () => {
+    const RUNS = 300;
+    let dropped = 0;
+    let keptPastRetention = 0;
+    fc.assert(
+      fc.property(
+        fc.record({
+          rotationDays: fc.integer({ min: 1, max: 120 }),
+          retentionDays: fc.integer({ min: 1, max: 60 }),
+          runs: fc.array(backupRunArb, { minLength: 1, maxLength: 60 }),
+        }),
+        ({ rotationDays, retentionDays, runs }) => {
+          const ctx = context(
+            territory({
+              spec: {
+                encryption: { rotationDays },
+                backup: {
+                  retentionDays,
+                  destination: {
+                    endpoint: 'https://oos.cloudgouv-eu-west-1.outscale.com',
+                    bucket: 'rennes-backups',
+                    credentialsSecret: { name: 'backup-credentials' },
+                  },
+                },
+              },
+            }),
+          );
+          let now = T0;
+          let live: KubeObject | undefined;
+          let version = 1;
+          /** The backup CronJob's lastSuccessfulTime. */
+          let lastSucceeded: string | undefined;
+          /** The bucket: each backup with the key version that encrypted it (its object metadata). */
+          let bucket: { key: string; takenAt: Date; keyId: string }[] = [];
+          const keptNeedKeys = (keyring: Keyring, at: number, label: string) => {
+            const expired = new Set(selectExpired(bucket, { now: new Date(at), retentionDays }));
+            for (const b of bucket.filter((x) => !expired.has(x))) {
+              if (b.takenAt.getTime() + retentionDays * DAY < at) keptPastRetention += 1;
+              expect(
+                keyring.keys.map((k) => k.id),
+                `${label}: the kept backup of ${b.takenAt.toISOString()} needs ${b.keyId}`,
+              ).toContain(b.keyId);
+            }
+          };
+          for (const [index, run] of runs.entries()) {
+            now += run.advanceHours * 3_600_000;
+            const before = live ? keyringOf(live) : undefined;
+            const plan = planKeyring({
+              ctx,
+              live,
+              issued: before?.keys.map((k) => k.id) ?? [],
+              lastBackupSucceededAt: lastSucceeded,
+              kek: undefined,
+              now: new Date(now),
+              randomBytes,
+            });
+            if (plan.write) live = store(plan.write, ++version);
+            if (!live) throw new Error('the first plan creates the keyring');
+            dropped += plan.dropped.length;
+            const keyring = keyringOf(live);
+            keptNeedKeys(keyring, now, `step ${index}, after the key plan`);
+            if (run.outcome === 'failed') continue;
+            // A backup job: it encrypts with the keyring it read at start, uploads, then deletes what
+            // retention lets go (the newest always kept), and completes within its deadline.
+            const used = run.readKeyringBefore && before ? before : keyring;
+            const takenAt = new Date(now);
+            bucket.push({ key: `b${index}`, takenAt, keyId: used.current });
+            const completed = now + (index % 7) * 3_600_000;
+            const expired = new Set(selectExpired(bucket, { now: new Date(completed), retentionDays }));
+            bucket = bucket.filter((b) => !expired.has(b));
+            lastSucceeded = new Date(completed).toISOString();
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
+    // Both sides ran: versions were dropped, and backups were kept past retention (so they mattered).
+    expect(dropped, 'key versions dropped').toBeGreaterThanOrEqual(RUNS / 10);
+    expect(keptPastRetention, 'backups kept past retention').toBeGreaterThanOrEqual(RUNS / 10);
   });
 });

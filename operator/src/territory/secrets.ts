@@ -3,6 +3,7 @@
 // part outcome) comes out. Writes are never server-side applies: a new Secret is CREATED (the API
 // server refuses if one appeared meanwhile) and a changed one is REPLACED with its resourceVersion as
 // a precondition, so two operators, or an operator and a restore, can never overwrite a key.
+import { BACKUP_DEADLINE_SECONDS } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
 import { credentialRoles } from '../builders/database.ts';
 import {
@@ -76,6 +77,11 @@ export function planKeyring(opts: {
   live: KubeObject | undefined;
   /** Key ids the Territory's status says were issued: if the Secret vanished, they were lost. */
   issued: string[];
+  /**
+   * When the newest successful logical backup completed (the backup CronJob's lastSuccessfulTime), or
+   * undefined when none was seen: then no retired key version is dropped, since it may be needed.
+   */
+  lastBackupSucceededAt?: string | undefined;
   kek: CustomerKek | undefined;
   now: Date;
   randomBytes: RandomBytes;
@@ -150,7 +156,13 @@ export function planKeyring(opts: {
       return fail('CustomerKeyMismatch', (err as Error).message);
     }
   }
-  const pruned = prune(keyring, { now, retentionDays });
+  // A backup job runs at most BACKUP_DEADLINE_SECONDS: the newest backup was taken no earlier than that
+  // before it completed.
+  const succeeded = opts.lastBackupSucceededAt ? Date.parse(opts.lastBackupSucceededAt) : Number.NaN;
+  const newestBackupTakenAfter = Number.isFinite(succeeded)
+    ? new Date(succeeded - BACKUP_DEADLINE_SECONDS * 1000)
+    : undefined;
+  const pruned = prune(keyring, { now, retentionDays, newestBackupTakenAfter });
   keyring = pruned.keyring;
 
   const desired = buildKeyringSecret(ctx, serializeKeyring(keyring));

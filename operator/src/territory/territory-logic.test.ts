@@ -5,7 +5,14 @@ import { ROTATED_AT } from '../builders/keys.ts';
 import { parseKeyring } from '../keys/keyring.ts';
 import type { KubeObject } from '../runtime/types.ts';
 import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
-import { backupOutcome, databaseOutcome, withoutBackupEgress, withUnschedulablePods } from './health.ts';
+import {
+  backupOutcome,
+  databaseOutcome,
+  logicalBackupHealth,
+  physicalBackupHealth,
+  withoutBackupEgress,
+  withUnschedulablePods,
+} from './health.ts';
 import { ACCEPT_NEW_KEYRING, planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
 const ok = (type: PartOutcome['type']): PartOutcome => ({
@@ -235,36 +242,98 @@ describe('database and backup health', () => {
     expect(withoutBackupEgress(overdue, 's3.example.fr', [])).toBe(overdue);
   });
 
-  it('flags backups overdue after two periods without success', () => {
+  describe('backup health, each kind on its own', () => {
     const now = new Date('2026-11-28T12:00:00Z');
-    const cronJob = { status: {} };
-    expect(
-      backupOutcome({
-        cronJob,
-        lastSuccessful: '2026-11-28T02:00:00Z',
-        periodDays: 1,
-        now,
-        createdAt: '2026-01-01T00:00:00Z',
-      }),
-    ).toMatchObject({ status: 'True', reason: 'BackupSucceeded' });
-    expect(
-      backupOutcome({
-        cronJob,
-        lastSuccessful: '2026-11-25T02:00:00Z',
-        periodDays: 1,
-        now,
-        createdAt: undefined,
-      }),
-    ).toMatchObject({ status: 'False', reason: 'BackupOverdue' });
-    expect(
-      backupOutcome({
-        cronJob,
-        lastSuccessful: undefined,
-        periodDays: 1,
-        now,
-        createdAt: '2026-11-28T10:00:00Z',
-      }),
-    ).toMatchObject({ status: 'True', reason: 'BackupScheduled' });
+    const opts = { periodDays: 1, now, namespace: 'rennes' };
+    const cronJob = (status: Record<string, unknown>, created = '2026-01-01T00:00:00Z') => ({
+      metadata: { creationTimestamp: created },
+      status,
+    });
+    const cluster = (status: Record<string, unknown>) => ({
+      metadata: { creationTimestamp: '2026-01-01T00:00:00Z' },
+      status,
+    });
+    const archiving = (status: 'True' | 'False', message = '') => ({
+      conditions: [{ type: 'ContinuousArchiving', status, message }],
+    });
+
+    it('reads the logical CronJob: succeeded, pending, failing, overdue', () => {
+      const ok = { lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-28T02:00:40Z' };
+      expect(logicalBackupHealth(cronJob(ok), opts)).toMatchObject({
+        state: 'Succeeded',
+        lastSuccessful: '2026-11-28T02:00:40Z',
+      });
+      expect(logicalBackupHealth(cronJob({}, '2026-11-28T10:00:00Z'), opts).state).toBe('Pending');
+      // Scheduled after the last success and no longer running: that run failed.
+      const failed = { lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-27T02:00:40Z' };
+      expect(logicalBackupHealth(cronJob(failed), opts)).toMatchObject({
+        state: 'Failing',
+        lastFailed: '2026-11-28T02:00:00Z',
+        detail: expect.stringContaining('kubectl -n rennes logs'),
+      });
+      // Still running (retrying): not failed yet.
+      expect(logicalBackupHealth(cronJob({ ...failed, active: [{ name: 'j' }] }), opts).state).toBe(
+        'Succeeded',
+      );
+      expect(logicalBackupHealth(cronJob({ lastSuccessfulTime: '2026-11-25T02:00:40Z' }), opts).state).toBe(
+        'Overdue',
+      );
+    });
+
+    it('reads the physical side from CloudNativePG: WAL archiving and base backups', () => {
+      const physicalOpts = { periodDays: 1, now };
+      expect(
+        physicalBackupHealth(
+          cluster({ ...archiving('True'), lastSuccessfulBackup: '2026-11-28T02:01:00Z' }),
+          physicalOpts,
+        ).state,
+      ).toBe('Succeeded');
+      expect(
+        physicalBackupHealth(
+          cluster({ ...archiving('False', 'unexpected failure invoking barman-cloud-wal-archive') }),
+          physicalOpts,
+        ),
+      ).toMatchObject({ state: 'Failing', detail: expect.stringContaining('barman-cloud-wal-archive') });
+      expect(
+        physicalBackupHealth(
+          cluster({ lastSuccessfulBackup: '2026-11-27T02:01:00Z', lastFailedBackup: '2026-11-28T02:01:00Z' }),
+          physicalOpts,
+        ).state,
+      ).toBe('Failing');
+    });
+
+    it('is not Ready while the encrypted backups fail, however fresh the physical ones', () => {
+      const failing = logicalBackupHealth(
+        cronJob({ lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-26T02:00:40Z' }),
+        opts,
+      );
+      const fresh = physicalBackupHealth(
+        cluster({ ...archiving('True'), lastSuccessfulBackup: '2026-11-28T11:59:00Z' }),
+        { periodDays: 1, now },
+      );
+      const outcome = backupOutcome({ cronJob: cronJob({}), logical: failing, physical: fresh });
+      expect(outcome).toMatchObject({ status: 'False', reason: 'BackupFailing' });
+      expect(outcome.message).toContain('logical (encrypted');
+      expect(outcome.message).toContain('physical (readable by the storage provider)');
+      // And a failing physical side is not hidden by healthy logical backups either.
+      const ok = logicalBackupHealth(
+        cronJob({ lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-28T02:00:40Z' }),
+        opts,
+      );
+      const walFailing = physicalBackupHealth(cluster(archiving('False')), { periodDays: 1, now });
+      expect(backupOutcome({ cronJob: cronJob({}), logical: ok, physical: walFailing })).toMatchObject({
+        status: 'False',
+        reason: 'BackupFailing',
+      });
+      expect(backupOutcome({ cronJob: cronJob({}), logical: ok, physical: undefined })).toMatchObject({
+        status: 'True',
+        reason: 'BackupSucceeded',
+      });
+      expect(backupOutcome({ cronJob: undefined, logical: ok, physical: undefined })).toMatchObject({
+        status: 'False',
+        reason: 'BackupScheduling',
+      });
+    });
   });
 });
 

@@ -11,6 +11,7 @@ import {
 } from '../../../operator/src/api/territory.arbitraries.test-helpers.ts';
 import { API_VERSION, KIND, parseTerritory } from '../../../operator/src/api/territory.ts';
 import { minimalTerritory } from '../../../operator/src/api/test-fixtures.ts';
+import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../../operator/src/territory/physical-erasure.ts';
 import { type ChaosContext, sleep } from '../lib/context.ts';
 import type { TerritoryItem } from '../lib/invariants.ts';
 import { objectPath } from '../lib/kube-http.ts';
@@ -182,7 +183,11 @@ export async function badInput(ctx: ChaosContext): Promise<{ failures: string[] 
     await ctx.kube.request(
       'PATCH',
       path,
-      { spec: { deletionPolicy: 'Delete' } },
+      {
+        // The bucket is fictional: nothing to erase there (see territory/physical-erasure.ts).
+        metadata: { annotations: { [LEAVE_PHYSICAL_BACKUPS_ANNOTATION]: 'chaos bad-input: no such bucket' } },
+        spec: { deletionPolicy: 'Delete' },
+      },
       'application/merge-patch+json',
     );
     await ctx.kube.request('DELETE', path);

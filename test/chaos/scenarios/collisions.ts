@@ -4,6 +4,7 @@
 // same new namespace: exactly one wins, everything in the namespace belongs to the winner.
 import { randomBytes } from 'node:crypto';
 import { API_VERSION, KIND } from '../../../operator/src/api/territory.ts';
+import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../../operator/src/territory/physical-erasure.ts';
 import { namespaceFingerprint } from '../../support/namespace-fingerprint.ts';
 import { type ChaosContext, sleep } from '../lib/context.ts';
 import { listOwned, type TerritoryItem } from '../lib/invariants.ts';
@@ -222,7 +223,13 @@ export async function collisions(
       await ctx.kube.request(
         'PATCH',
         objectPath({ apiVersion: API_VERSION, kind: KIND, name }),
-        { spec: { deletionPolicy: 'Delete' } },
+        {
+          // The bucket is fictional: nothing to erase there (see territory/physical-erasure.ts).
+          metadata: {
+            annotations: { [LEAVE_PHYSICAL_BACKUPS_ANNOTATION]: 'chaos collisions: no such bucket' },
+          },
+          spec: { deletionPolicy: 'Delete' },
+        },
         'application/merge-patch+json',
       );
       await deleteTerritory(ctx, name).catch((error: Error) => failures.push(error.message));

@@ -119,6 +119,54 @@ describe('register of the examples (offline)', () => {
     expect(JSON.parse(JSON.stringify(entries))).toHaveLength(files.length);
   });
 
+  it('says plainly when the storage provider can read the physical backups, and when nothing of the kind is kept', () => {
+    const acigne = territories.find((x) => x.metadata.name === 'acigne');
+    if (!acigne) throw new Error('acigne example missing');
+    const off = registerEntry(acigne, providers);
+    expect(off.backups.physical).toEqual({ enabled: false });
+    expect(off.securityMeasures).toContain(
+      'no physical backups (spec.backup.physical is off): only the logical backups go to the bucket',
+    );
+    expect(off.recipients.join(' ')).not.toContain('storage provider');
+
+    const withPhysical = {
+      ...acigne,
+      spec: {
+        ...acigne.spec,
+        backup: {
+          ...acigne.spec.backup,
+          physical: { enabled: true, encryption: 'ProviderManaged' as const },
+        },
+      },
+    };
+    const on = registerEntry(withPhysical, providers);
+    const host = new URL(acigne.spec.backup.destination.endpoint).hostname;
+    const provider = `${on.backups.provider} (${host})`;
+    expect(on.backups.physical).toEqual({
+      enabled: true,
+      encryption: 'ProviderManaged',
+      readableBy: provider,
+    });
+    expect(on.securityMeasures).toContainEqual(
+      expect.stringContaining(`so the storage provider ${provider} can read them`),
+    );
+    expect(on.recipients.at(-1)).toBe(
+      `storage provider ${provider}: can read the physical backups (provider-managed encryption, spec.backup.physical)`,
+    );
+    // The declared recipients stay first, as declared.
+    expect(on.recipients.slice(0, -1)).toEqual(off.recipients);
+    const md = toMarkdown([on]);
+    expect(md).toContain(`physical backups too, readable by the storage provider ${provider}`);
+    expect(md).toMatch(
+      /\| Destinataires \/ Recipients \| .*storage provider .*can read the physical backups/,
+    );
+    const [header, row] = parseCsv(toCsv([on]));
+    expect(row?.[header?.indexOf('backup_physical') ?? -1]).toBe(
+      `on, readable by the storage provider ${provider}`,
+    );
+    expect(parseCsv(toCsv([off]))[1]?.[header?.indexOf('backup_physical') ?? -1]).toBe('off');
+  });
+
   it('reports the hosting the operator verified, when read from the cluster', () => {
     const t = territories.find((x) => x.metadata.name === 'acigne');
     if (!t) throw new Error('acigne example missing');

@@ -55,6 +55,11 @@ export interface RegisterEntry {
     schedule: string;
     retentionDays: number;
     clientSideEncryption: boolean;
+    /**
+     * CloudNativePG's physical backups: when enabled, encrypted by the storage provider only
+     * (ProviderManaged), so `readableBy` (the provider, named by the endpoint's host) can read them.
+     */
+    physical: { enabled: boolean; encryption?: string; readableBy?: string };
   };
   keys: { holder: 'authority' | 'platform'; description: string };
   transfersOutsideEU: string;
@@ -102,6 +107,9 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
   const b = spec.backup;
   const destination = evaluateDestination(b.destination.endpoint, spec.hosting.level, providers);
   const host = observed?.backup?.destinationHost ?? safeHost(b.destination.endpoint);
+  // Who holds the bucket: the endpoint's host, and the provider the table names for it.
+  const storageProvider = destination.sovereign ? `${destination.provider} (${host})` : host;
+  const physical = b.physical.enabled;
   const backups: RegisterEntry['backups'] = {
     host,
     bucket: b.destination.bucket,
@@ -110,6 +118,13 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
     schedule: b.schedule,
     retentionDays: b.retentionDays,
     clientSideEncryption: b.clientSideEncryption,
+    physical: physical
+      ? {
+          enabled: true,
+          ...(b.physical.encryption ? { encryption: b.physical.encryption } : {}),
+          readableBy: storageProvider,
+        }
+      : { enabled: false },
   };
 
   const customerKey = spec.encryption.customerKey;
@@ -127,9 +142,21 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
     `isolated namespace ${ns} (Pod Security restricted, default-deny network policies, per-namespace roles)`,
     'PostgreSQL over TLS 1.3 only, SCRAM-SHA-256 passwords rotated by the operator, one database role per purpose',
     b.clientSideEncryption
-      ? `backups encrypted before they leave the cluster (AES-256-GCM) with keys rotated every ${spec.encryption.rotationDays} days`
-      : 'backups NOT encrypted on the client side (spec.backup.clientSideEncryption is false)',
+      ? `logical backups encrypted before they leave the cluster (AES-256-GCM) with keys rotated every ${spec.encryption.rotationDays} days`
+      : 'logical backups NOT encrypted on the client side (spec.backup.clientSideEncryption is false)',
+    physical
+      ? `physical backups (CloudNativePG: WAL archive and base backups) NOT encrypted with the authority's keys: encrypted by the storage provider with its own keys (provider-managed, S3 server-side encryption), so the storage provider ${storageProvider} can read them; erased from the bucket when the Territory is deleted with deletionPolicy Delete`
+      : 'no physical backups (spec.backup.physical is off): only the logical backups go to the bucket',
     `backups on schedule "${b.schedule}" (UTC), kept ${b.retentionDays} days`,
+  ];
+  // A provider that can read the data receives it, in the sense of art. 30.1.d: the record names it.
+  const recipients = [
+    ...(spec.controller.recipients ?? []),
+    ...(physical
+      ? [
+          `storage provider ${storageProvider}: can read the physical backups (provider-managed encryption, spec.backup.physical)`,
+        ]
+      : []),
   ];
 
   return {
@@ -154,7 +181,7 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
       dataSubjects: [...p.dataSubjects],
       retentionDays: p.retentionDays,
     })),
-    recipients: [...(spec.controller.recipients ?? [])],
+    recipients,
     hosting,
     backups,
     keys,
@@ -186,7 +213,10 @@ function hostingText(e: RegisterEntry): string {
 function backupText(e: RegisterEntry): string {
   const b = e.backups;
   const who = b.provider ? `${b.provider} ${b.region}` : 'not a French endpoint of the provider table';
-  return `${b.host}, bucket ${b.bucket} (${who})`;
+  const physical = b.physical.enabled
+    ? `; physical backups too, readable by the storage provider ${b.physical.readableBy}`
+    : '';
+  return `${b.host}, bucket ${b.bucket} (${who})${physical}`;
 }
 
 function retentionText(days: number): string {
@@ -258,6 +288,7 @@ export const CSV_COLUMNS = [
   'backup_bucket',
   'backup_provider',
   'backup_retention_days',
+  'backup_physical',
   'keys_holder',
   'keys',
   'transfers_outside_eu',
@@ -302,6 +333,9 @@ export function toCsv(entries: RegisterEntry[]): string {
         backup_bucket: e.backups.bucket,
         backup_provider: e.backups.provider ? `${e.backups.provider} ${e.backups.region}` : '',
         backup_retention_days: e.backups.retentionDays,
+        backup_physical: e.backups.physical.enabled
+          ? `on, readable by the storage provider ${e.backups.physical.readableBy}`
+          : 'off',
         keys_holder: e.keys.holder,
         keys: e.keys.description,
         transfers_outside_eu: e.transfersOutsideEU,

@@ -56,7 +56,7 @@ describe('render of each example', () => {
         const { adminGroups, readerGroups } = t.spec.access;
         const bindings = (adminGroups.length > 0 ? 1 : 0) + (readerGroups.length > 0 ? 1 : 0);
         expect(kinds.filter((k) => k === 'RoleBinding')).toHaveLength(bindings);
-        if (t.spec.backup.physical) expect(kinds).toContain('ScheduledBackup');
+        if (t.spec.backup.physical.enabled) expect(kinds).toContain('ScheduledBackup');
         // Tenancy before keys, keys and credentials before the database, backups last.
         if (bindings > 0) expect(kinds.lastIndexOf('RoleBinding')).toBeLessThan(kinds.indexOf('Secret'));
         expect(kinds.lastIndexOf('Secret')).toBeLessThan(kinds.indexOf('Cluster'));
@@ -64,7 +64,7 @@ describe('render of each example', () => {
         // One credential Secret per purpose, plus the owner's, the backup role's and the keyring (and,
         // with physical backups, the bucket's region for CloudNativePG).
         expect(kinds.filter((k) => k === 'Secret')).toHaveLength(
-          t.spec.controller.purposes.length + 3 + (t.spec.backup.physical ? 1 : 0),
+          t.spec.controller.purposes.length + 3 + (t.spec.backup.physical.enabled ? 1 : 0),
         );
       });
 
@@ -146,6 +146,24 @@ describe('render decisions', () => {
     expect(cluster.spec.backup).toBeUndefined();
     expect(formatRender([r], 'yaml')).toMatch(
       /# No backup objects: backup endpoint s3\.nl-ams\.scw\.cloud is not a French/,
+    );
+  });
+
+  it('renders physical backups only when the spec turns them on, saying the provider can read them', () => {
+    const acigne = example('commune-acigne.yaml');
+    const kinds = (t: Territory) => renderTerritory(t, options).objects.map((o) => o.object.kind);
+    expect(kinds(acigne)).not.toContain('ScheduledBackup');
+    const on = withSpec(acigne, (spec) => {
+      (spec.backup as Record<string, unknown>).physical = { enabled: true, encryption: 'ProviderManaged' };
+    });
+    const r = renderTerritory(on, options);
+    expect(kinds(on)).toContain('ScheduledBackup');
+    expect(r.objects.map((o) => o.object.metadata?.name)).toContain(BACKUP_REGION_SECRET);
+    const cluster = r.objects.find((o) => o.object.kind === 'Cluster')?.object as {
+      spec: { backup: { barmanObjectStore: { destinationPath: string } } };
+    };
+    expect(cluster.spec.backup.barmanObjectStore.destinationPath).toBe(
+      `s3://${acigne.spec.backup.destination.bucket}/${acigne.metadata.name}/physical`,
     );
   });
 
