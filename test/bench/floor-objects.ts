@@ -39,6 +39,7 @@ export function floorObjects(
     config,
     allowedRegions: verdict.allowedRegions,
     backupAllowed: false,
+    barmanCloudPlugin: false,
   };
   const desired = buildDesiredState(ctx);
   const keyring = planKeyring({ ctx, live: undefined, issued: [], kek: undefined, now, randomBytes });

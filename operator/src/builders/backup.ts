@@ -1,5 +1,5 @@
-// Backups, two kinds. Physical: CloudNativePG's WAL archive and base backups (configured on the
-// Cluster, scheduled here). Logical: a CronJob running our own backup command, which encrypts each
+// Backups, two kinds. Physical: CloudNativePG's WAL archive and base backups through the Barman Cloud
+// plugin (configured in object-store.ts, scheduled here). Logical: a CronJob running our own backup command, which encrypts each
 // pg_dump on the client side with the authority's current data key before it leaves the namespace
 // (what CloudNativePG does not offer).
 import type { BuildContext, Owned } from './context.ts';
@@ -7,6 +7,7 @@ import { ownedMeta, regionAffinity } from './context.ts';
 import { BACKUP_ROLE, BACKUP_SECRET, CA_SECRET, CLUSTER_NAME, databaseName, RW_SERVICE } from './database.ts';
 import { KEYRING_KEY, KEYRING_SECRET } from './keys.ts';
 import { backupPodLabels } from './network.ts';
+import { BARMAN_CLOUD_PLUGIN } from './object-store.ts';
 
 export const LOGICAL_BACKUP_CRONJOB = 'logical-backup';
 export const PHYSICAL_BACKUP_SCHEDULE = 'physical-backup';
@@ -24,7 +25,9 @@ export function buildScheduledBackup(ctx: BuildContext): Owned {
     spec: {
       cluster: { name: CLUSTER_NAME },
       schedule: toCnpgSchedule(ctx.territory.spec.backup.schedule),
-      method: 'barmanObjectStore',
+      // Through the Barman Cloud plugin, into the ObjectStore the Cluster names (object-store.ts).
+      method: 'plugin',
+      pluginConfiguration: { name: BARMAN_CLOUD_PLUGIN },
       backupOwnerReference: 'self',
       immediate: false,
     },

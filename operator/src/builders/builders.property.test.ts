@@ -111,18 +111,27 @@ const contextArb = fc
   .record({
     manifest: validTerritoryArb(),
     backupAllowed: fc.boolean(),
+    barmanCloudPlugin: fc.boolean(),
     orphan: fc.boolean(),
     allowedRegions: fc.uniqueArray(fc.constantFrom('cloudgouv-eu-west-1', 'fr-par', 'GRA7'), {
       maxLength: 3,
     }),
   })
-  .map(({ manifest, backupAllowed, orphan, allowedRegions }): BuildContext => {
+  .map(({ manifest, backupAllowed, barmanCloudPlugin, orphan, allowedRegions }): BuildContext => {
     const parsed = parseTerritory(manifest);
     if (!parsed.ok) throw new Error(`generator produced an invalid Territory: ${parsed.errors.join('; ')}`);
     const t = parsed.territory;
     const facts = lookupAuthority(t.spec.authority.kind, t.spec.authority.code, t.spec.authority.displayName);
     if (!facts.found) throw new Error(`generator produced an unknown authority: ${facts.message}`);
-    return { ...BASE_CONTEXT, territory: t, authority: facts, backupAllowed, orphan, allowedRegions };
+    return {
+      ...BASE_CONTEXT,
+      territory: t,
+      authority: facts,
+      backupAllowed,
+      barmanCloudPlugin,
+      orphan,
+      allowedRegions,
+    };
   });
 
 function everyObject(ctx: BuildContext): Owned[] {

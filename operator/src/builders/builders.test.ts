@@ -225,6 +225,8 @@ describe('rbac', () => {
       ['postgresql.cnpg.io', 'clusters'],
       ['postgresql.cnpg.io', 'clusters', 'status'],
       ['postgresql.cnpg.io', 'scheduledbackups'],
+      ['barmancloud.cnpg.io', 'objectstores'],
+      ['barmancloud.cnpg.io', 'objectstores', 'status'],
       ['sovereign.dev', 'territories'],
     ];
     const everyKind = [...ADMIN_RULES, ...READER_RULES].flatMap((r) =>
@@ -295,10 +297,19 @@ describe('database and backups', () => {
     expect(JSON.stringify(s.affinity)).toContain('"values":["cloudgouv-eu-west-1"]');
     expect(s.enableSuperuserAccess).toBe(false);
     // Physical backups are off by default: the storage provider could read them.
+    expect(s.plugins).toBeUndefined();
+    // Never CloudNativePG's in-tree object store (deprecated, removed after 1.31): the plugin only.
     expect(s.backup).toBeUndefined();
-    expect(spec(clusterOf(buildDesiredState(context(withPhysicalBackups())))).backup).toMatchObject({
-      retentionPolicy: '35d',
-    });
+    const physical = spec(clusterOf(buildDesiredState(context(withPhysicalBackups()))));
+    expect(physical.backup).toBeUndefined();
+    expect(physical.plugins).toEqual([
+      {
+        name: 'barman-cloud.cloudnative-pg.io',
+        enabled: true,
+        isWALArchiver: true,
+        parameters: { barmanObjectName: 'physical-backups' },
+      },
+    ]);
   });
 
   it('adding a purpose adds a role and leaves the others as they were', () => {
@@ -323,7 +334,18 @@ describe('database and backups', () => {
     expect(buildDesiredState(context()).backup.map((o) => o.kind)).toEqual(['CronJob']);
     const backup = buildDesiredState(context(withPhysicalBackups())).backup;
     expect(backup.map((o) => o.kind)).toEqual(['ScheduledBackup', 'CronJob']);
-    expect(spec(backup[0] as Owned).schedule).toBe('0 0 2 * * *');
+    expect(backup[0]).toMatchObject({
+      apiVersion: 'postgresql.cnpg.io/v1',
+      metadata: { name: 'physical-backup', namespace: 'rennes-metropole' },
+      spec: {
+        cluster: { name: 'db' },
+        schedule: '0 0 2 * * *',
+        method: 'plugin',
+        pluginConfiguration: { name: 'barman-cloud.cloudnative-pg.io' },
+        backupOwnerReference: 'self',
+        immediate: false,
+      },
+    });
     expect(toCnpgSchedule('30 3 * * 0')).toBe('0 30 3 * * 0');
   });
 
@@ -393,9 +415,11 @@ describe('database and backups', () => {
       name: 's3-ca',
       secret: { secretName: 'objectstore-ca', items: [{ key: 'ca.crt', path: 'ca.crt' }] },
     });
-    const store = (spec(clusterOf(s)).backup as { barmanObjectStore: Record<string, unknown> })
-      .barmanObjectStore;
-    expect(store.endpointCA).toEqual({ name: 'objectstore-ca', key: 'ca.crt' });
+    const store = s.database.find((o) => o.kind === 'ObjectStore') as Owned;
+    expect((spec(store).configuration as Record<string, unknown>).endpointCA).toEqual({
+      name: 'objectstore-ca',
+      key: 'ca.crt',
+    });
   });
 
   it("gives barman-cloud the bucket's region through a Secret, as CloudNativePG reads it", () => {
@@ -405,11 +429,9 @@ describe('database and backups', () => {
       region: 'gra',
       credentialsSecret: { name: 'creds' },
     });
-    const [region, cluster] = buildDesiredState(context(t)).database as Owned[];
-    const store = (
-      spec(cluster as Owned).backup as { barmanObjectStore: { s3Credentials: Record<string, unknown> } }
-    ).barmanObjectStore;
-    expect(store.s3Credentials.region).toEqual({ name: 'backup-s3-region', key: 'region' });
+    const [region, store] = buildDesiredState(context(t)).database as Owned[];
+    const configuration = spec(store as Owned).configuration as { s3Credentials: Record<string, unknown> };
+    expect(configuration.s3Credentials.region).toEqual({ name: 'backup-s3-region', key: 'region' });
     expect(region).toMatchObject({ kind: 'Secret', metadata: { name: 'backup-s3-region' } });
     expect(Buffer.from((region as { data: { region: string } }).data.region, 'base64').toString()).toBe(
       'gra',
@@ -418,10 +440,21 @@ describe('database and backups', () => {
     expect(buildDesiredState(context(t, { backupAllowed: false })).database).toHaveLength(1);
   });
 
-  it('builds no backup object, and no object store on the Cluster, when backups are not allowed', () => {
-    const s = buildDesiredState(context(territory(), { backupAllowed: false }));
-    expect(s.backup).toEqual([]);
-    expect(spec(clusterOf(s)).backup).toBeUndefined();
+  it('builds no backup object, and no plugin on the Cluster, when backups are not allowed', () => {
+    for (const t of [territory(), withPhysicalBackups()]) {
+      const s = buildDesiredState(context(t, { backupAllowed: false }));
+      expect(s.backup).toEqual([]);
+      expect(s.database.map((o) => o.kind)).toEqual(['Cluster']);
+      expect(spec(clusterOf(s)).plugins).toBeUndefined();
+    }
+  });
+
+  it('leaves physical backups out while the Barman Cloud plugin is not installed: the database comes up', () => {
+    const s = buildDesiredState(context(withPhysicalBackups(), { barmanCloudPlugin: false }));
+    // CloudNativePG never reconciles a Cluster naming a plugin it does not know.
+    expect(spec(clusterOf(s)).plugins).toBeUndefined();
+    expect(s.database.map((o) => o.kind)).toEqual(['Cluster']);
+    expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
   });
 
   it('leaves the physical backup (and its region Secret) out when disabled, or by default', () => {
@@ -430,7 +463,7 @@ describe('database and backups', () => {
     for (const t of [off, territory()]) {
       const s = buildDesiredState(context(t));
       expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
-      expect(spec(clusterOf(s)).backup).toBeUndefined();
+      expect(spec(clusterOf(s)).plugins).toBeUndefined();
       expect(s.database.map((o) => o.kind)).toEqual(['Cluster']);
     }
   });

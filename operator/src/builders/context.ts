@@ -40,6 +40,12 @@ export interface BuildContext {
    */
   backupAllowed: boolean;
   /**
+   * Whether the API server serves the Barman Cloud plugin's ObjectStore kind (the plugin is installed):
+   * physical backups go through it. Without it the Cluster names no plugin, since CloudNativePG refuses
+   * to reconcile a Cluster whose plugin is unknown, and the database comes up without physical backups.
+   */
+  barmanCloudPlugin: boolean;
+  /**
    * The API server's own addresses, read from the `kubernetes` Service's EndpointSlices (what Pods
    * reach behind its ClusterIP). Used for the instances' egress when `config.apiServerCidrs` is empty.
    */

@@ -1,9 +1,9 @@
 // PostgreSQL through CloudNativePG: one Cluster per Territory, in its namespace and its regions, with
 // an owner role and database named for the territory and one login role per GDPR purpose, so adding
 // a purpose later adds a role without touching the others ("start small, grow").
-import type { Territory } from '../api/territory.ts';
 import type { BuildContext, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
+import { clusterPlugins } from './object-store.ts';
 
 export const CLUSTER_NAME = 'db';
 export const OWNER_SECRET = 'db-owner';
@@ -52,66 +52,6 @@ export function credentialRoles(ctx: BuildContext): { secret: string; username: 
 
 export function databaseEndpoint(ctx: BuildContext): string {
   return `${RW_SERVICE}.${namespaceOf(ctx.territory)}.svc:5432`;
-}
-
-/**
- * The key prefix of a Territory's physical backups in its bucket, `<pathPrefix>/<territory>/physical/`:
- * where barman-cloud writes, and what deleting the Territory with deletionPolicy Delete erases.
- */
-export function physicalBackupPrefix(t: Territory): string {
-  const d = t.spec.backup.destination;
-  const prefix = d.pathPrefix ? `${d.pathPrefix.replace(/^\/+|\/+$/g, '')}/` : '';
-  return `${prefix}${t.metadata.name}/physical/`;
-}
-
-export function physicalBackupPath(ctx: BuildContext): string {
-  const d = ctx.territory.spec.backup.destination;
-  return `s3://${d.bucket}/${physicalBackupPrefix(ctx.territory).slice(0, -1)}`;
-}
-
-/**
- * The bucket's region, for barman-cloud's request signatures: CloudNativePG reads it only from a
- * Secret. Without it barman-cloud signs for us-east-1, which a store checking the region refuses
- * (400 Bad Request on the first request, seen on a real node): the WAL archive then fails.
- */
-export const BACKUP_REGION_SECRET = 'backup-s3-region';
-
-/** Whether the Cluster archives WAL and takes base backups (the region Secret goes with it). */
-export const physicalBackupsOn = (ctx: BuildContext): boolean =>
-  ctx.backupAllowed && ctx.territory.spec.backup.physical.enabled;
-
-export function buildBackupRegionSecret(ctx: BuildContext): Owned | undefined {
-  if (!physicalBackupsOn(ctx)) return undefined;
-  const region = ctx.territory.spec.backup.destination.region ?? 'us-east-1';
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: ownedMeta(ctx, BACKUP_REGION_SECRET, 'backup'),
-    type: 'Opaque',
-    data: { region: Buffer.from(region).toString('base64') },
-  };
-}
-
-function physicalBackup(ctx: BuildContext) {
-  const b = ctx.territory.spec.backup;
-  const creds = b.destination.credentialsSecret;
-  return {
-    retentionPolicy: `${b.retentionDays}d`,
-    barmanObjectStore: {
-      destinationPath: physicalBackupPath(ctx),
-      endpointURL: b.destination.endpoint,
-      ...(b.destination.endpointCA
-        ? { endpointCA: { name: b.destination.endpointCA.name, key: b.destination.endpointCA.key } }
-        : {}),
-      s3Credentials: {
-        accessKeyId: { name: creds.name, key: creds.accessKeyIdKey },
-        secretAccessKey: { name: creds.name, key: creds.secretAccessKeyKey },
-        region: { name: BACKUP_REGION_SECRET, key: 'region' },
-      },
-      wal: { compression: 'gzip', encryption: 'AES256' },
-      data: { compression: 'gzip', encryption: 'AES256' },
-    },
-  };
 }
 
 export function buildDatabaseCluster(ctx: BuildContext): Owned {
@@ -182,7 +122,9 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
     },
   };
   if (db.resources) spec.resources = db.resources;
-  if (physicalBackupsOn(ctx)) spec.backup = physicalBackup(ctx);
+  // Physical backups: the Barman Cloud plugin archives WAL into the Territory's ObjectStore (object-store.ts).
+  const plugins = clusterPlugins(ctx);
+  if (plugins) spec.plugins = plugins;
   return {
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',

@@ -68,6 +68,7 @@ export function context(t: Territory = territory(), over: Partial<BuildContext> 
     }),
     allowedRegions: ['cloudgouv-eu-west-1'],
     backupAllowed: true,
+    barmanCloudPlugin: true,
     ...over,
   };
 }

@@ -2,9 +2,10 @@
 // can apply them in order and report each part's health. Pure: no I/O, no clock, no randomness.
 import { buildLogicalBackupCronJob, buildScheduledBackup } from './backup.ts';
 import type { BuildContext, Owned } from './context.ts';
-import { buildBackupRegionSecret, buildDatabaseCluster } from './database.ts';
+import { buildDatabaseCluster } from './database.ts';
 import { buildNamespace } from './namespace.ts';
 import { buildNetworkPolicies } from './network.ts';
+import { buildBackupRegionSecret, buildObjectStore, physicalBackupsOn } from './object-store.ts';
 import { buildLimitRange, buildResourceQuota } from './quota.ts';
 import { buildRbac } from './rbac.ts';
 
@@ -13,7 +14,10 @@ export interface DesiredState {
   namespace: Owned;
   /** Quota, limits, network policies and roles: no data, safe before the sovereignty gate opens. */
   tenancy: Owned[];
-  /** The CloudNativePG Cluster (after its Secrets exist). Data-bearing: only when sovereignty is met. */
+  /**
+   * The CloudNativePG Cluster (after its Secrets exist), preceded by the ObjectStore it archives WAL into
+   * (and its region Secret) when physical backups are on. Data-bearing: only when sovereignty is met.
+   */
   database: Owned[];
   /** Physical and logical backups. Data-bearing, and only toward a sovereign destination. */
   backup: Owned[];
@@ -22,13 +26,15 @@ export interface DesiredState {
 export function buildDesiredState(ctx: BuildContext): DesiredState {
   const backup: Owned[] = [];
   if (ctx.backupAllowed) {
-    if (ctx.territory.spec.backup.physical.enabled) backup.push(buildScheduledBackup(ctx));
+    if (physicalBackupsOn(ctx)) backup.push(buildScheduledBackup(ctx));
     backup.push(buildLogicalBackupCronJob(ctx));
   }
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],
-    database: [buildBackupRegionSecret(ctx), buildDatabaseCluster(ctx)].filter((o): o is Owned => !!o),
+    database: [buildBackupRegionSecret(ctx), buildObjectStore(ctx), buildDatabaseCluster(ctx)].filter(
+      (o): o is Owned => !!o,
+    ),
     backup,
   };
 }

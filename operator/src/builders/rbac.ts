@@ -36,6 +36,8 @@ const GUARDRAILS = [
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'] },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'] },
   { apiGroups: ['postgresql.cnpg.io'], resources: ['clusters', 'backups', 'scheduledbackups'] },
+  // Where the physical backups go and with which credentials: the Territory's spec decides, not its admins.
+  { apiGroups: ['barmancloud.cnpg.io'], resources: ['objectstores'] },
 ];
 
 /**

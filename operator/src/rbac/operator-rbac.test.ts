@@ -39,6 +39,7 @@ describe('resourceOf', () => {
       'batch/cronjobs',
       'postgresql.cnpg.io/clusters',
       'postgresql.cnpg.io/scheduledbackups',
+      'barmancloud.cnpg.io/objectstores',
     ]);
     expect(resourceOf('Ingress')).toBe('ingresses');
     expect(resourceOf('Gateway')).toBe('gateways');

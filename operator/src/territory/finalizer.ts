@@ -1,8 +1,8 @@
 // Deleting a Territory. The finalizer makes deletion a deliberate, resumable sequence:
 // - Retain (the default): every owned object loses its owner reference, so garbage collection keeps
 //   the namespace, the database and the keys; an Event says so. Data is never deleted by accident.
-// - Delete: backups schedules, then the database; once it is gone (nothing writes WAL any more), every
-//   object under the physical backup prefix in the bucket (readable by the storage provider: the keys do not
+// - Delete: backups schedules, then the database; once it is gone (nothing writes WAL any more), its
+//   ObjectStore (the Barman Cloud plugin's destination), then every object under the physical backup prefix in the bucket (readable by the storage provider: the keys do not
 //   protect them, physical-erasure.ts), then credentials, then the keyring LAST (crypto-shredding: the
 //   logical backups left in the bucket become unreadable, SecNumCloud 19.4), then the namespace.
 // Each step is idempotent; a crash in the middle resumes where it stopped. A step that cannot be done
@@ -87,8 +87,12 @@ async function orphanStack(
   });
 }
 
-/** Order matters: nothing may still write backups or data once the keys are gone. */
-const DELETE_ORDER = ['CronJob', 'ScheduledBackup', 'Cluster', 'Secret'];
+/**
+ * Order matters: nothing may still write backups or data once the keys are gone. The ObjectStore goes
+ * once the database is gone (its instances archive WAL through it until they stop), before the erasure.
+ */
+const DELETE_ORDER = ['CronJob', 'ScheduledBackup', 'Cluster', 'ObjectStore', 'Secret'];
+const AFTER_THE_DATABASE = ['ObjectStore', 'Secret'];
 
 /** How soon to look again while the database's instances stop (its deletion also wakes the Territory). */
 const DATABASE_GONE_POLL_MS = 5_000;
@@ -113,7 +117,7 @@ async function deleteStack(
       { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name ?? '', namespace: ns },
       { propagationPolicy: 'Foreground' },
     );
-  for (const o of steps.filter((o) => o.kind !== 'Secret')) await remove(o);
+  for (const o of steps.filter((o) => !AFTER_THE_DATABASE.includes(o.kind))) await remove(o);
   // Only a namespace labelled for this Territory: one it was refused (NamespaceConflict) belongs to
   // someone else, and deleting it (or using the credentials in it) would touch their data.
   const ownsNamespace = owned.some((o) => o.kind === 'Namespace' && o.metadata.name === ns);
@@ -125,6 +129,7 @@ async function deleteStack(
       log.info({}, 'waiting for the database to be deleted before erasing its physical backups');
       return { requeueAfterMs: DATABASE_GONE_POLL_MS };
     }
+    for (const o of steps.filter((o) => o.kind === 'ObjectStore')) await remove(o);
     const namespace = owned.find((o) => o.kind === 'Namespace' && o.metadata.name === ns);
     await erasePhysical(ports, t, object, log, namespace?.metadata.deletionTimestamp !== undefined);
   } else if (!ports.cache('v1', 'Namespace')?.get(ns)) {

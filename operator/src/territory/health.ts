@@ -15,8 +15,6 @@ interface CnpgStatus {
   instances?: number;
   readyInstances?: number;
   conditions?: { type: string; status: string; reason?: string; message?: string }[];
-  lastSuccessfulBackup?: string;
-  lastFailedBackup?: string;
 }
 
 const CNPG_HEALTHY_PHASE = 'Cluster in healthy state';
@@ -196,20 +194,60 @@ export function logicalBackupHealth(
     : { state: 'Pending', detail: 'scheduled; none has run yet' };
 }
 
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+  lastTransitionTime?: string;
+}
+
+/** The ObjectStore's status, written by the plugin's sidecar (api/v1/objectstore_types.go, v0.14.0). */
+interface ObjectStoreStatus {
+  serverRecoveryWindow?: Record<
+    string,
+    { firstRecoverabilityPoint?: string; lastSuccessfulBackupTime?: string; lastFailedBackupTime?: string }
+  >;
+}
+
+/** The later of two RFC 3339 times, either possibly missing. */
+function latest(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a || !b) return a ?? b;
+  return Date.parse(b) > Date.parse(a) ? b : a;
+}
+
 /**
- * Physical backups (WAL archive and base backups), from CloudNativePG's Cluster: its ContinuousArchiving
- * condition, and its last successful and failed base backups.
+ * Physical backups (WAL archive and base backups through the Barman Cloud plugin). Where CloudNativePG
+ * v1.30.0 and the plugin v0.14.0 report them:
+ * - WAL archiving: the Cluster's ContinuousArchiving condition, set by the instance manager after each
+ *   archive attempt, whichever archiver (the plugin's included); False carries barman-cloud's error.
+ * - The last base backups: the ObjectStore's status.serverRecoveryWindow[<server>] (server: the Cluster's
+ *   name), lastSuccessfulBackupTime from the bucket's own catalog (refreshed after each backup and by the
+ *   retention loop), lastFailedBackupTime when barman-cloud-backup failed.
+ * - The last backup's outcome, whatever failed (the plugin unreachable, the instance gone too): the
+ *   Cluster's LastBackupSucceeded condition. False with reason LastBackupFailed until a later backup
+ *   succeeds; False with reason BackupStarted while one runs. Its lastTransitionTime is when it became
+ *   True (that success) or False (the start of the backup that failed).
+ * The Cluster's status.lastSuccessfulBackup is "not set for backup plugins" (CloudNativePG's API) and
+ * status.lastFailedBackup is deprecated with it: neither is read.
  */
 export function physicalBackupHealth(
   cluster: Obj,
-  opts: { periodDays: number; now: Date },
+  objectStore: Obj,
+  opts: { periodDays: number; now: Date; serverName: string },
 ): BackupKindHealth {
-  const s = (cluster?.status ?? {}) as CnpgStatus;
-  const created = cluster?.metadata?.creationTimestamp;
-  const last = s.lastSuccessfulBackup;
-  const failed = s.lastFailedBackup;
+  const conditions = ((cluster?.status ?? {}) as CnpgStatus).conditions as Condition[] | undefined;
+  const window = ((objectStore?.status ?? {}) as ObjectStoreStatus).serverRecoveryWindow?.[opts.serverName];
+  const archiving = conditions?.find((c) => c.type === 'ContinuousArchiving');
+  const lastBackup = conditions?.find((c) => c.type === 'LastBackupSucceeded');
+  const lastFailedBackup =
+    lastBackup?.status === 'False' && lastBackup.reason === 'LastBackupFailed' ? lastBackup : undefined;
+  const last = latest(
+    window?.lastSuccessfulBackupTime,
+    lastBackup?.status === 'True' ? lastBackup.lastTransitionTime : undefined,
+  );
+  const failed = latest(window?.lastFailedBackupTime, lastFailedBackup?.lastTransitionTime);
   const base = { ...(last ? { lastSuccessful: last } : {}), ...(failed ? { lastFailed: failed } : {}) };
-  const archiving = s.conditions?.find((c) => c.type === 'ContinuousArchiving');
   if (archiving?.status === 'False') {
     return {
       ...base,
@@ -217,14 +255,45 @@ export function physicalBackupHealth(
       detail: `WAL archiving is failing${archiving.message ? `: ${archiving.message}` : ''}`,
     };
   }
-  if (failed && (!last || Date.parse(failed) > Date.parse(last))) {
-    return { ...base, state: 'Failing', detail: `the base backup of ${failed} failed` };
+  if (lastFailedBackup || (failed && (!last || Date.parse(failed) > Date.parse(last)))) {
+    const why = lastFailedBackup?.message ? `: ${lastFailedBackup.message}` : '';
+    return {
+      ...base,
+      state: 'Failing',
+      detail: `the base backup${failed ? ` of ${failed}` : ''} failed${why}`,
+    };
   }
-  const late = overdue(last ?? created, last, opts.periodDays, opts.now);
+  // Due since the ObjectStore exists (physical backups were turned on), not since the database does; an
+  // ObjectStore just applied and not seen yet is not late.
+  const since = objectStore?.metadata?.creationTimestamp;
+  const late = overdue(last ?? since, last, opts.periodDays, opts.now);
   if (late) return { ...base, state: 'Overdue', detail: late };
   return last
     ? { ...base, state: 'Succeeded', detail: `last base backup ${last}` }
     : { ...base, state: 'Pending', detail: 'scheduled; no base backup yet' };
+}
+
+/**
+ * Physical backups are asked for, but the Barman Cloud plugin is not installed (its ObjectStore kind is
+ * not served): the database runs without them (CloudNativePG refuses a Cluster naming an unknown plugin),
+ * and a person must install the plugin. Not progressing: Stalled until then.
+ */
+export function barmanCloudPluginMissing(opts: {
+  cnpgNamespace: string;
+  release: string;
+  logical: BackupKindHealth;
+}): PartOutcome {
+  return {
+    type: 'BackupReady',
+    status: 'False',
+    reason: 'BarmanCloudPluginNotInstalled',
+    message:
+      'spec.backup.physical.enabled is true, but CloudNativePG’s Barman Cloud plugin is not installed on this ' +
+      `cluster (the API server does not serve barmancloud.cnpg.io/v1 ObjectStore): install ${opts.release} in ` +
+      `CloudNativePG’s namespace (${opts.cnpgNamespace}) with its TLS certificates (cert-manager, or your own), ` +
+      'and physical backups will follow. Meanwhile the database runs without WAL archiving or base backups. ' +
+      `Logical (encrypted with the authority's keys): ${opts.logical.detail}`,
+  };
 }
 
 /**

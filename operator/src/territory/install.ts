@@ -84,7 +84,7 @@ export async function installCustomResourceDefinitions(
       // Development tooling: fetches the pinned CloudNativePG release through the Go module proxy.
       const { cnpgCrds, CNPG_VERSION } = await import('../../../test/cnpg/crds.ts');
       await applyAndWait(client, (await cnpgCrds()) as KubeObject[]);
-      installed.push(`CloudNativePG ${CNPG_VERSION} CRDs`);
+      installed.push(`CloudNativePG ${CNPG_VERSION} CRDs and its Barman Cloud plugin's ObjectStore CRD`);
     } catch (err) {
       if (opts.cnpg === 'required') throw err;
       opts.log?.(`CloudNativePG CRDs not installed (${(err as Error).message}); Territories will say so.`);

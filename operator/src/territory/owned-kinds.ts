@@ -9,7 +9,10 @@ export interface OwnedKind {
   namespaced: boolean;
   /** Removed when it is no longer desired. Data-bearing kinds never are: a database is never deleted by drift. */
   prune: boolean;
-  /** Served only when CloudNativePG's CRDs are installed. */
+  /**
+   * Served only when a CloudNativePG CRD is installed: CloudNativePG's own, or its Barman Cloud plugin's
+   * (ObjectStore). Listing an unserved kind finds nothing rather than failing.
+   */
   cnpg?: boolean;
   /** The reconciler reads this kind's status (health of the database and of backups); others drop it from cache. */
   statusRead?: boolean;
@@ -32,6 +35,16 @@ export const OWNED_KINDS: OwnedKind[] = [
     statusRead: true,
   },
   { apiVersion: 'postgresql.cnpg.io/v1', kind: 'ScheduledBackup', namespaced: true, prune: true, cnpg: true },
+  // Physical backups' destination (builders/object-store.ts): no data of its own, pruned once the Cluster
+  // no longer archives into it; its status carries the last base backups (health.ts).
+  {
+    apiVersion: 'barmancloud.cnpg.io/v1',
+    kind: 'ObjectStore',
+    namespaced: true,
+    prune: true,
+    cnpg: true,
+    statusRead: true,
+  },
 ];
 
 /** Every owned object carries this label, so one selector finds them all, orphaned or not. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { physicalBackupPath } from '../builders/database.ts';
 import { context, territory, withPhysicalBackups } from '../builders/fixtures.test-helpers.ts';
+import { physicalBackupPath } from '../builders/object-store.ts';
 import {
   describeStoreError,
   erasedMessage,
@@ -45,7 +45,7 @@ describe('planErasure', () => {
         endpointCA: { name: 'objectstore-ca', key: 'ca.crt' },
       },
     });
-    // Exactly where the Cluster's barmanObjectStore writes, when physical backups are on.
+    // Exactly where the ObjectStore points barman-cloud, when physical backups are on.
     expect(`s3://backups/${plan.target.prefix}`).toBe(`${physicalBackupPath(context(t))}/`);
   });
 

@@ -11,7 +11,7 @@
 import { checkEndpoint } from '../api/endpoint.ts';
 import type { Territory } from '../api/territory.ts';
 import { namespaceOf } from '../builders/context.ts';
-import { physicalBackupPrefix } from '../builders/database.ts';
+import { physicalBackupPrefix } from '../builders/object-store.ts';
 
 /**
  * The escape hatch, for a bucket that is gone for good (closed account, deleted bucket): set on the
@@ -54,7 +54,7 @@ export function planErasure(t: Territory): ErasurePlan {
   const target: ErasureTarget = {
     endpoint: d.endpoint,
     host: checked.ok ? checked.host : 'the backup endpoint',
-    // What barman-cloud signs for (builders/database.ts, buildBackupRegionSecret).
+    // What barman-cloud signs for (builders/object-store.ts, buildBackupRegionSecret).
     region: d.region ?? 'us-east-1',
     bucket: d.bucket,
     prefix: physicalBackupPrefix(t),

@@ -14,9 +14,17 @@ import {
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
 import { namespaceOf } from '../builders/context.ts';
-import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, physicalBackupsOn } from '../builders/database.ts';
+import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
+import {
+  BARMAN_CLOUD_PLUGIN_RELEASE,
+  OBJECT_STORE_API_VERSION,
+  OBJECT_STORE_KIND,
+  OBJECT_STORE_NAME,
+  physicalBackupsOn,
+  physicalBackupsWanted,
+} from '../builders/object-store.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
@@ -28,6 +36,7 @@ import { FINALIZER, finalizeTerritory } from './finalizer.ts';
 import {
   type BackupKindHealth,
   backupOutcome,
+  barmanCloudPluginMissing,
   databaseOutcome,
   logicalBackupHealth,
   physicalBackupHealth,
@@ -155,6 +164,7 @@ export class TerritoryReconciler {
       config: ports.config,
       allowedRegions: verdict.compliant ? verdict.allowedRegions : [],
       backupAllowed: false,
+      barmanCloudPlugin: false,
       ...apiServerFacts(ports.cache(API_SERVER_SLICES.apiVersion, API_SERVER_SLICES.kind)?.list() ?? []),
     };
 
@@ -207,9 +217,15 @@ export class TerritoryReconciler {
     const backupGate = await this.backupGate(ctx);
     ctx.backupAllowed = backupGate === undefined;
 
-    // 7. Database through CloudNativePG, if installed.
-    const desired = buildDesiredState(ctx);
+    // 7. Database through CloudNativePG, if installed; physical backups through its Barman Cloud plugin,
+    // if installed too (asked only when they are wanted: a Cluster naming a plugin CloudNativePG does
+    // not know is never reconciled, so without it the database comes up without them).
     const cnpg = await ports.kube.serves('postgresql.cnpg.io/v1', 'Cluster');
+    ctx.barmanCloudPlugin =
+      cnpg &&
+      physicalBackupsWanted(ctx) &&
+      (await ports.kube.serves(OBJECT_STORE_API_VERSION, OBJECT_STORE_KIND));
+    const desired = buildDesiredState(ctx);
     let cluster: KubeObject | undefined;
     if (!cnpg) {
       parts.push({
@@ -225,6 +241,8 @@ export class TerritoryReconciler {
     } else {
       const refused = await this.unlessRefused(refusals, async () => {
         for (const o of desired.database) await this.apply(o);
+        // An ObjectStore goes once the Cluster no longer archives into it (just applied without it).
+        await this.pruneKinds(ctx, [OBJECT_STORE_KIND], new Set(desired.database.map(ownedKey)));
       });
       if (refused) {
         parts.push(refusedOutcome('DatabaseReady', refused.refused));
@@ -262,10 +280,22 @@ export class TerritoryReconciler {
       const cronJob = this.cached('batch/v1', 'CronJob', namespaceOf(t), LOGICAL_BACKUP_CRONJOB);
       const periodDays = schedulePeriodDays(t.spec.backup.schedule);
       const logical = logicalBackupHealth(cronJob, { periodDays, now, namespace: namespaceOf(t) });
-      const physical =
-        cnpg && physicalBackupsOn(ctx) ? physicalBackupHealth(cluster, { periodDays, now }) : undefined;
+      const physical = physicalBackupsOn(ctx)
+        ? physicalBackupHealth(
+            cluster,
+            this.cached(OBJECT_STORE_API_VERSION, OBJECT_STORE_KIND, namespaceOf(t), OBJECT_STORE_NAME),
+            { periodDays, now, serverName: CLUSTER_NAME },
+          )
+        : undefined;
       const destinationHost = new URL(t.spec.backup.destination.endpoint).hostname;
-      const outcome = backupOutcome({ cronJob, logical, physical });
+      const outcome =
+        cnpg && physicalBackupsWanted(ctx) && !ctx.barmanCloudPlugin
+          ? barmanCloudPluginMissing({
+              cnpgNamespace: ports.config.cnpgNamespace,
+              release: BARMAN_CLOUD_PLUGIN_RELEASE,
+              logical,
+            })
+          : backupOutcome({ cronJob, logical, physical });
       parts.push(withoutBackupEgress(outcome, destinationHost, backupEgressCidrs(ctx)));
       const shown = ({ state, lastSuccessful, lastFailed }: BackupKindHealth) => ({
         state,

@@ -7,6 +7,7 @@ import type { KubeObject } from '../runtime/types.ts';
 import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
 import {
   backupOutcome,
+  barmanCloudPluginMissing,
   databaseOutcome,
   logicalBackupHealth,
   physicalBackupHealth,
@@ -249,13 +250,47 @@ describe('database and backup health', () => {
       metadata: { creationTimestamp: created },
       status,
     });
-    const cluster = (status: Record<string, unknown>) => ({
+    // The shapes CloudNativePG v1.30.0 and the Barman Cloud plugin v0.14.0 write (metav1.Condition on the
+    // Cluster, set by the instance manager; the ObjectStore's serverRecoveryWindow, set by the sidecar).
+    const condition = (
+      type: 'ContinuousArchiving' | 'LastBackupSucceeded',
+      status: 'True' | 'False',
+      reason: string,
+      message: string,
+      lastTransitionTime: string,
+    ) => ({ type, status, reason, message, lastTransitionTime, observedGeneration: 1 });
+    const archivingOk = condition(
+      'ContinuousArchiving',
+      'True',
+      'ContinuousArchivingSuccess',
+      'Continuous archiving is working',
+      '2026-11-20T10:00:05Z',
+    );
+    const cluster = (...conditions: ReturnType<typeof condition>[]) => ({
       metadata: { creationTimestamp: '2026-01-01T00:00:00Z' },
-      status,
+      status: {
+        phase: 'Cluster in healthy state',
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'ClusterIsReady',
+            message: 'Cluster is Ready',
+            lastTransitionTime: '2026-11-20T10:00:00Z',
+          },
+          ...conditions,
+        ],
+      },
     });
-    const archiving = (status: 'True' | 'False', message = '') => ({
-      conditions: [{ type: 'ContinuousArchiving', status, message }],
+    const objectStore = (
+      window: Record<string, string> | undefined,
+      created = '2026-11-20T09:59:00Z',
+      server = 'db',
+    ) => ({
+      metadata: { creationTimestamp: created },
+      ...(window ? { status: { serverRecoveryWindow: { [server]: window } } } : {}),
     });
+    const physicalOpts = { periodDays: 1, now, serverName: 'db' };
 
     it('reads the logical CronJob: succeeded, pending, failing, overdue', () => {
       const ok = { lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-28T02:00:40Z' };
@@ -280,26 +315,137 @@ describe('database and backup health', () => {
       );
     });
 
-    it('reads the physical side from CloudNativePG: WAL archiving and base backups', () => {
-      const physicalOpts = { periodDays: 1, now };
+    it('reads WAL archiving from the Cluster and base backups from the ObjectStore and LastBackupSucceeded', () => {
+      const succeeded = condition(
+        'LastBackupSucceeded',
+        'True',
+        'LastBackupSucceeded',
+        'Backup was successful',
+        '2026-11-28T02:01:10Z',
+      );
+      const store = objectStore({
+        firstRecoverabilityPoint: '2026-11-21T02:00:30Z',
+        lastSuccessfulBackupTime: '2026-11-28T02:01:05Z',
+      });
+      expect(physicalBackupHealth(cluster(archivingOk, succeeded), store, physicalOpts)).toMatchObject({
+        state: 'Succeeded',
+        lastSuccessful: '2026-11-28T02:01:10Z',
+      });
+      // A backup running after a success: still the success, not a failure.
+      const started = condition(
+        'LastBackupSucceeded',
+        'False',
+        'BackupStarted',
+        'New Backup starting up',
+        '2026-11-28T11:58:00Z',
+      );
+      expect(physicalBackupHealth(cluster(archivingOk, started), store, physicalOpts)).toMatchObject({
+        state: 'Succeeded',
+        lastSuccessful: '2026-11-28T02:01:05Z',
+      });
+      // The bucket's catalog alone (the condition lost to a Cluster recreated from its backups).
+      expect(physicalBackupHealth(cluster(archivingOk), store, physicalOpts).state).toBe('Succeeded');
+      // Only this Cluster's server counts.
+      const other = objectStore(
+        { lastSuccessfulBackupTime: '2026-11-28T02:01:05Z' },
+        '2026-11-28T00:00:00Z',
+        'elsewhere',
+      );
+      expect(physicalBackupHealth(cluster(archivingOk), other, physicalOpts).state).toBe('Pending');
+    });
+
+    it('says the WAL archive fails, with barman-cloud’s error', () => {
+      const failing = condition(
+        'ContinuousArchiving',
+        'False',
+        'ContinuousArchivingFailing',
+        'unexpected failure invoking barman-cloud-wal-archive: exit status 4',
+        '2026-11-28T11:00:00Z',
+      );
+      expect(physicalBackupHealth(cluster(failing), objectStore(undefined), physicalOpts)).toMatchObject({
+        state: 'Failing',
+        detail: expect.stringContaining('barman-cloud-wal-archive'),
+      });
+    });
+
+    it('says the last base backup failed, whether barman-cloud or CloudNativePG saw it', () => {
+      const failed = condition(
+        'LastBackupSucceeded',
+        'False',
+        'LastBackupFailed',
+        'rpc error: code = Unknown desc = unexpected failure invoking barman-cloud-backup: exit status 4',
+        '2026-11-28T02:00:00Z',
+      );
+      const store = objectStore({
+        lastSuccessfulBackupTime: '2026-11-27T02:01:05Z',
+        lastFailedBackupTime: '2026-11-28T02:00:40Z',
+      });
+      expect(physicalBackupHealth(cluster(archivingOk, failed), store, physicalOpts)).toMatchObject({
+        state: 'Failing',
+        lastSuccessful: '2026-11-27T02:01:05Z',
+        lastFailed: '2026-11-28T02:00:40Z',
+        detail: expect.stringContaining('barman-cloud-backup: exit status 4'),
+      });
+      // A failure before barman-cloud ran (the plugin unreachable): only the Cluster's condition says it.
+      const unreachable = condition(
+        'LastBackupSucceeded',
+        'False',
+        'LastBackupFailed',
+        'requested plugin is not available: barman-cloud.cloudnative-pg.io',
+        '2026-11-28T02:00:00Z',
+      );
+      const catalogOnly = objectStore({ lastSuccessfulBackupTime: '2026-11-27T02:01:05Z' });
       expect(
-        physicalBackupHealth(
-          cluster({ ...archiving('True'), lastSuccessfulBackup: '2026-11-28T02:01:00Z' }),
-          physicalOpts,
-        ).state,
-      ).toBe('Succeeded');
-      expect(
-        physicalBackupHealth(
-          cluster({ ...archiving('False', 'unexpected failure invoking barman-cloud-wal-archive') }),
-          physicalOpts,
-        ),
-      ).toMatchObject({ state: 'Failing', detail: expect.stringContaining('barman-cloud-wal-archive') });
-      expect(
-        physicalBackupHealth(
-          cluster({ lastSuccessfulBackup: '2026-11-27T02:01:00Z', lastFailedBackup: '2026-11-28T02:01:00Z' }),
-          physicalOpts,
-        ).state,
-      ).toBe('Failing');
+        physicalBackupHealth(cluster(archivingOk, unreachable), catalogOnly, physicalOpts),
+      ).toMatchObject({ state: 'Failing', lastFailed: '2026-11-28T02:00:00Z' });
+      // A failure the ObjectStore recorded, then a backup running: still failing until one succeeds.
+      const running = condition(
+        'LastBackupSucceeded',
+        'False',
+        'BackupStarted',
+        'New Backup starting up',
+        '2026-11-28T11:58:00Z',
+      );
+      expect(physicalBackupHealth(cluster(archivingOk, running), store, physicalOpts).state).toBe('Failing');
+    });
+
+    it('is pending until the first base backup is due, overdue after, counted from the ObjectStore', () => {
+      const fresh = objectStore(undefined, '2026-11-28T00:00:00Z');
+      expect(physicalBackupHealth(cluster(archivingOk), fresh, physicalOpts).state).toBe('Pending');
+      const old = objectStore(undefined, '2026-11-20T00:00:00Z');
+      expect(physicalBackupHealth(cluster(archivingOk), old, physicalOpts).state).toBe('Overdue');
+      // The Cluster's deprecated lastSuccessfulBackup is not set for plugins, and not read.
+      const legacy = {
+        ...cluster(archivingOk),
+        status: { ...cluster(archivingOk).status, lastSuccessfulBackup: '2026-11-28T02:01:00Z' },
+      };
+      expect(physicalBackupHealth(legacy, old, physicalOpts).state).toBe('Overdue');
+      // Just applied, not in the cache yet: not late, whatever the database's age.
+      expect(physicalBackupHealth(cluster(archivingOk), undefined, physicalOpts).state).toBe('Pending');
+    });
+
+    it('says, Stalled, that physical backups need the Barman Cloud plugin, and how logical ones do', () => {
+      const logical = logicalBackupHealth(
+        cronJob({ lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-28T02:00:40Z' }),
+        opts,
+      );
+      const missing = barmanCloudPluginMissing({
+        cnpgNamespace: 'cnpg-system',
+        release: 'plugin-barman-cloud v0.14.0 or later',
+        logical,
+      });
+      expect(missing).toMatchObject({
+        type: 'BackupReady',
+        status: 'False',
+        reason: 'BarmanCloudPluginNotInstalled',
+      });
+      expect(missing.message).toContain('barmancloud.cnpg.io/v1 ObjectStore');
+      expect(missing.message).toContain('plugin-barman-cloud v0.14.0 or later');
+      expect(missing.message).toContain('cnpg-system');
+      expect(missing.message).toContain('last success 2026-11-28T02:00:40Z');
+      const health = aggregateHealth(allOk().map((p) => (p.type === 'BackupReady' ? missing : p)));
+      expect(health.ready.reason).toBe('BarmanCloudPluginNotInstalled');
+      expect(health.stalled.status).toBe('True');
     });
 
     it('is not Ready while the encrypted backups fail, however fresh the physical ones', () => {
@@ -308,8 +454,9 @@ describe('database and backup health', () => {
         opts,
       );
       const fresh = physicalBackupHealth(
-        cluster({ ...archiving('True'), lastSuccessfulBackup: '2026-11-28T11:59:00Z' }),
-        { periodDays: 1, now },
+        cluster(archivingOk),
+        objectStore({ lastSuccessfulBackupTime: '2026-11-28T11:59:00Z' }),
+        physicalOpts,
       );
       const outcome = backupOutcome({ cronJob: cronJob({}), logical: failing, physical: fresh });
       expect(outcome).toMatchObject({ status: 'False', reason: 'BackupFailing' });
@@ -320,7 +467,13 @@ describe('database and backup health', () => {
         cronJob({ lastScheduleTime: '2026-11-28T02:00:00Z', lastSuccessfulTime: '2026-11-28T02:00:40Z' }),
         opts,
       );
-      const walFailing = physicalBackupHealth(cluster(archiving('False')), { periodDays: 1, now });
+      const walFailing = physicalBackupHealth(
+        cluster(
+          condition('ContinuousArchiving', 'False', 'ContinuousArchivingFailing', '', '2026-11-28T11:00:00Z'),
+        ),
+        objectStore(undefined),
+        physicalOpts,
+      );
       expect(backupOutcome({ cronJob: cronJob({}), logical: ok, physical: walFailing })).toMatchObject({
         status: 'False',
         reason: 'BackupFailing',

@@ -139,6 +139,8 @@ export function desiredObjects(
     config,
     allowedRegions: [CHAOS_REGION],
     backupAllowed: backupCredentials,
+    // The chaos Territories ask for no physical backups.
+    barmanCloudPlugin: false,
   };
   const state = buildDesiredState(ctx);
   const objects = new Map<string, Owned>();

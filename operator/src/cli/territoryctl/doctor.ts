@@ -315,6 +315,7 @@ function egressContext(
     config,
     allowedRegions: [],
     backupAllowed: true,
+    barmanCloudPlugin: false,
     ...(facts.apiServerAddresses ? { apiServerAddresses: facts.apiServerAddresses } : {}),
   };
 }

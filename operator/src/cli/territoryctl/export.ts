@@ -43,7 +43,7 @@ import { formatBytes, progress } from './progress.ts';
 
 export const BUNDLE_FORMAT = 'territory-export/v1';
 
-/** Kinds in the order a restore would apply them (the CNPG Cluster before what backs it up). */
+/** Kinds in the order a restore would apply them (the ObjectStore the CNPG Cluster names before it). */
 const MANIFEST_ORDER = [
   'Namespace',
   'ResourceQuota',
@@ -52,6 +52,7 @@ const MANIFEST_ORDER = [
   'Role',
   'RoleBinding',
   'Secret',
+  'ObjectStore',
   'Cluster',
   'ScheduledBackup',
   'CronJob',
@@ -158,6 +159,7 @@ function namesContext(t: Territory): BuildContext {
     config: parseOperatorConfig({}),
     allowedRegions: [],
     backupAllowed: false,
+    barmanCloudPlugin: false,
   };
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseTerritory, type Territory } from '../../api/territory.ts';
 import { EXAMPLES_DIR, readExamples } from '../../api/test-fixtures.ts';
-import { BACKUP_REGION_SECRET } from '../../builders/database.ts';
+import { BACKUP_REGION_SECRET } from '../../builders/object-store.ts';
 import { parseOperatorConfig } from '../../config/operator-config.ts';
 import { CliError } from './errors.ts';
 import { requireTerritories } from './files.ts';
@@ -159,12 +159,18 @@ describe('render decisions', () => {
     const r = renderTerritory(on, options);
     expect(kinds(on)).toContain('ScheduledBackup');
     expect(r.objects.map((o) => o.object.metadata?.name)).toContain(BACKUP_REGION_SECRET);
-    const cluster = r.objects.find((o) => o.object.kind === 'Cluster')?.object as {
-      spec: { backup: { barmanObjectStore: { destinationPath: string } } };
+    // Through the Barman Cloud plugin: an ObjectStore the Cluster archives WAL into.
+    const store = r.objects.find((o) => o.object.kind === 'ObjectStore')?.object as {
+      spec: { configuration: { destinationPath: string } };
     };
-    expect(cluster.spec.backup.barmanObjectStore.destinationPath).toBe(
+    expect(store.spec.configuration.destinationPath).toBe(
       `s3://${acigne.spec.backup.destination.bucket}/${acigne.metadata.name}/physical`,
     );
+    const cluster = r.objects.find((o) => o.object.kind === 'Cluster')?.object as {
+      spec: { backup?: unknown; plugins: { name: string }[] };
+    };
+    expect(cluster.spec.backup).toBeUndefined();
+    expect(cluster.spec.plugins.map((p) => p.name)).toEqual(['barman-cloud.cloudnative-pg.io']);
   });
 
   it('renders nothing data-bearing when the attestation in --config fails the gate', () => {

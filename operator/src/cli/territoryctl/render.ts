@@ -120,6 +120,9 @@ function contextFor(t: Territory, opts: RenderOptions, placement: Placement): Bu
     config: opts.config,
     allowedRegions: placement.regions,
     backupAllowed: false,
+    // Rendered for a cluster with CloudNativePG's Barman Cloud plugin installed (what physical backups
+    // need); without it the operator leaves them out and says so in BackupReady.
+    barmanCloudPlugin: true,
   };
 }
 
