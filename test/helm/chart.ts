@@ -150,7 +150,7 @@ export async function serviceAccountKubeconfig(opts: {
   return path;
 }
 
-/** Our CRD (as generated) and CloudNativePG's pinned ones, applied as the platform would (admin). */
+/** Our CRD (as generated), CloudNativePG's and its Barman Cloud plugin's pinned ones, applied as the platform would (admin). */
 export async function installCrdsAsAdmin(kubectlPath: string, adminKubeconfig: string): Promise<void> {
   const cnpg = (await cnpgCrds()).map((o) => stringify(o)).join('---\n');
   for (const [args, input] of [
@@ -163,6 +163,7 @@ export async function installCrdsAsAdmin(kubectlPath: string, adminKubeconfig: s
         '--timeout=60s',
         'crd/territories.sovereign.dev',
         'crd/clusters.postgresql.cnpg.io',
+        'crd/objectstores.barmancloud.cnpg.io',
       ],
       undefined,
     ],

@@ -8,7 +8,11 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseTerritory } from '../../operator/src/api/territory.ts';
-import { context, territory } from '../../operator/src/builders/fixtures.test-helpers.ts';
+import {
+  context,
+  territory,
+  withPhysicalBackups,
+} from '../../operator/src/builders/fixtures.test-helpers.ts';
 import { buildDesiredState } from '../../operator/src/builders/index.ts';
 import { buildKeyringSecret } from '../../operator/src/builders/keys.ts';
 import { parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
@@ -79,10 +83,12 @@ beforeAll(async () => {
     { timeoutMs: 60_000, what: "the chart's admission policies to take effect" },
   );
 
-  // The platform declares a Territory; the operator applies its desired state with its own token, under the
-  // configuration the chart gives it (tenant ClusterRoles, backup image).
-  const { uid: _u, generation: _g, ...metadata } = territory({ name: tenant }).metadata;
-  await asAdmin(['create', '-f', '-'], json({ ...territory({ name: tenant }), metadata }));
+  // The platform declares a Territory (with physical backups: an ObjectStore, a Cluster naming the Barman
+  // Cloud plugin); the operator applies its desired state with its own token, under the configuration the
+  // chart gives it (tenant ClusterRoles, backup image).
+  const declared = withPhysicalBackups(undefined, tenant);
+  const { uid: _u, generation: _g, ...metadata } = declared.metadata;
+  await asAdmin(['create', '-f', '-'], json({ ...declared, metadata }));
   const live = parseTerritory(JSON.parse(await asAdmin(['get', 'territory', tenant, '-o', 'json'])));
   if (!live.ok) throw new Error(live.errors.join('; '));
   const configMap = findManifest(access.manifests, 'ConfigMap') as unknown as {
@@ -173,6 +179,48 @@ describe("the operator's own token is confined to the namespaces it manages", ()
     );
   });
 
+  it('writes an ObjectStore only in its namespaces, and never gives the backup sidecar an environment', async () => {
+    // What it applied in beforeAll (its own token, through this very policy) is there.
+    const applied = JSON.parse(
+      await asAdmin([
+        'get',
+        'objectstores.barmancloud.cnpg.io',
+        'physical-backups',
+        '-n',
+        tenant,
+        '-o',
+        'json',
+      ]),
+    );
+    expect(applied.spec.configuration.destinationPath).toBe(`s3://rennes-backups/${tenant}/physical`);
+    const store = (namespace: string, sidecar: Record<string, unknown> = {}) =>
+      json({
+        apiVersion: 'barmancloud.cnpg.io/v1',
+        kind: 'ObjectStore',
+        metadata: { name: 'elsewhere', namespace },
+        spec: {
+          configuration: { destinationPath: 's3://elsewhere/wal', endpointURL: 'https://s3.example.net' },
+          instanceSidecarConfiguration: sidecar,
+        },
+      });
+    await refused(asOperator(['create', '-f', '-'], store(unmanaged)), new RegExp(`${unmanaged} is not one`));
+    await refused(
+      asOperator(
+        ['create', '--dry-run=server', '-f', '-'],
+        store(tenant, { env: [{ name: 'HTTPS_PROXY', value: 'http://203.0.113.7:3128' }] }),
+      ),
+      /no environment variables and no arguments/,
+    );
+    await refused(
+      asOperator(
+        ['create', '--dry-run=server', '-f', '-'],
+        store(tenant, { additionalContainerArgs: ['--x'] }),
+      ),
+      /no environment variables and no arguments/,
+    );
+    await accepted(asOperator(['create', '--dry-run=server', '-f', '-'], store(tenant)));
+  });
+
   it('binds the tenant ClusterRoles and no other role', async () => {
     const binding = {
       apiVersion: 'rbac.authorization.k8s.io/v1',
@@ -210,6 +258,22 @@ describe("an authority's admins cannot loosen what the platform set up", () => {
       ]),
       /managed by the platform/,
     );
+  });
+
+  it('can read the physical backups’ ObjectStore, not point it elsewhere nor delete it', async () => {
+    const objectStore = ['objectstores.barmancloud.cnpg.io', 'physical-backups', '-n', tenant];
+    await accepted(asTenant(['get', ...objectStore]));
+    await refused(
+      asTenant([
+        'patch',
+        ...objectStore,
+        '--type=merge',
+        '-p',
+        '{"spec":{"configuration":{"destinationPath":"s3://mine/wal"}}}',
+      ]),
+      /forbidden/i,
+    );
+    await refused(asTenant(['delete', ...objectStore, '--dry-run=server']), /forbidden/i);
   });
 
   it('cannot suspend the backup CronJob or change its arguments', async () => {

@@ -124,6 +124,7 @@ describe('territoryctl doctor', () => {
       detail: 'territories.sovereign.dev Established (serves v1alpha1)',
     });
     expect(find(checks, 'CloudNativePG').verdict).toBe('ok');
+    expect(find(checks, 'Barman Cloud plugin').verdict).toBe('ok');
     expect(find(checks, 'hosting attestation')).toMatchObject({
       verdict: 'ok',
       detail: `${config}: hosted by Scaleway in fr-par (standard)`,

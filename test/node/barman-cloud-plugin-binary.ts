@@ -12,6 +12,7 @@
 //   ${TERRITORY_CACHE_DIR:-~/.cache/territory}/plugin-barman-cloud-<version>/bin/manager
 //
 // CLI: `node test/node/barman-cloud-plugin-binary.ts` builds it when missing and prints its path.
+import { BARMAN_CLOUD_PLUGIN_MODULE, BARMAN_CLOUD_PLUGIN_VERSION } from '../cnpg/crds.ts';
 import type { Log } from '../controlplane/binaries.ts';
 import {
   ensureGoTool,
@@ -21,9 +22,8 @@ import {
   requireGo,
 } from '../support/go-tool.ts';
 
-export const BARMAN_CLOUD_PLUGIN_MODULE = 'github.com/cloudnative-pg/plugin-barman-cloud';
-/** Built against CloudNativePG v1.30.0 (CNPG_VERSION in test/cnpg/crds.ts). */
-export const BARMAN_CLOUD_PLUGIN_VERSION = 'v0.14.0';
+// The module and version live beside CloudNativePG's (test/cnpg/crds.ts installs the plugin's CRD).
+export { BARMAN_CLOUD_PLUGIN_MODULE, BARMAN_CLOUD_PLUGIN_VERSION };
 
 const PLUGIN: GoToolSpec = {
   name: 'plugin-barman-cloud',

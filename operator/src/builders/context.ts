@@ -43,6 +43,7 @@ export interface BuildContext {
    * Whether the API server serves the Barman Cloud plugin's ObjectStore kind (the plugin is installed):
    * physical backups go through it. Without it the Cluster names no plugin, since CloudNativePG refuses
    * to reconcile a Cluster whose plugin is unknown, and the database comes up without physical backups.
+   * (The reconciler asks the API server only when physical backups are wanted; false otherwise.)
    */
   barmanCloudPlugin: boolean;
   /**

@@ -43,8 +43,9 @@ export function territory(overrides: { spec?: Record<string, unknown>; name?: st
  * The fixture below the SecNumCloud level (which refuses them) with physical backups on, saying that the
  * storage provider can read them; `destination` replaces the fixture's own.
  */
-export function withPhysicalBackups(destination?: Record<string, unknown>): Territory {
+export function withPhysicalBackups(destination?: Record<string, unknown>, name?: string): Territory {
   return territory({
+    ...(name ? { name } : {}),
     spec: {
       hosting: { level: 'standard', regions: ['cloudgouv-eu-west-1'] },
       backup: {

@@ -5,6 +5,7 @@
 //   cluster         reachable, version
 //   Territory CRD   installed and Established
 //   CloudNativePG   its CRDs installed and Established (the database part needs them)
+//   Barman Cloud plugin  its ObjectStore CRD (physical backups need it; a warning when missing)
 //   hosting         the operator configuration attests a French provider (--config, or the
 //                   operator's own ConfigMap) and the nodes' topology.kubernetes.io/region labels
 //                   agree with the provider table
@@ -23,6 +24,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { API_VERSION, KIND, PLURAL, type Territory } from '../../api/territory.ts';
 import type { BuildContext } from '../../builders/context.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../../builders/network.ts';
+import { BARMAN_CLOUD_PLUGIN_RELEASE } from '../../builders/object-store.ts';
 import { evaluateSovereignty, REGION_LABEL } from '../../builders/sovereignty.ts';
 import {
   loadOperatorConfig,
@@ -703,6 +705,19 @@ export async function runDoctor(kube: KubeClient, opts: DoctorOptions): Promise<
     return failed.length > 0
       ? fail('CloudNativePG', failed.map((f) => f.detail).join('; '), failed[0]?.fix ?? '')
       : ok('CloudNativePG', `CRDs ${names.join(', ')} Established`);
+  });
+  // Physical backups go through CloudNativePG's Barman Cloud plugin: only Territories that turn them on
+  // need it, so its absence is a warning, not a failure.
+  await step('Barman Cloud plugin', async () => {
+    const name = 'objectstores.barmancloud.cnpg.io';
+    const check = checkCrd(
+      'Barman Cloud plugin',
+      name,
+      await getCrd(kube, name),
+      `install ${BARMAN_CLOUD_PLUGIN_RELEASE} in CloudNativePG's namespace (with cert-manager or your own TLS Secrets); ` +
+        'until then Territories with spec.backup.physical.enabled report BackupReady=False (BarmanCloudPluginNotInstalled)',
+    );
+    return check.verdict === 'fail' ? warn(check.name, check.detail, check.fix ?? '') : check;
   });
 
   let deployments: KubeObject[] = [];
