@@ -1,6 +1,7 @@
 // Vitest global set-up of the e2e suite: one whole cluster for the run, installed as users install
-// the product. A control plane and one real node (test/node), CloudNativePG from its manifests,
-// then the operator with `helm install` from the image built from the project's Containerfile.
+// the product. A control plane and one real node (test/node), CloudNativePG from its manifests and
+// its Barman Cloud plugin from its own (physical backups go through it), then the operator with
+// `helm install` from the image built from the project's Containerfile.
 // Tests reach it through inject(); figures go to e2e-results/<time>/ (report.json, report.md).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
+import { installBarmanCloudPlugin } from '../node/barman-cloud-install.ts';
 import { type ClusterWithNode, DEFAULT_NODE_REGION, startClusterWithNode } from '../node/cluster.ts';
 import { nodeBuildRecords } from '../node/components.ts';
 import { ensureProductImages } from '../node/node-images.ts';
@@ -125,6 +127,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
       importProductImages(cluster.node.state, images, say),
     );
     await timed('CloudNativePG installed', () => installCloudNativePg(k, images.cnpg.ref));
+    await timed('Barman Cloud plugin installed', () =>
+      installBarmanCloudPlugin(k, {
+        plugin: images.barmanCloudPlugin.ref,
+        sidecar: images.barmanCloudSidecar.ref,
+      }),
+    );
     await timed('operator installed (helm)', () =>
       installOperatorChart(
         k,

@@ -313,8 +313,26 @@ describe.sequential('a Territory on a real node', () => {
     expect(checksum).toMatch(/^20000 [0-9a-f]{32}$/);
 
     // Its backups go to the cluster's object storage from the start (exampleTerritory): physical
-    // ones too, whose WAL archive CloudNativePG reports on the Cluster.
+    // ones too, whose WAL archive CloudNativePG reports on the Cluster. They go through the Barman
+    // Cloud plugin (the ObjectStore the Cluster names; its sidecar in each instance Pod), never
+    // through CloudNativePG's in-tree object store.
     expect(conditionOf(await getTerritory(t.metadata.name), 'BackupReady')?.status).toBe('True');
+    const { spec: clusterSpec } = await kubectlJson<{ spec: { backup?: unknown; plugins?: unknown[] } }>([
+      '-n',
+      ns,
+      'get',
+      'clusters.postgresql.cnpg.io',
+      'db',
+    ]);
+    expect(clusterSpec.backup).toBeUndefined();
+    expect(clusterSpec.plugins).toEqual([
+      expect.objectContaining({
+        name: 'barman-cloud.cloudnative-pg.io',
+        isWALArchiver: true,
+        parameters: { barmanObjectName: 'physical-backups' },
+      }),
+    ]);
+    await kubectlJson(['-n', ns, 'get', 'objectstores.barmancloud.cnpg.io', 'physical-backups']);
     await waitFor(
       async () => {
         const cluster = await cnpgCluster(ns);

@@ -1,5 +1,8 @@
-// A standalone proof that CloudNativePG's Barman Cloud plugin works on the test node, before the
-// operator's builders use it: on a cluster started with `npm run cluster:up -- --with-node`, it
+// A standalone proof that CloudNativePG's Barman Cloud plugin works on the test node, independent of the
+// operator (which now backs up through it: builders/object-store.ts). Kept as a tool for version bumps
+// of the plugin or CloudNativePG: the e2e suite exercises the WAL archive through the operator's own
+// objects, not what this adds (a `method: plugin` Backup to completion, a point-in-time recovery).
+// On a cluster started with `npm run cluster:up -- --with-node`, it
 //   1. builds (or takes from the cache) the plugin's binary and its two images, PostgreSQL's image
 //      and CloudNativePG's, and imports them into the node's containerd;
 //   2. installs CloudNativePG (its manifests) and the plugin (barman-cloud-install.ts);

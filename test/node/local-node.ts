@@ -2,7 +2,8 @@
 // file as a child process, so the operator's own code never imports the test harness): decide
 // whether this machine can run one real node; if it can, start the control plane with the node,
 // detached, in the folder `npm run cluster:up` uses (or reuse the one an earlier run left up), build
-// and import the product's images, install CloudNativePG from its manifests, and write the operator
+// and import the product's images, install CloudNativePG and its Barman Cloud plugin from their
+// manifests, and write the operator
 // configuration for that node. The e2e suite's global set-up (test/e2e/global-setup.ts) does the same
 // for its own cluster; the pure parts are shared through local-stack.ts.
 //
@@ -21,6 +22,7 @@ import {
   removeControlPlaneData,
   stopRecordedControlPlane,
 } from '../controlplane/controlplane.ts';
+import { installBarmanCloudPlugin } from './barman-cloud-install.ts';
 import { DEFAULT_NODE_REGION, nodeHostProblems, startClusterWithNode } from './cluster.ts';
 import { PG_MAJOR } from './images.ts';
 import type { Kubectl } from './kubectl.ts';
@@ -153,7 +155,8 @@ async function up(): Promise<LocalNodeResult> {
       : 'this machine can run a real node (Linux, root, cgroup v1, runc, CNI plugins, iptables, ipset, buildah, Go)',
   );
   log(
-    'images first: PostgreSQL for CloudNativePG, CloudNativePG, the operator (from the Containerfile). A first ' +
+    'images first: PostgreSQL for CloudNativePG, CloudNativePG and its Barman Cloud plugin, the operator (from ' +
+      'the Containerfile). A first ' +
       'run builds them from Debian packages and the npm registry: about 12 minutes on 2 cores; a change under ' +
       'operator/ rebuilds the operator image only (a minute or two). Cached in ~/.cache/territory.',
   );
@@ -190,6 +193,13 @@ async function up(): Promise<LocalNodeResult> {
   );
   log(`installing CloudNativePG from its release manifests in ${CNPG_NAMESPACE}`);
   await timed('CloudNativePG installed', () => installCloudNativePg(k, images.cnpg.ref));
+  log(`installing CloudNativePG's Barman Cloud plugin (physical backups) in ${CNPG_NAMESPACE}`);
+  await timed('Barman Cloud plugin installed', () =>
+    installBarmanCloudPlugin(k, {
+      plugin: images.barmanCloudPlugin.ref,
+      sidecar: images.barmanCloudSidecar.ref,
+    }),
+  );
 
   const examples = readExampleTerritories();
   const unreachableBackupHosts = [...new Set(examples.map(backupHostOf))];

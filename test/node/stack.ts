@@ -1,6 +1,7 @@
 // The product installed the way users install it, on a cluster with a node: CloudNativePG from its
-// own release manifests (kustomize of the pinned module's config/default), then the operator with
-// `helm install charts/territory-operator`, both from locally built images.
+// own release manifests (kustomize of the pinned module's config/default), its Barman Cloud plugin
+// (barman-cloud-install.ts: physical backups), then the operator with `helm install
+// charts/territory-operator`, all from locally built images.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
