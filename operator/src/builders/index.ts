@@ -2,7 +2,7 @@
 // can apply them in order and report each part's health. Pure: no I/O, no clock, no randomness.
 import { buildLogicalBackupCronJob, buildScheduledBackup } from './backup.ts';
 import type { BuildContext, Owned } from './context.ts';
-import { buildBackupRegionSecret, buildDatabaseCluster } from './database.ts';
+import { buildBackupRegionSecret, buildDatabaseCluster, physicalBackupsOn } from './database.ts';
 import { buildNamespace } from './namespace.ts';
 import { buildNetworkPolicies } from './network.ts';
 import { buildLimitRange, buildResourceQuota } from './quota.ts';
@@ -21,10 +21,8 @@ export interface DesiredState {
 
 export function buildDesiredState(ctx: BuildContext): DesiredState {
   const backup: Owned[] = [];
-  if (ctx.backupAllowed) {
-    if (ctx.territory.spec.backup.physical.enabled) backup.push(buildScheduledBackup(ctx));
-    backup.push(buildLogicalBackupCronJob(ctx));
-  }
+  if (physicalBackupsOn(ctx)) backup.push(buildScheduledBackup(ctx));
+  if (ctx.backupAllowed) backup.push(buildLogicalBackupCronJob(ctx));
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],
