@@ -39,7 +39,13 @@ import {
   selectExpired,
   territoryFolder,
 } from './naming.ts';
-import { pgChildEnv, startPgDump, startPgRestore, writePassfile } from './postgres-tools.ts';
+import {
+  pgChildEnv,
+  type RunningTool,
+  startPgDump,
+  startPgRestore,
+  writePassfile,
+} from './postgres-tools.ts';
 import { PsqlSession } from './psql-session.ts';
 import {
   abortMultipartUpload,
@@ -173,7 +179,7 @@ export interface BackupResult {
   tables?: number;
 }
 
-function rate(bytes: number, ms: number): number {
+export function rate(bytes: number, ms: number): number {
   return Math.round((bytes / MIB / Math.max(ms / 1000, 0.001)) * 10) / 10;
 }
 
@@ -657,6 +663,61 @@ export async function decryptBackupTo(
   return { plaintextBytes: plain.bytes };
 }
 
+/** Which side of a decrypt-into-pg_restore failed, and its own error. */
+export class RestoreFeedError extends Error {
+  readonly side: 'pg_restore' | 'stream';
+  readonly reason: Error;
+  constructor(side: 'pg_restore' | 'stream', reason: Error) {
+    super(reason.message);
+    this.side = side;
+    this.reason = reason;
+  }
+}
+
+/** The codes of a write into a process that exited: the writer's error says nothing of why. */
+function isBrokenPipe(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
+}
+
+/**
+ * Streams a verified backup, decrypted, into a running pg_restore, logging progress with `fields`.
+ * On failure pg_restore is killed and a RestoreFeedError names the side to believe: when pg_restore
+ * failed, the stream feeding it fails with a broken pipe, and pg_restore's own error explains more;
+ * when the stream failed first (the object changed, a 412), its error does.
+ */
+export async function feedRestore(
+  deps: Deps,
+  bucket: string,
+  verified: VerifiedBackup,
+  resolveKey: KeyResolver,
+  restore: RunningTool & { stdin: NodeJS.WritableStream },
+  progress: { fields: Record<string, unknown>; startedAt: () => number },
+): Promise<void> {
+  const [streamed, exited] = await Promise.allSettled([
+    decryptBackupTo(deps.s3, bucket, verified, resolveKey, restore.stdin, {
+      progressEveryMs: deps.progressEveryMs ?? 5000,
+      onProgress: (bytes) =>
+        deps.log.info(
+          {
+            ...progress.fields,
+            plaintextBytes: bytes,
+            of: verified.plaintextBytes,
+            mbPerSec: rate(bytes, Date.now() - progress.startedAt()),
+          },
+          'progress',
+        ),
+    }),
+    restore.finished,
+  ]);
+  if (streamed.status === 'fulfilled' && exited.status === 'fulfilled') return;
+  restore.kill();
+  if (exited.status === 'rejected' && (streamed.status === 'fulfilled' || isBrokenPipe(streamed.reason))) {
+    throw new RestoreFeedError('pg_restore', exited.reason as Error);
+  }
+  throw new RestoreFeedError('stream', (streamed as PromiseRejectedResult).reason as Error);
+}
+
 export interface RestoreResult extends VerifiedBackup {
   database: string;
   seconds: number;
@@ -698,37 +759,14 @@ export async function runRestore(
       database,
       env: pgEnv,
     });
-    const [streamed, exited] = await Promise.allSettled([
-      decryptBackupTo(deps.s3, cfg.bucket, verified, keys.resolveKey, restore.stdin, {
-        progressEveryMs: deps.progressEveryMs ?? 5000,
-        onProgress: (bytes) =>
-          deps.log.info(
-            {
-              phase: 'restore',
-              plaintextBytes: bytes,
-              of: verified.plaintextBytes,
-              mbPerSec: rate(bytes, Date.now() - restoreStarted),
-            },
-            'progress',
-          ),
-      }),
-      restore.finished,
-    ]);
-    if (streamed.status === 'rejected' || exited.status === 'rejected') {
-      restore.kill();
-      // When pg_restore fails, the stream feeding it fails with a broken pipe: pg_restore's own error
-      // explains more. When the stream failed first (the object changed, a 412), its error does.
-      const code =
-        streamed.status === 'rejected' ? (streamed.reason as NodeJS.ErrnoException).code : undefined;
-      const brokenPipe =
-        code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
-      const reason =
-        streamed.status === 'rejected' && !(brokenPipe && exited.status === 'rejected')
-          ? streamed.reason
-          : (exited as PromiseRejectedResult).reason;
-      throw new Error(
-        `restore of ${key} failed (the transaction was rolled back): ${(reason as Error).message}`,
-      );
+    try {
+      await feedRestore(deps, cfg.bucket, verified, keys.resolveKey, restore, {
+        fields: { phase: 'restore' },
+        startedAt: () => restoreStarted,
+      });
+    } catch (e) {
+      const reason = e instanceof RestoreFeedError ? e.reason : (e as Error);
+      throw new Error(`restore of ${key} failed (the transaction was rolled back): ${reason.message}`);
     }
   });
   const ms = Date.now() - started;

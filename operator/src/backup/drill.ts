@@ -15,8 +15,10 @@ import { tmpdir } from 'node:os';
 import { BEGIN_CHECKSUMS, createRoleStatement, displayName, ROLES_QUERY } from './checksum-sql.ts';
 import {
   type Deps,
-  decryptBackupTo,
+  feedRestore,
   type LoadedKeys,
+  RestoreFeedError,
+  rate,
   readManifest,
   resolveBackupKey,
   type VerifiedBackup,
@@ -79,16 +81,7 @@ export interface DrillResult {
   mismatches: Mismatch[];
 }
 
-function rate(bytes: number, ms: number): number {
-  return Math.round((bytes / 1024 / 1024 / Math.max(ms / 1000, 0.001)) * 10) / 10;
-}
-
 const seconds = (ms: number) => Math.round(ms) / 1000;
-
-function isBrokenPipe(e: unknown): boolean {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EPIPE' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_STREAM_DESTROYED';
-}
 
 export async function runDrill(
   cfg: BackupConfig,
@@ -302,42 +295,31 @@ async function restoreInto(
     privileges: false,
     singleTransaction: false,
   });
-  const [streamed, exited] = await Promise.allSettled([
-    decryptBackupTo(deps.s3, cfg.bucket, verified, keys.resolveKey, restore.stdin, {
-      progressEveryMs: deps.progressEveryMs ?? 5000,
-      onProgress: (bytes) =>
-        deps.log.info(
-          {
-            phase: 'drill',
-            step: 'restore',
-            plaintextBytes: bytes,
-            of: verified.plaintextBytes,
-            mbPerSec: rate(bytes, Date.now() - stepStarted()),
-          },
-          'progress',
-        ),
-    }),
-    restore.finished,
-  ]);
-  if (streamed.status === 'fulfilled' && exited.status === 'fulfilled') return;
-  restore.kill();
-  if (exited.status === 'rejected' && (streamed.status === 'fulfilled' || isBrokenPipe(streamed.reason))) {
-    const message = (exited.reason as Error).message;
-    // The roles row-level-security policies name come from the manifest; a backup without one cannot
-    // say which roles to create (a policy TO a role then fails), but it may well restore where they exist.
-    const hint =
-      !hasManifest && /role ".*" does not exist/.test(message)
-        ? '. This backup has no manifest, which would list the roles its policies name: a backup taken now has one'
-        : '';
-    throw new DrillError(
-      DRILL_EXIT.unrestorable,
-      'restore',
-      `the backup does not restore: ${message}${hint}`,
-    );
+  try {
+    await feedRestore(deps, cfg.bucket, verified, keys.resolveKey, restore, {
+      fields: { phase: 'drill', step: 'restore' },
+      startedAt: stepStarted,
+    });
+  } catch (e) {
+    if (!(e instanceof RestoreFeedError)) throw e;
+    if (e.side === 'pg_restore') {
+      const message = e.reason.message;
+      // The roles row-level-security policies name come from the manifest; a backup without one cannot
+      // say which roles to create (a policy TO a role then fails), but it may well restore where they exist.
+      const hint =
+        !hasManifest && /role ".*" does not exist/.test(message)
+          ? '. This backup has no manifest, which would list the roles its policies name: a backup taken now has one'
+          : '';
+      throw new DrillError(
+        DRILL_EXIT.unrestorable,
+        'restore',
+        `the backup does not restore: ${message}${hint}`,
+      );
+    }
+    const reason = e.reason;
+    if (reason instanceof BackupFormatError || /changed between verification and use/.test(reason.message)) {
+      throw new DrillError(DRILL_EXIT.unrestorable, 'restore', reason.message);
+    }
+    throw reason;
   }
-  const reason = (streamed as PromiseRejectedResult).reason as Error;
-  if (reason instanceof BackupFormatError || /changed between verification and use/.test(reason.message)) {
-    throw new DrillError(DRILL_EXIT.unrestorable, 'restore', reason.message);
-  }
-  throw reason;
 }

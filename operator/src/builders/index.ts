@@ -25,10 +25,8 @@ export interface DesiredState {
 
 export function buildDesiredState(ctx: BuildContext): DesiredState {
   const backup: Owned[] = [];
-  if (ctx.backupAllowed) {
-    if (physicalBackupsOn(ctx)) backup.push(buildScheduledBackup(ctx));
-    backup.push(buildLogicalBackupCronJob(ctx));
-  }
+  if (physicalBackupsOn(ctx)) backup.push(buildScheduledBackup(ctx));
+  if (ctx.backupAllowed) backup.push(buildLogicalBackupCronJob(ctx));
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],

@@ -321,17 +321,24 @@ export class KubeClient {
 
   /** Any request; parses a JSON answer, throws KubeApiError on non-2xx. */
   async request(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<unknown> {
-    const { response, settle, timedOut } = await this.#send(method, path, options);
-    let text: string;
-    try {
-      text = await readBody(response);
-    } catch (error) {
-      throw timedOut() ?? error;
-    } finally {
-      settle();
+    for (let attempt = 1; ; attempt++) {
+      const { response, settle, timedOut } = await this.#send(method, path, options);
+      let text: string;
+      try {
+        text = await readBody(response);
+      } catch (error) {
+        throw timedOut() ?? error;
+      } finally {
+        settle();
+      }
+      if (isSuccess(response)) return text ? JSON.parse(text) : undefined;
+      // 429 with Retry-After: the API server did not process the request (its storage for the kind
+      // is (re)initializing, or priority and fairness shed it) and says when to come back. client-go
+      // waits and retries the same way, whatever the verb.
+      const wait = retryAfterMs(response);
+      if (wait === undefined || attempt >= MAX_THROTTLED_ATTEMPTS) throw toError(response, text);
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
-    if (!isSuccess(response)) throw toError(response, text);
-    return text ? JSON.parse(text) : undefined;
   }
 
   /**
@@ -435,6 +442,16 @@ export class KubeClient {
     this.#pool ??= https ? new HttpsAgent({ ...options, ...access.tls }) : new HttpAgent(options);
     return this.#pool;
   }
+}
+
+/** Attempts of a request the API server throttles (429 with Retry-After) before its error is final. */
+const MAX_THROTTLED_ATTEMPTS = 10;
+
+/** How long a 429 asks to wait (Retry-After in seconds, at most 10 s), or undefined when it does not. */
+function retryAfterMs(response: IncomingMessage): number | undefined {
+  if (response.statusCode !== 429) return undefined;
+  const seconds = Number(response.headers['retry-after']);
+  return Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 10) * 1000 : undefined;
 }
 
 function isSuccess(response: IncomingMessage): boolean {
