@@ -7,6 +7,7 @@ import { buildNamespace } from './namespace.ts';
 import { buildNetworkPolicies } from './network.ts';
 import { buildLimitRange, buildResourceQuota } from './quota.ts';
 import { buildRbac } from './rbac.ts';
+import { buildRestoreDrillCronJob } from './restore-drill.ts';
 
 export interface DesiredState {
   /** The isolation boundary, created first. */
@@ -15,7 +16,10 @@ export interface DesiredState {
   tenancy: Owned[];
   /** The CloudNativePG Cluster (after its Secrets exist). Data-bearing: only when sovereignty is met. */
   database: Owned[];
-  /** Physical and logical backups. Data-bearing, and only toward a sovereign destination. */
+  /**
+   * Physical and logical backups, and the restore drill. Data-bearing, and only toward a sovereign
+   * destination.
+   */
   backup: Owned[];
 }
 
@@ -24,6 +28,7 @@ export function buildDesiredState(ctx: BuildContext): DesiredState {
   if (ctx.backupAllowed) {
     if (ctx.territory.spec.backup.physical.enabled) backup.push(buildScheduledBackup(ctx));
     backup.push(buildLogicalBackupCronJob(ctx));
+    if (ctx.territory.spec.backup.restoreDrill.enabled) backup.push(buildRestoreDrillCronJob(ctx));
   }
   return {
     namespace: buildNamespace(ctx),
