@@ -45,35 +45,63 @@ export interface JobRun {
   succeeded: boolean;
   seconds: number;
   logs: string;
+  /** The exit code the Job's Failed condition names (the restore drill's pod failure policy), if any. */
+  exitCode?: number;
 }
 
 /** A Job from the Territory's backup CronJob, run to its end. */
-export async function runBackupJob(t: TerritoryObject): Promise<JobRun> {
+export function runBackupJob(t: TerritoryObject): Promise<JobRun> {
+  return runJobFrom(t, 'logical-backup', 'e2e-backup');
+}
+
+/** A Job from the Territory's restore-drill CronJob, run to its end. */
+export function runDrillJob(t: TerritoryObject): Promise<JobRun> {
+  return runJobFrom(t, 'restore-drill', 'e2e-drill');
+}
+
+/** A Job from one of the Territory's CronJobs, as `kubectl create job --from` makes it, run to its end. */
+async function runJobFrom(t: TerritoryObject, cronJob: string, prefix: string): Promise<JobRun> {
   const ns = namespaceOf(t);
-  const name = `e2e-backup-${randomBytes(3).toString('hex')}`;
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
   const started = Date.now();
-  await kubectl(clusterKubectl(), ['-n', ns, 'create', 'job', name, '--from=cronjob/logical-backup']);
+  await kubectl(clusterKubectl(), ['-n', ns, 'create', 'job', name, `--from=cronjob/${cronJob}`]);
+  type JobStatus = {
+    succeeded?: number;
+    failed?: number;
+    conditions?: { type: string; status: string; message?: string }[];
+  };
+  let failedWith: string | undefined;
   const succeeded = await waitFor(
     async () => {
-      const job = await kubectlJson<{ status?: { succeeded?: number; failed?: number } }>([
-        '-n',
-        ns,
-        'get',
-        'job',
-        name,
-      ]);
+      const job = await kubectlJson<{ status?: JobStatus }>(['-n', ns, 'get', 'job', name]);
       if ((job.status?.succeeded ?? 0) > 0) return 'yes';
-      // backoffLimit 2: three failed Pods end the Job; the first failure is enough to stop waiting.
-      if ((job.status?.failed ?? 0) > 0) return 'no';
+      // The drill's pod failure policy fails its Job at the first failure, naming the exit code in the
+      // FailureTarget (then Failed) condition: wait for it.
+      const failure = job.status?.conditions?.find(
+        (c) => (c.type === 'FailureTarget' || c.type === 'Failed') && c.status === 'True',
+      );
+      if (failure) {
+        failedWith = failure.message;
+        return 'no';
+      }
+      // backoffLimit 2 (backup): three failed Pods end the Job; the first failure is enough to stop waiting.
+      if ((job.status?.failed ?? 0) > 0 && cronJob !== 'restore-drill') return 'no';
       return undefined;
     },
-    { what: `backup Job ${ns}/${name} to finish`, timeoutMs: 300_000, intervalMs: 1_000 },
+    { what: `${cronJob} Job ${ns}/${name} to finish`, timeoutMs: 300_000, intervalMs: 1_000 },
   );
   const seconds = (Date.now() - started) / 1000;
   const logs = await kubectl(clusterKubectl(), ['-n', ns, 'logs', `job/${name}`]).catch(
     (e: Error) => e.message,
   );
-  return { name, succeeded: succeeded === 'yes', seconds, logs };
+  const code = /exit code (\d+)/.exec(failedWith ?? '')?.[1];
+  return {
+    name,
+    succeeded: succeeded === 'yes',
+    seconds,
+    logs,
+    ...(code !== undefined ? { exitCode: Number(code) } : {}),
+  };
 }
 
 /**

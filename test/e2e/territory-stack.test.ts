@@ -5,7 +5,7 @@
 // real enforcer) and another authority's admins cannot read its Secrets. Then continuity: a backup
 // Job to a real S3 server restored elsewhere from `territoryctl export`, a failover, a node outside
 // the allowed regions, and deletion with each policy. The tests run in order, on the same tenants.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { ok, territoryctl } from '../integration/territoryctl-support.ts';
 import { applyManifests, kubectl } from '../node/kubectl.ts';
 import { OPERATOR_NAMESPACE } from '../node/stack.ts';
 import { waitFor } from '../support/kube.ts';
-import { CHECKSUM_SQL, ownerSql, restoreElsewhere, runBackupJob } from './continuity.ts';
+import { CHECKSUM_SQL, ownerSql, restoreElsewhere, runBackupJob, runDrillJob } from './continuity.ts';
 import { listStoreObjects } from './object-store.ts';
 import { runPod, secretEnv } from './pods.ts';
 import { attemptConnection, awaitServer, dbHost, dbNameOf, psql, purposesOf, roleOf } from './psql.ts';
@@ -441,6 +441,104 @@ describe.sequential('a Territory on a real node', () => {
     });
   });
 
+  it('runs a restore drill from its CronJob: the latest backup restores and matches; corrupted in the bucket, the drill fails and BackupReady says so', async () => {
+    const t = tenant('commune-acigne.yaml');
+    const ns = namespaceOf(t);
+    const store = inject('objectStore');
+    const lastRestoreTest = async () =>
+      ((await getTerritory(t.metadata.name))?.status as { backup?: BackupStatus } | undefined)?.backup
+        ?.lastRestoreTest;
+    /** The operator's own /metrics, read from inside its Pod (its health port). */
+    const operatorMetrics = async () => {
+      const pods = await kubectlJson<{
+        items: Array<{
+          metadata: { name: string };
+          spec: { containers: Array<{ ports?: Array<{ name: string; containerPort: number }> }> };
+        }>;
+      }>(['-n', OPERATOR_NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=territory-operator']);
+      const pod = pods.items[0];
+      const port = pod?.spec.containers[0]?.ports?.find((p) => p.name === 'http-health')?.containerPort;
+      return kubectl(clusterKubectl(), [
+        '-n',
+        OPERATOR_NAMESPACE,
+        'exec',
+        pod?.metadata.name as string,
+        '--',
+        'node',
+        '-e',
+        `fetch('http://127.0.0.1:${port}/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))`,
+      ]);
+    };
+    /** A drill that passes, reported by the operator. */
+    const drillPasses = async () => {
+      const drill = await runDrillJob(t);
+      expect(drill.succeeded, drill.logs).toBe(true);
+      expect(drill.logs).toContain('"result":"passed"');
+      const reported = await waitFor(
+        async () => {
+          const d = await lastRestoreTest();
+          return d?.result === 'Passed' && d.job === drill.name ? d : undefined;
+        },
+        { what: 'status.backup.lastRestoreTest to report the passed drill', timeoutMs: 60_000 },
+      );
+      expect(reported.state).toBe('Succeeded');
+      await waitForTerritoryCondition(t.metadata.name, 'BackupReady', 'True', 60_000);
+      return drill;
+    };
+
+    // The latest backup (the previous test's) restores into the drill's own server and matches its manifest.
+    const passed = await drillPasses();
+    expect(await operatorMetrics()).toMatch(
+      /territory_backups\{kind="restore-drill",state="Succeeded"\} [1-9]/,
+    );
+    recordFigure(inject('resultsDir'), {
+      section: 'logical backup',
+      subject: 'restore drill Job (kubectl create job --from=cronjob/restore-drill), start to completion',
+      value: passed.seconds,
+      unit: 's',
+      note: 'download and verify, initdb, pg_restore into the throwaway server, checksums of every table',
+    });
+
+    // One byte flipped in the middle of the latest encrypted object, where the store keeps it.
+    const latest = (await listStoreObjects(store, `${t.metadata.name}/`))
+      .map((o) => o.key)
+      .filter((k) => k.endsWith('.pgdump.enc'))
+      .sort()
+      .at(-1);
+    expect(latest, 'a backup object').toBeDefined();
+    const file = join(store.dataDir, store.bucket, latest as string);
+    const flip = () => {
+      const bytes = readFileSync(file);
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = (bytes[at] as number) ^ 0xff;
+      writeFileSync(file, bytes);
+    };
+    flip();
+    try {
+      const failed = await runDrillJob(t);
+      expect(failed.succeeded, failed.logs).toBe(false);
+      expect(failed.exitCode, failed.logs).toBe(5);
+      const ready = await waitForTerritoryCondition(t.metadata.name, 'BackupReady', 'False', 60_000);
+      expect(conditionOf(ready, 'BackupReady')).toMatchObject({ reason: 'RestoreDrillFailing' });
+      expect(conditionOf(ready, 'BackupReady')?.message).toContain(
+        `kubectl -n ${ns} logs job/${failed.name}`,
+      );
+      expect(await lastRestoreTest()).toMatchObject({
+        state: 'Failing',
+        result: 'Failed',
+        failure: 'DoesNotRestore',
+        job: failed.name,
+      });
+      expect(await operatorMetrics()).toMatch(
+        /territory_backups\{kind="restore-drill",state="Failing"\} [1-9]/,
+      );
+    } finally {
+      // The object back as it was, and a drill that passes again: the next tests expect Ready.
+      flip();
+    }
+    await drillPasses();
+  });
+
   it('fails over when the primary Pod is killed: the Territory reports it, comes back Ready, and no replicated row is lost', async () => {
     const t = tenant('commune-acigne.yaml');
     const ns = namespaceOf(t);
@@ -697,4 +795,5 @@ describe.sequential('a Territory on a real node', () => {
 type BackupStatus = {
   logical?: { state?: string; lastSuccessful?: string; encryption?: string };
   physical?: { state?: string; encryption?: string };
+  lastRestoreTest?: { state?: string; result?: string; failure?: string; job?: string };
 };

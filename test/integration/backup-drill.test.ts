@@ -459,6 +459,13 @@ describe('territory-backup drill', () => {
     }
   });
 
+  it('exits 6, starting no server, when the territory has no backup yet (a first drill before the first backup)', async () => {
+    const run = await cli(['drill'], drillEnv('not-backed-up-yet', keyringFile), { asDrillUser: true });
+    expect(run.code, run.stdout + run.stderr).toBe(6);
+    expect(resultOf(run)).toMatchObject({ result: 'no-backup', step: 'download', key: null });
+    expect(await runtimeLeftovers()).toEqual([]);
+  });
+
   it('refuses to run as root, where PostgreSQL cannot start', async () => {
     if (process.getuid?.() !== 0) return;
     const run = await cli(['drill'], dEnv);

@@ -294,6 +294,76 @@ describe("an authority's admins cannot loosen what the platform set up", () => {
     );
   });
 
+  it('cannot change the restore-drill CronJob: not its image, not its environment, not its schedule', async () => {
+    const image = JSON.stringify({
+      spec: {
+        jobTemplate: {
+          spec: { template: { spec: { containers: [{ name: 'drill', image: 'busybox:1.37' }] } } },
+        },
+      },
+    });
+    await refused(
+      asTenant(['patch', 'cronjob', 'restore-drill', '-n', tenant, '--type=strategic', '-p', image]),
+      /managed by the platform/,
+    );
+    const env = JSON.stringify({
+      spec: {
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: { containers: [{ name: 'drill', env: [{ name: 'PGHOST', value: 'db-rw' }] }] },
+            },
+          },
+        },
+      },
+    });
+    await refused(
+      asTenant(['patch', 'cronjob', 'restore-drill', '-n', tenant, '--type=strategic', '-p', env]),
+      /managed by the platform/,
+    );
+    await refused(
+      asTenant(['delete', 'cronjob', 'restore-drill', '-n', tenant, '--dry-run=server']),
+      /managed by the platform/,
+    );
+    // Nor run a drill of its own from it: the Job would carry the platform's reserved labels.
+    await refused(
+      asTenant([
+        'create',
+        'job',
+        'my-drill',
+        '--from=cronjob/restore-drill',
+        '-n',
+        tenant,
+        '--dry-run=server',
+      ]),
+      /reserved for the platform/,
+    );
+  });
+
+  it("and the operator's own token cannot point the restore drill at another image either", async () => {
+    const live = JSON.parse(
+      await asAdmin(['get', 'cronjob', 'restore-drill', '-n', tenant, '-o', 'json']),
+    ) as {
+      metadata: Record<string, unknown>;
+      spec: { jobTemplate: { spec: { template: { spec: { containers: { image: string }[] } } } } };
+    };
+    const container = live.spec.jobTemplate.spec.template.spec.containers[0];
+    if (!container) throw new Error('the restore-drill CronJob has no container');
+    container.image = 'registry.example/miner:1';
+    await refused(
+      asOperator(
+        ['apply', '--server-side', '--force-conflicts', '--field-manager=territory-operator', '-f', '-'],
+        json({
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          metadata: { name: 'restore-drill', namespace: tenant },
+          spec: live.spec,
+        }),
+      ),
+      /own backup image/,
+    );
+  });
+
   it('cannot forge the labels the platform selects by: managed Secrets, database Pods, Pod templates', async () => {
     await refused(
       asTenant(

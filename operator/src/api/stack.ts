@@ -216,6 +216,82 @@ const BACKUP_PERIOD_RULES: CelRule[] = [
   },
 ];
 
+/** How a schedule is written, said once for every schedule of the spec. */
+const CRON_FORM =
+  'a cron schedule as a Kubernetes CronJob takes it, with single spaces: ' +
+  'minute (0-59) hour (0-23) day-of-month (1-31) month (1-12 or jan-dec) day-of-week (0-6 or sun-sat); ' +
+  'each field a comma-separated list of *, ?, values or ranges a-b, each optionally /step; or one of ' +
+  '@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly. No time zone (TZ=), no @every.';
+
+/** A CronJob schedule field, validated as the API server validates a CronJob's (zod and CEL). */
+function cronSchedule(path: string, fallback: string, what: string, fallbackInWords: string) {
+  return (
+    z
+      .string()
+      .max(100)
+      .superRefine((schedule, ctx) => {
+        const problem = scheduleProblem(schedule);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      // The operator works on the five fields a descriptor stands for (CloudNativePG's schedule has six).
+      .overwrite(normalizeSchedule)
+      .default(fallback)
+      .meta({
+        description: `${what}, in UTC: ${CRON_FORM} Default: ${fallbackInWords}.`,
+        'x-kubernetes-validations': scheduleCelRules(path),
+      })
+  );
+}
+
+/** The smallest scratch volume a drill gets: initdb alone takes about 40 MB, and a restore needs room. */
+const MIN_SCRATCH = '1Gi';
+
+export const RestoreDrillSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          'Run restore drills on schedule (default true). Turning them off removes the restore-drill CronJob ' +
+          'and status.backup.lastRestoreTest; the backups themselves are unaffected.',
+      }),
+    schedule: cronSchedule(
+      'spec.backup.restoreDrill.schedule',
+      '0 4 * * 0',
+      'When restore drills run',
+      'every Sunday at 04:00, after the default daily backup',
+    ),
+    scratchSize: quantity()
+      .refine((size) => (compareQuantities(size, MIN_SCRATCH) ?? 0) >= 0, {
+        message: `must be at least ${MIN_SCRATCH}: the drill restores the whole database into it`,
+      })
+      .optional()
+      .meta({
+        description:
+          'Size of the disk the drill restores into, e.g. 20Gi: a disk-backed emptyDir holding the throwaway ' +
+          "PostgreSQL server's data directory, that is the backup decrypted, for the drill's duration only (it " +
+          "is deleted with the drill's Pod, whatever the outcome). It must hold the restored database with its " +
+          'indexes. It is also requested from the node as ephemeral storage, so a drill only starts on a node ' +
+          `with that much free disk. At least ${MIN_SCRATCH}. Default: spec.database.storage.size (a restore is ` +
+          'no larger than the volume it came from).',
+        'x-kubernetes-validations': [
+          {
+            rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${MIN_SCRATCH}')) >= 0`,
+            message: `spec.backup.restoreDrill.scratchSize must be at least ${MIN_SCRATCH}: the drill restores the whole database into it`,
+          },
+        ] satisfies CelRule[],
+      }),
+  })
+  .meta({
+    description:
+      'Restore drills (regular restore tests, as SecNumCloud asks): on schedule, a Job in the namespace ' +
+      'restores the latest encrypted logical backup into a throwaway PostgreSQL server of its own, compares ' +
+      "every table's row count and checksum with what the backup recorded when it was taken, and the result " +
+      'is reported in status.backup.lastRestoreTest and the BackupReady condition. The drill never connects to ' +
+      'the database and holds no database credential.',
+  });
+
 export const BackupDestinationSchema = z
   .strictObject({
     endpoint: z
@@ -383,25 +459,7 @@ export const PhysicalBackupSchema = z
 
 export const BackupSchema = z
   .strictObject({
-    schedule: z
-      .string()
-      .max(100)
-      .superRefine((schedule, ctx) => {
-        const problem = scheduleProblem(schedule);
-        if (problem) ctx.addIssue({ code: 'custom', message: problem });
-      })
-      // The operator works on the five fields a descriptor stands for (CloudNativePG's schedule has six).
-      .overwrite(normalizeSchedule)
-      .default('0 2 * * *')
-      .meta({
-        description:
-          'When backups run, in UTC: a cron schedule as a Kubernetes CronJob takes it, with single spaces: ' +
-          'minute (0-59) hour (0-23) day-of-month (1-31) month (1-12 or jan-dec) day-of-week (0-6 or sun-sat); ' +
-          'each field a comma-separated list of *, ?, values or ranges a-b, each optionally /step; or one of ' +
-          '@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly. No time zone (TZ=), no @every. ' +
-          'Default: every day at 02:00.',
-        'x-kubernetes-validations': scheduleCelRules('spec.backup.schedule'),
-      }),
+    schedule: cronSchedule('spec.backup.schedule', '0 2 * * *', 'When backups run', 'every day at 02:00'),
     retentionDays: z
       .int()
       .min(1)
@@ -423,6 +481,7 @@ export const BackupSchema = z
           'cover physical backups (spec.backup.physical), which the provider can read.',
       }),
     physical: PhysicalBackupSchema.prefault({}),
+    restoreDrill: RestoreDrillSchema.prefault({}),
     destination: BackupDestinationSchema,
   })
   .superRefine((backup, ctx) => {

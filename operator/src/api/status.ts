@@ -18,6 +18,16 @@ export const CONDITION_TYPES = [
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 
+/** The verdict of a restore drill, and why a failed one failed (from its exit code or its Job). */
+export const RESTORE_TEST_RESULTS = ['Passed', 'Failed'] as const;
+export const RESTORE_TEST_FAILURES = [
+  'DataDiffers',
+  'DoesNotRestore',
+  'BadConfiguration',
+  'CouldNotRun',
+  'DeadlineExceeded',
+] as const;
+
 const timestamp = (description: string) =>
   z.string().max(64).regex(RFC3339, { message: 'must be an RFC 3339 timestamp' }).meta({
     description,
@@ -148,6 +158,50 @@ export const TerritoryStatusSchema = z
             description: 'ProviderManaged: encrypted by the storage provider, which can read them.',
           }),
         ).optional(),
+        lastRestoreTest: z
+          .object({
+            state: z.enum(['Succeeded', 'Pending', 'Failing', 'Overdue']).meta({
+              description:
+                'Succeeded (the last drill passed), Pending (none has finished yet), Failing (the last drill ' +
+                'failed), Overdue (none passed within two drill periods).',
+            }),
+            result: z
+              .enum(RESTORE_TEST_RESULTS)
+              .optional()
+              .meta({
+                description:
+                  'Passed: the latest backup restored and every table matched what the backup recorded (or, for a ' +
+                  'backup without that record, it restored). Failed: see failure.',
+              }),
+            time: timestamp('When the last drill ended.').optional(),
+            durationSeconds: z
+              .int()
+              .min(0)
+              .optional()
+              .meta({ description: 'How long the last drill ran, start to end.' }),
+            failure: z
+              .enum(RESTORE_TEST_FAILURES)
+              .optional()
+              .meta({
+                description:
+                  'Why the last drill failed: DataDiffers (restored, but the data does not match the backup), ' +
+                  'DoesNotRestore (the backup fails verification or pg_restore refuses it), BadConfiguration, ' +
+                  'CouldNotRun (it stopped before a verdict, e.g. the store was unreachable or the Pod was killed), ' +
+                  'DeadlineExceeded (it ran out of time).',
+              }),
+            job: z
+              .string()
+              .max(63)
+              .optional()
+              .meta({ description: 'The Job of the last drill: kubectl -n <namespace> logs job/<job>.' }),
+            lastPassed: timestamp('When a drill last passed.').optional(),
+          })
+          .optional()
+          .meta({
+            description:
+              'The last restore drill (spec.backup.restoreDrill): the latest backup restored into a throwaway ' +
+              'PostgreSQL server and compared table by table with what it recorded when it was taken.',
+          }),
       })
       .optional()
       .meta({ description: 'Backups as observed, each kind on its own.' }),

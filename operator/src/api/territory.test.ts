@@ -5,6 +5,7 @@ import {
   INVALID_CASES,
   invalidCase,
   invalidTerritory,
+  type JsonObject,
   minimalTerritory,
   readExamples,
 } from './test-fixtures.ts';
@@ -31,7 +32,9 @@ describe('parseTerritory', () => {
       retentionDays: 35,
       clientSideEncryption: true,
       physical: { enabled: false },
+      restoreDrill: { enabled: true, schedule: '0 4 * * 0' },
     });
+    expect(spec.backup.restoreDrill.scratchSize).toBeUndefined();
     expect(spec.backup.destination.credentialsSecret).toEqual({
       name: 'backup-s3',
       accessKeyIdKey: 'ACCESS_KEY_ID',
@@ -151,6 +154,40 @@ describe('physical backups (readable by the storage provider)', () => {
       ok: false,
       errors: ['spec.backup.physical: must be an object'],
     });
+  });
+});
+
+describe('restore drills', () => {
+  const drill = (restoreDrill: JsonObject) =>
+    parseTerritory(
+      invalidTerritory({ name: '', field: '', patch: { spec: { backup: { restoreDrill } } } }, 'rennes'),
+    );
+
+  it('run weekly by default; a schedule, an off switch and a scratch disk can be given', () => {
+    const on = drill({ schedule: '@weekly', scratchSize: '20Gi' });
+    if (!on.ok) throw new Error(on.errors.join('\n'));
+    // A descriptor is read as the five fields it stands for, like spec.backup.schedule.
+    expect(on.territory.spec.backup.restoreDrill).toEqual({
+      enabled: true,
+      schedule: '0 0 * * 0',
+      scratchSize: '20Gi',
+    });
+    const off = drill({ enabled: false });
+    expect(off.ok && off.territory.spec.backup.restoreDrill.enabled).toBe(false);
+  });
+
+  it('refuse a scratch disk too small to restore into, saying why', () => {
+    const small = drill({ scratchSize: '512Mi' });
+    expect(small.ok ? [] : small.errors).toEqual([
+      'spec.backup.restoreDrill.scratchSize: must be at least 1Gi: the drill restores the whole database into it',
+    ]);
+    expect(drill({ scratchSize: '1Gi' }).ok).toBe(true);
+  });
+
+  it('refuse a field they do not have (no retries: a failed drill reports, it does not retry)', () => {
+    const typo = drill({ retries: 3 });
+    expect(typo.ok).toBe(false);
+    expect(typo.ok ? [] : typo.errors.join('; ')).toContain('spec.backup.restoreDrill');
   });
 });
 

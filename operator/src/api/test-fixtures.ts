@@ -268,6 +268,36 @@ export const INVALID_CASES: InvalidCase[] = [
     patch: backup({ schedule: '0 2 1 1 *', retentionDays: 100 }),
   },
   {
+    name: 'restore drill schedule in words',
+    field: 'spec.backup.restoreDrill.schedule',
+    patch: backup({ restoreDrill: { schedule: 'weekly' } }),
+  },
+  {
+    name: 'restore drill schedule with a time zone',
+    field: 'spec.backup.restoreDrill.schedule',
+    patch: backup({ restoreDrill: { schedule: 'TZ=Europe/Paris 0 4 * * 0' } }),
+  },
+  {
+    name: 'restore drill on day-of-week 7',
+    field: 'spec.backup.restoreDrill.schedule',
+    patch: backup({ restoreDrill: { schedule: '0 4 * * 7' } }),
+  },
+  {
+    name: 'restore drill scratch disk below 1Gi',
+    field: 'spec.backup.restoreDrill.scratchSize',
+    patch: backup({ restoreDrill: { scratchSize: '500Mi' } }),
+  },
+  {
+    name: 'restore drill scratch disk that is not a quantity',
+    field: 'spec.backup.restoreDrill.scratchSize',
+    patch: backup({ restoreDrill: { scratchSize: 'twenty gigabytes' } }),
+  },
+  {
+    name: 'restore drill enabled not a boolean',
+    field: 'spec.backup.restoreDrill.enabled',
+    patch: backup({ restoreDrill: { enabled: 'yes' } }),
+  },
+  {
     name: 'client-side encryption not a boolean',
     field: 'spec.backup.clientSideEncryption',
     patch: backup({ clientSideEncryption: 'yes' }),

@@ -472,6 +472,11 @@ export async function listBackups(
 }
 
 /** "latest", a full key, or a bare object name under the territory's folder. */
+/** `latest` was asked for, and the territory's folder holds no backup at all. */
+export class NoBackupError extends Error {
+  override name = 'NoBackupError';
+}
+
 export async function resolveBackupKey(
   s3: S3Client,
   bucket: string,
@@ -483,7 +488,9 @@ export async function resolveBackupKey(
     const all = await listBackups(s3, bucket, prefix, territory);
     const latest = all.at(-1);
     if (!latest)
-      throw new Error(`no backup of ${territory} in s3://${bucket}/${territoryFolder(prefix, territory)}`);
+      throw new NoBackupError(
+        `no backup of ${territory} in s3://${bucket}/${territoryFolder(prefix, territory)}`,
+      );
     return latest.key;
   }
   const folder = territoryFolder(prefix, territory);

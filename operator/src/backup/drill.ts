@@ -10,13 +10,15 @@
 // Outcomes: `passed` (every table matches), `mismatch` (exit 4: restored, but the data differs),
 // `not-compared` (a backup without a manifest: it restores, which is all that can be shown),
 // `unrestorable` (exit 5: the object or its manifest fails verification, or pg_restore refuses it),
-// and anything else that stops the drill from running (exit 1).
+// `no-backup` (exit 6: there is nothing to restore yet), and anything else that stops the drill from
+// running (exit 1).
 import { tmpdir } from 'node:os';
 import { BEGIN_CHECKSUMS, createRoleStatement, displayName, ROLES_QUERY } from './checksum-sql.ts';
 import {
   type Deps,
   feedRestore,
   type LoadedKeys,
+  NoBackupError,
   RestoreFeedError,
   rate,
   readManifest,
@@ -43,6 +45,11 @@ export const DRILL_EXIT = {
   mismatch: 4,
   /** The backup does not restore: it fails verification, or pg_restore refuses it. */
   unrestorable: 5,
+  /**
+   * The territory has no backup yet: nothing to drill. Distinct, so that the operator can tell a new
+   * Territory's first drill (scheduled before its first backup) from a backup that does not restore.
+   */
+  noBackup: 6,
 } as const;
 
 /** Mismatches listed in the result line; every one is also on its own `table checked` line. */
@@ -121,7 +128,12 @@ export async function runDrill(
   process.once('SIGINT', onSignal);
 
   try {
-    key = await resolveBackupKey(deps.s3, cfg.bucket, cfg.prefix, cfg.territory, opts.object);
+    try {
+      key = await resolveBackupKey(deps.s3, cfg.bucket, cfg.prefix, cfg.territory, opts.object);
+    } catch (e) {
+      if (e instanceof NoBackupError) throw new DrillError(DRILL_EXIT.noBackup, step, e.message);
+      throw e;
+    }
     deps.log.info({ key, step }, 'drill started: downloading and verifying the backup');
 
     // 1. The whole object authenticated before anything restores it; then its manifest.
@@ -256,7 +268,7 @@ export async function runDrill(
     const error = e instanceof DrillError ? e : undefined;
     deps.log.info(
       {
-        result: error ? 'unrestorable' : 'error',
+        result: !error ? 'error' : error.exitCode === DRILL_EXIT.noBackup ? 'no-backup' : 'unrestorable',
         key: key ?? null,
         keyId: verified?.keyId ?? null,
         takenAt: verified?.takenAt.toISOString() ?? null,

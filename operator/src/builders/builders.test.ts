@@ -330,10 +330,15 @@ describe('database and backups', () => {
     });
   });
 
-  it('schedules physical backups with CloudNativePG’s six-field cron and the logical backup CronJob', () => {
-    expect(buildDesiredState(context()).backup.map((o) => o.kind)).toEqual(['CronJob']);
+  it('schedules physical backups with CloudNativePG’s six-field cron, the logical backup CronJob and the restore drill', () => {
+    const names = (s: ReturnType<typeof buildDesiredState>) =>
+      s.backup.map((o) => `${o.kind}/${o.metadata?.name}`);
+    expect(names(buildDesiredState(context()))).toEqual(['CronJob/logical-backup', 'CronJob/restore-drill']);
+    const noDrill = territory();
+    noDrill.spec.backup.restoreDrill.enabled = false;
+    expect(names(buildDesiredState(context(noDrill)))).toEqual(['CronJob/logical-backup']);
     const backup = buildDesiredState(context(withPhysicalBackups())).backup;
-    expect(backup.map((o) => o.kind)).toEqual(['ScheduledBackup', 'CronJob']);
+    expect(backup.map((o) => o.kind)).toEqual(['ScheduledBackup', 'CronJob', 'CronJob']);
     expect(backup[0]).toMatchObject({
       apiVersion: 'postgresql.cnpg.io/v1',
       metadata: { name: 'physical-backup', namespace: 'rennes-metropole' },
@@ -462,7 +467,7 @@ describe('database and backups', () => {
     off.spec.backup.physical = { enabled: false, encryption: 'ProviderManaged' };
     for (const t of [off, territory()]) {
       const s = buildDesiredState(context(t));
-      expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
+      expect(s.backup.map((o) => o.kind)).toEqual(['CronJob', 'CronJob']);
       expect(spec(clusterOf(s)).plugins).toBeUndefined();
       expect(s.database.map((o) => o.kind)).toEqual(['Cluster']);
     }

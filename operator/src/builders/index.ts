@@ -8,6 +8,7 @@ import { buildNetworkPolicies } from './network.ts';
 import { buildBackupRegionSecret, buildObjectStore, physicalBackupsOn } from './object-store.ts';
 import { buildLimitRange, buildResourceQuota } from './quota.ts';
 import { buildRbac } from './rbac.ts';
+import { buildRestoreDrillCronJob } from './restore-drill.ts';
 
 export interface DesiredState {
   /** The isolation boundary, created first. */
@@ -19,14 +20,20 @@ export interface DesiredState {
    * (and its region Secret) when physical backups are on. Data-bearing: only when sovereignty is met.
    */
   database: Owned[];
-  /** Physical and logical backups. Data-bearing, and only toward a sovereign destination. */
+  /**
+   * Physical and logical backups, and the restore drill. Data-bearing, and only toward a sovereign
+   * destination.
+   */
   backup: Owned[];
 }
 
 export function buildDesiredState(ctx: BuildContext): DesiredState {
   const backup: Owned[] = [];
   if (physicalBackupsOn(ctx)) backup.push(buildScheduledBackup(ctx));
-  if (ctx.backupAllowed) backup.push(buildLogicalBackupCronJob(ctx));
+  if (ctx.backupAllowed) {
+    backup.push(buildLogicalBackupCronJob(ctx));
+    if (ctx.territory.spec.backup.restoreDrill.enabled) backup.push(buildRestoreDrillCronJob(ctx));
+  }
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],

@@ -19,7 +19,7 @@
 // or make them use other keys. Credentials are files, never variables. Logs are JSON lines; secrets
 // never appear. Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed,
 // 4 drill: restored but the data does not match the manifest, 5 drill: the backup does not restore
-// (it fails verification, or pg_restore refuses it).
+// (it fails verification, or pg_restore refuses it), 6 drill: there is no backup to restore yet.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';

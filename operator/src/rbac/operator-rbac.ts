@@ -64,6 +64,8 @@ export const CONTROLLER_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
   // The API server's addresses (the `kubernetes` Service's EndpointSlices), for the database Pods' egress.
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
+  // The restore drills' Jobs (created by the CronJob controller), watched to read how each drill ended.
+  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch'] },
   // The database's Pods, listed (never watched) only while a database is not healthy, to say why one
   // cannot be scheduled.
   { apiGroups: [''], resources: ['pods'], verbs: ['list'] },

@@ -4,7 +4,8 @@
 //   decide whether an apply would change anything (runtime/satisfies.ts);
 // - the status of kinds whose status the reconciler does not judge (a ResourceQuota's usage...);
 // - a Node's spec and status: only its name and region label matter to the sovereignty gate;
-// - of the authority's Secrets (metadata-only watch), everything but name and resourceVersion.
+// - of the authority's Secrets (metadata-only watch), everything but name and resourceVersion;
+// - of a restore drill's Job, everything but who it is and how it ended (its spec is the CronJob's).
 // The Territory keeps its status: conditions keep their transition times from it.
 import type { KubeObject } from '../runtime/types.ts';
 
@@ -47,6 +48,49 @@ export function nodeForCache(node: KubeObject): KubeObject {
       resourceVersion,
       ...(labels ? { labels } : {}),
       ...(deletionTimestamp ? { deletionTimestamp } : {}),
+    },
+  } as KubeObject;
+}
+
+/** A restore drill's Job as its health is judged: identity, labels, and start, end and conditions. */
+export function drillJobForCache(job: KubeObject): KubeObject {
+  const { name, namespace, uid, resourceVersion, labels, creationTimestamp } = job.metadata;
+  const status = (job.status ?? {}) as {
+    startTime?: string;
+    completionTime?: string;
+    conditions?: {
+      type: string;
+      status: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string;
+    }[];
+  };
+  return {
+    apiVersion: job.apiVersion,
+    kind: job.kind,
+    metadata: {
+      name,
+      namespace,
+      uid,
+      resourceVersion,
+      ...(labels ? { labels } : {}),
+      ...(creationTimestamp ? { creationTimestamp } : {}),
+    },
+    status: {
+      ...(status.startTime ? { startTime: status.startTime } : {}),
+      ...(status.completionTime ? { completionTime: status.completionTime } : {}),
+      ...(status.conditions
+        ? {
+            conditions: status.conditions.map(({ type, status, reason, message, lastTransitionTime }) => ({
+              type,
+              status,
+              ...(reason ? { reason } : {}),
+              ...(message ? { message } : {}),
+              ...(lastTransitionTime ? { lastTransitionTime } : {}),
+            })),
+          }
+        : {}),
     },
   } as KubeObject;
 }

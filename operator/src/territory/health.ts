@@ -1,7 +1,9 @@
 // Reading the real health of the parts the operator does not run itself: CloudNativePG's Cluster (and,
-// while it is not healthy, its Pods) and the logical-backup CronJob. Pure: objects in, part outcomes
-// out. kstatus cannot judge a CNPG Cluster (it has no observedGeneration), so we read CNPG's own phase,
+// while it is not healthy, its Pods), the logical-backup CronJob, and the restore drill's CronJob and
+// Jobs. Pure: objects in, part outcomes out. kstatus cannot judge a CNPG Cluster (it has no observedGeneration), so we read CNPG's own phase,
 // Ready condition and instance counts.
+import type { RESTORE_TEST_FAILURES, RESTORE_TEST_RESULTS } from '../api/status.ts';
+import { DRILL_DEADLINE_SECONDS, RESTORE_DRILL_CRONJOB } from '../builders/restore-drill.ts';
 import { REGION_LABEL } from '../builders/sovereignty.ts';
 import type { PartOutcome } from './conditions.ts';
 
@@ -194,7 +196,20 @@ export function logicalBackupHealth(
     : { state: 'Pending', detail: 'scheduled; none has run yet' };
 }
 
-interface Condition {
+export type RestoreTestResult = (typeof RESTORE_TEST_RESULTS)[number];
+export type RestoreTestFailure = (typeof RESTORE_TEST_FAILURES)[number];
+
+/** The restore drill's health: a backup kind's, plus what the last drill said. */
+export interface RestoreTestHealth extends BackupKindHealth {
+  result?: RestoreTestResult;
+  /** When the last drill ended (for one known only from its CronJob's status: when it was scheduled). */
+  time?: string;
+  durationSeconds?: number;
+  failure?: RestoreTestFailure;
+  job?: string;
+}
+
+interface JobCondition {
   type: string;
   status: string;
   reason?: string;
@@ -214,6 +229,202 @@ interface ObjectStoreStatus {
 function latest(a: string | undefined, b: string | undefined): string | undefined {
   if (!a || !b) return a ?? b;
   return Date.parse(b) > Date.parse(a) ? b : a;
+}
+
+/** A drill Job as the operator caches it: its name, and its status. */
+export interface DrillJob {
+  metadata?: { name?: string; creationTimestamp?: string };
+  status?: { startTime?: string; completionTime?: string; conditions?: JobCondition[] };
+}
+
+/** One drill that ended: from its Job, or (its Job gone) from the CronJob's status. */
+interface Ended {
+  result: RestoreTestResult;
+  time: string;
+  start?: string;
+  job?: string;
+  failure?: RestoreTestFailure;
+  exitCode?: number;
+  /** A drill that found no backup to restore (exit 6): only a failure once backups have succeeded. */
+  noBackup?: boolean;
+  why?: string;
+  fromJob: boolean;
+}
+
+const DRILL_EXIT_NO_BACKUP = 6;
+
+/** What a drill's exit code says (territory-backup drill: 4, 5, 6, 2, else 1 or a signal). */
+function exitFailure(code: number): { failure: RestoreTestFailure; why: string } {
+  switch (code) {
+    case 4:
+      return {
+        failure: 'DataDiffers',
+        why: 'the restored data does not match what the backup recorded (exit 4)',
+      };
+    case 5:
+      return {
+        failure: 'DoesNotRestore',
+        why: 'the backup does not restore: it fails verification, or pg_restore refuses it (exit 5)',
+      };
+    case 2:
+      return { failure: 'BadConfiguration', why: 'the drill is misconfigured (exit 2)' };
+    case 137:
+      return {
+        failure: 'CouldNotRun',
+        why:
+          'the drill was killed (exit 137): out of memory, or its scratch disk (spec.backup.restoreDrill.scratchSize) ' +
+          'was full',
+      };
+    default:
+      return { failure: 'CouldNotRun', why: `the drill could not reach a verdict (exit ${code})` };
+  }
+}
+
+/** How a finished drill Job ended, or undefined while it runs. */
+function endedJob(job: DrillJob): Ended | undefined {
+  const conditions = job.status?.conditions ?? [];
+  const name = job.metadata?.name;
+  const start = job.status?.startTime ?? job.metadata?.creationTimestamp;
+  const complete = conditions.find((c) => c.type === 'Complete' && c.status === 'True');
+  const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+  const base = { fromJob: true, ...(name ? { job: name } : {}), ...(start ? { start } : {}) };
+  if (complete) {
+    const time = job.status?.completionTime ?? complete.lastTransitionTime;
+    return time ? { ...base, result: 'Passed', time } : undefined;
+  }
+  if (!failed?.lastTransitionTime) return undefined;
+  const time = failed.lastTransitionTime;
+  if (failed.reason === 'DeadlineExceeded') {
+    return {
+      ...base,
+      result: 'Failed',
+      time,
+      failure: 'DeadlineExceeded',
+      why:
+        `the drill did not finish within ${DRILL_DEADLINE_SECONDS / 3600} h: its Pod never started (kubectl describe ` +
+        'the Job: quota, a node with enough disk for scratchSize) or the restore takes longer',
+    };
+  }
+  // The pod failure policy fails the Job at the drill's exit, and its message names the exit code.
+  const code = /exit code (\d+)/.exec(failed.message ?? '')?.[1];
+  if (code !== undefined) {
+    const exitCode = Number(code);
+    if (exitCode === DRILL_EXIT_NO_BACKUP) {
+      return { ...base, result: 'Failed', time, exitCode, noBackup: true, failure: 'CouldNotRun' };
+    }
+    return { ...base, result: 'Failed', time, exitCode, ...exitFailure(exitCode) };
+  }
+  return {
+    ...base,
+    result: 'Failed',
+    time,
+    failure: 'CouldNotRun',
+    why: `the drill failed (${[failed.reason, failed.message].filter(Boolean).join(': ') || 'no reason given'})`,
+  };
+}
+
+const later = (a: string, b: string) => Date.parse(a) > Date.parse(b);
+
+/**
+ * The restore drill, from its Jobs (the drill's own and those run by hand with `kubectl create job
+ * --from=cronjob/restore-drill`: the CronJob's status never records a failed one of those) and, for a
+ * drill whose Job is gone, its CronJob's status, read like the logical backup's: a run scheduled after
+ * the last success and no longer active has failed. The last drill to end decides Passed or Failed.
+ *
+ * A drill that found no backup to restore (exit 6) is a failure only when a logical backup had
+ * succeeded before it (`lastBackupSuccess`, the backup CronJob's): otherwise a new Territory's first
+ * drill simply came before its first backup, which is not worth a Warning.
+ */
+export function restoreDrillHealth(
+  cronJob: Obj,
+  jobs: readonly DrillJob[],
+  opts: { periodDays: number; now: Date; namespace: string; lastBackupSuccess: string | undefined },
+): RestoreTestHealth {
+  const s = (cronJob?.status ?? {}) as CronJobStatus;
+  const ended: Ended[] = jobs.map(endedJob).filter((e): e is Ended => e !== undefined);
+  const tooEarly = (e: Ended) =>
+    e.noBackup === true && !(opts.lastBackupSuccess && later(e.time, opts.lastBackupSuccess));
+  if (s.lastSuccessfulTime) {
+    const start =
+      s.lastScheduleTime && !later(s.lastScheduleTime, s.lastSuccessfulTime) ? s.lastScheduleTime : undefined;
+    ended.push({ result: 'Passed', time: s.lastSuccessfulTime, ...(start ? { start } : {}), fromJob: false });
+  }
+  const active = (s.active?.length ?? 0) > 0;
+  if (
+    !active &&
+    s.lastScheduleTime &&
+    (!s.lastSuccessfulTime || later(s.lastScheduleTime, s.lastSuccessfulTime))
+  ) {
+    // The name the CronJob controller gave that run's Job; when the Job is still there, it says more.
+    const job = `${RESTORE_DRILL_CRONJOB}-${Math.floor(Date.parse(s.lastScheduleTime) / 60_000)}`;
+    if (!jobs.some((j) => j.metadata?.name === job)) {
+      ended.push({ result: 'Failed', time: s.lastScheduleTime, job, fromJob: false });
+    }
+  }
+  const runningNote = active || jobs.some((j) => !endedJob(j)) ? '; a drill is running now' : '';
+  // Newest first; at the same instant, what a Job says beats what the CronJob's status suggests.
+  ended.sort((a, b) => Date.parse(b.time) - Date.parse(a.time) || Number(b.fromJob) - Number(a.fromJob));
+  const counted = ended.filter((e) => !tooEarly(e));
+  const lastSuccessful = counted.find((e) => e.result === 'Passed')?.time;
+  const lastFailed = counted.find((e) => e.result === 'Failed')?.time;
+  const base = {
+    ...(lastSuccessful ? { lastSuccessful } : {}),
+    ...(lastFailed ? { lastFailed } : {}),
+  };
+  const shown = (e: Ended) => ({
+    result: e.result,
+    time: e.time,
+    ...(e.start && !later(e.start, e.time)
+      ? { durationSeconds: Math.round((Date.parse(e.time) - Date.parse(e.start)) / 1000) }
+      : {}),
+    ...(e.failure ? { failure: e.failure } : {}),
+    ...(e.job ? { job: e.job } : {}),
+  });
+  const last = counted[0];
+  if (last?.result === 'Failed') {
+    const why = last.noBackup
+      ? `it found no backup to restore (exit 6), though a logical backup succeeded at ${opts.lastBackupSuccess}: ` +
+        'were the backups deleted from the bucket, or did the destination change?'
+      : (last.why ?? 'its Job is gone, and with it the reason');
+    return {
+      ...base,
+      ...shown(last),
+      state: 'Failing',
+      detail:
+        `the drill that ended ${last.time} failed: ${why}${lastSuccessful ? ` (last passed ${lastSuccessful})` : ''}; ` +
+        `kubectl -n ${opts.namespace} logs job/${last.job ?? '<its Job>'} shows why${runningNote}`,
+    };
+  }
+  const late = overdue(
+    lastSuccessful ?? cronJob?.metadata?.creationTimestamp,
+    lastSuccessful,
+    opts.periodDays,
+    opts.now,
+  );
+  if (late) {
+    return {
+      ...base,
+      ...(last ? shown(last) : {}),
+      state: 'Overdue',
+      detail: `no drill passed within two drill periods: ${late}${runningNote}`,
+    };
+  }
+  if (last) {
+    const seconds = shown(last).durationSeconds;
+    return {
+      ...base,
+      ...shown(last),
+      state: 'Succeeded',
+      detail: `the last drill passed at ${last.time}${seconds !== undefined ? ` in ${seconds} s` : ''}${runningNote}`,
+    };
+  }
+  const early = ended.find(tooEarly);
+  return {
+    state: 'Pending',
+    detail: early
+      ? `scheduled; the drill of ${early.time} came before the first backup, so there was nothing to restore yet${runningNote}`
+      : `scheduled; none has run yet${runningNote}`,
+  };
 }
 
 /**
@@ -236,7 +447,7 @@ export function physicalBackupHealth(
   objectStore: Obj,
   opts: { periodDays: number; now: Date; serverName: string },
 ): BackupKindHealth {
-  const conditions = ((cluster?.status ?? {}) as CnpgStatus).conditions as Condition[] | undefined;
+  const conditions = ((cluster?.status ?? {}) as CnpgStatus).conditions as JobCondition[] | undefined;
   const window = ((objectStore?.status ?? {}) as ObjectStoreStatus).serverRecoveryWindow?.[opts.serverName];
   const archiving = conditions?.find((c) => c.type === 'ContinuousArchiving');
   const lastBackup = conditions?.find((c) => c.type === 'LastBackupSucceeded');
@@ -297,13 +508,16 @@ export function barmanCloudPluginMissing(opts: {
 }
 
 /**
- * BackupReady: every kind the Territory asked for is healthy. Each kind is judged on its own, so a
- * fresh physical backup can never hide failing encrypted ones (nor the reverse).
+ * BackupReady: every kind the Territory asked for is healthy, and so is its restore drill. Each kind is
+ * judged on its own, so a fresh physical backup can never hide failing encrypted ones (nor the
+ * reverse), and backups that are taken but do not restore are not Ready either.
  */
 export function backupOutcome(opts: {
   cronJob: Obj;
   logical: BackupKindHealth;
   physical: BackupKindHealth | undefined;
+  /** The restore drill, when spec.backup.restoreDrill.enabled. */
+  drill?: RestoreTestHealth | undefined;
 }): PartOutcome {
   const base = { type: 'BackupReady' as const };
   if (!opts.cronJob) {
@@ -315,17 +529,27 @@ export function backupOutcome(opts: {
       progressing: true,
     };
   }
-  const { logical, physical } = opts;
+  const { logical, physical, drill } = opts;
   const said = [
     `logical (encrypted with the authority's keys): ${logical.detail}`,
     ...(physical ? [`physical (readable by the storage provider): ${physical.detail}`] : []),
+    ...(drill ? [`restore drill: ${drill.detail}`] : []),
   ].join('; ');
+  // Backups first: a drill can only test backups that are taken.
   const unhealthy = [logical, ...(physical ? [physical] : [])].find((h) => !isHealthy(h));
   if (unhealthy) {
     return {
       ...base,
       status: 'False',
       reason: unhealthy.state === 'Failing' ? 'BackupFailing' : 'BackupOverdue',
+      message: said,
+    };
+  }
+  if (drill && !isHealthy(drill)) {
+    return {
+      ...base,
+      status: 'False',
+      reason: drill.state === 'Failing' ? 'RestoreDrillFailing' : 'RestoreDrillOverdue',
       message: said,
     };
   }

@@ -5,12 +5,13 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
 import { API_VERSION, KIND } from '../api/territory.ts';
+import { RESTORE_DRILL_JOB_SELECTOR } from '../builders/restore-drill.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
 import type { ClusterAccess } from '../runtime/cluster-access.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { KubeObject, Logger, OwnedResource } from '../runtime/types.ts';
 import { API_SERVER_SLICES } from './api-server.ts';
-import { identityForCache, nodeForCache, slimForCache } from './cache-shape.ts';
+import { drillJobForCache, identityForCache, nodeForCache, slimForCache } from './cache-shape.ts';
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { TerritoryReconciler } from './reconciler.ts';
@@ -64,6 +65,17 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     transform: slimForCache(OPERATOR_NAME, k.statusRead === true),
     quietWhenUnchanged: true,
   }));
+  // The restore drills' Jobs, by the labels their CronJob's jobTemplate gives them (reserved: a tenant's
+  // Job cannot carry them): a drill's end wakes its Territory, including a drill run by hand, which the
+  // CronJob's status never records when it fails. Created by the CronJob controller, never by us: read only.
+  owned.push({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    labelSelector: RESTORE_DRILL_JOB_SELECTOR,
+    mapToPrimary: byLabel,
+    transform: drillJobForCache,
+    quietWhenUnchanged: true,
+  });
   // A node joining, leaving or changing region re-evaluates every Territory's sovereignty.
   // The authority's own Secrets (customer key, backup credentials): metadata only, mapped to the
   // Territory of their namespace, so creating or rotating one is acted on at once.
@@ -140,13 +152,15 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
       name,
       (status?.conditions ?? []).map(({ type, status }) => ({ type, status })),
     );
-    backupsOf.set(
-      name,
-      (['logical', 'physical'] as const).flatMap((kind) => {
+    backupsOf.set(name, [
+      ...(['logical', 'physical'] as const).flatMap((kind) => {
         const state = status?.backup?.[kind]?.state;
         return state ? [{ kind, state }] : [];
       }),
-    );
+      ...(status?.backup?.lastRestoreTest?.state
+        ? [{ kind: 'restore-drill', state: status.backup.lastRestoreTest.state }]
+        : []),
+    ]);
   };
   controller.informers()[0]?.on({
     add: track,
@@ -158,7 +172,9 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
   });
   new Gauge({
     name: 'territory_backups',
-    help: 'Territories by backup kind (logical: encrypted with the authority keys; physical) and state (Succeeded, Pending, Failing, Overdue)',
+    help:
+      'Territories by backup kind (logical: encrypted with the authority keys; physical; restore-drill: the last ' +
+      'restore test of the logical backups) and state (Succeeded, Pending, Failing, Overdue)',
     labelNames: ['kind', 'state'],
     registers: [manager.metrics.registry],
     collect() {
@@ -186,5 +202,9 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
 
 type TrackedStatus = {
   conditions?: { type: string; status: string }[];
-  backup?: { logical?: { state?: string }; physical?: { state?: string } };
+  backup?: {
+    logical?: { state?: string };
+    physical?: { state?: string };
+    lastRestoreTest?: { state?: string };
+  };
 };

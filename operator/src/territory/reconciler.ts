@@ -13,7 +13,7 @@ import {
 } from '../api/territory.ts';
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
-import { namespaceOf } from '../builders/context.ts';
+import { LABELS, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
@@ -25,6 +25,7 @@ import {
   physicalBackupsOn,
   physicalBackupsWanted,
 } from '../builders/object-store.ts';
+import { RESTORE_DRILL_COMPONENT, RESTORE_DRILL_CRONJOB } from '../builders/restore-drill.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
@@ -37,9 +38,12 @@ import {
   type BackupKindHealth,
   backupOutcome,
   barmanCloudPluginMissing,
+  type DrillJob,
   databaseOutcome,
   logicalBackupHealth,
   physicalBackupHealth,
+  type RestoreTestHealth,
+  restoreDrillHealth,
   withoutBackupEgress,
   withUnschedulablePods,
 } from './health.ts';
@@ -48,7 +52,11 @@ import type { TerritoryPorts } from './ports.ts';
 import { describeRefusal, ObjectRefusedError, type Refusal, refusalOf, refusedOutcome } from './refusals.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
-type Status = Record<string, unknown> & { conditions?: Condition[]; keys?: { versions?: { id: string }[] } };
+type Status = Record<string, unknown> & {
+  conditions?: Condition[];
+  keys?: { versions?: { id: string }[] };
+  backup?: Record<string, unknown> & { lastRestoreTest?: { time?: string; result?: string } };
+};
 
 const rfc3339 = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -287,6 +295,19 @@ export class TerritoryReconciler {
             { periodDays, now, serverName: CLUSTER_NAME },
           )
         : undefined;
+      const drill = t.spec.backup.restoreDrill.enabled
+        ? restoreDrillHealth(
+            this.cached('batch/v1', 'CronJob', namespaceOf(t), RESTORE_DRILL_CRONJOB),
+            this.drillJobs(t),
+            {
+              periodDays: schedulePeriodDays(t.spec.backup.restoreDrill.schedule),
+              now,
+              namespace: namespaceOf(t),
+              lastBackupSuccess: (cronJob?.status as { lastSuccessfulTime?: string } | undefined)
+                ?.lastSuccessfulTime,
+            },
+          )
+        : undefined;
       const destinationHost = new URL(t.spec.backup.destination.endpoint).hostname;
       const outcome =
         cnpg && physicalBackupsWanted(ctx) && !ctx.barmanCloudPlugin
@@ -295,7 +316,7 @@ export class TerritoryReconciler {
               release: BARMAN_CLOUD_PLUGIN_RELEASE,
               logical,
             })
-          : backupOutcome({ cronJob, logical, physical });
+          : backupOutcome({ cronJob, logical, physical, drill });
       parts.push(withoutBackupEgress(outcome, destinationHost, backupEgressCidrs(ctx)));
       const shown = ({ state, lastSuccessful, lastFailed }: BackupKindHealth) => ({
         state,
@@ -308,7 +329,9 @@ export class TerritoryReconciler {
         ...(physical
           ? { physical: { ...shown(physical), encryption: t.spec.backup.physical.encryption } }
           : {}),
+        ...(drill ? { lastRestoreTest: restoreTestStatus(drill) } : {}),
       };
+      if (drill) this.recordDrillResult(object, drill);
     }
 
     // Come back when a key or a credential is due, even if nothing else happens.
@@ -323,6 +346,31 @@ export class TerritoryReconciler {
     return done(
       requeueAfterMs !== undefined && requeueAfterMs < 2 ** 31 - 1 ? { requeueAfterMs } : undefined,
     );
+  }
+
+  /** The drill Jobs of this Territory (its own and those run by hand from its CronJob). */
+  private drillJobs(t: Territory): DrillJob[] {
+    return (this.ports.cache('batch/v1', 'Job')?.listInNamespace(namespaceOf(t)) ?? []).filter(
+      (j) =>
+        territoryOf(j) === t.metadata.name &&
+        j.metadata.labels?.[LABELS.component] === RESTORE_DRILL_COMPONENT,
+    ) as DrillJob[];
+  }
+
+  /**
+   * An Event when a drill has ended since the status last said so: Warning when it failed, Normal when
+   * it passed. Only then: a reconcile that finds the same last drill says nothing.
+   */
+  private recordDrillResult(object: KubeObject, drill: RestoreTestHealth): void {
+    if (!drill.time || !drill.result) return;
+    const before = (object.status as Status | undefined)?.backup?.lastRestoreTest;
+    if (before?.time === drill.time && before?.result === drill.result) return;
+    const failed = drill.result === 'Failed';
+    this.ports.events.record(object, {
+      type: failed ? 'Warning' : 'Normal',
+      reason: failed ? 'RestoreDrillFailed' : 'RestoreDrillPassed',
+      message: `restore drill${drill.job ? ` ${drill.job}` : ''}: ${drill.detail}`,
+    });
   }
 
   private cached(
@@ -705,6 +753,19 @@ function blocked(after: PartOutcome['type'], message: string): PartOutcome[] {
     message,
     progressing: true,
   }));
+}
+
+/** status.backup.lastRestoreTest: what the last drill said, and the state it leaves the drills in. */
+function restoreTestStatus(d: RestoreTestHealth) {
+  return {
+    state: d.state,
+    ...(d.result ? { result: d.result } : {}),
+    ...(d.time ? { time: d.time } : {}),
+    ...(d.durationSeconds !== undefined ? { durationSeconds: d.durationSeconds } : {}),
+    ...(d.failure && d.result === 'Failed' ? { failure: d.failure } : {}),
+    ...(d.job ? { job: d.job } : {}),
+    ...(d.lastSuccessful ? { lastPassed: d.lastSuccessful } : {}),
+  };
 }
 
 function ownedKey(o: Owned): string {

@@ -4,6 +4,7 @@ import { context, territory } from '../builders/fixtures.test-helpers.ts';
 import { ROTATED_AT } from '../builders/keys.ts';
 import { parseKeyring } from '../keys/keyring.ts';
 import type { KubeObject } from '../runtime/types.ts';
+import { drillJobForCache } from './cache-shape.ts';
 import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
 import {
   backupOutcome,
@@ -11,6 +12,7 @@ import {
   databaseOutcome,
   logicalBackupHealth,
   physicalBackupHealth,
+  restoreDrillHealth,
   withoutBackupEgress,
   withUnschedulablePods,
 } from './health.ts';
@@ -486,6 +488,295 @@ describe('database and backup health', () => {
         status: 'False',
         reason: 'BackupScheduling',
       });
+    });
+  });
+});
+
+describe('restore drill health', () => {
+  const now = new Date('2026-11-29T12:00:00Z');
+  const opts = { periodDays: 7, now, namespace: 'rennes', lastBackupSuccess: '2026-11-29T02:00:40Z' };
+  const cron = (status: Record<string, unknown> = {}, created = '2026-01-01T00:00:00Z') => ({
+    metadata: { creationTimestamp: created },
+    status,
+  });
+  const job = (name: string, start: string, end: { complete?: string; failed?: Record<string, string> }) => ({
+    metadata: { name, creationTimestamp: start },
+    status: {
+      startTime: start,
+      ...(end.complete ? { completionTime: end.complete } : {}),
+      conditions: [
+        ...(end.complete
+          ? [
+              { type: 'SuccessCriteriaMet', status: 'True', lastTransitionTime: end.complete },
+              { type: 'Complete', status: 'True', lastTransitionTime: end.complete },
+            ]
+          : []),
+        ...(end.failed
+          ? [
+              { type: 'FailureTarget', status: 'True', ...end.failed },
+              { type: 'Failed', status: 'True', ...end.failed },
+            ]
+          : []),
+      ],
+    },
+  });
+  /** What the Job controller writes when the pod failure policy fails the Job at the drill's exit. */
+  const exited = (code: number, at: string) => ({
+    reason: 'PodFailurePolicy',
+    message: `Container drill for pod rennes/restore-drill-x-abcde failed with exit code ${code} matching FailJob rule at index 1`,
+    lastTransitionTime: at,
+  });
+
+  it('passes from a completed Job: time, duration and Job, and BackupReady stays True', () => {
+    const passed = job('restore-drill-29404560', '2026-11-29T04:00:02Z', {
+      complete: '2026-11-29T04:03:12Z',
+    });
+    const h = restoreDrillHealth(cron({ lastSuccessfulTime: '2026-11-29T04:03:12Z' }), [passed], opts);
+    expect(h).toMatchObject({
+      state: 'Succeeded',
+      result: 'Passed',
+      time: '2026-11-29T04:03:12Z',
+      durationSeconds: 190,
+      job: 'restore-drill-29404560',
+      lastSuccessful: '2026-11-29T04:03:12Z',
+    });
+    expect(h.failure).toBeUndefined();
+    const logical = logicalBackupHealth(cron({ lastSuccessfulTime: '2026-11-29T02:00:40Z' }), {
+      periodDays: 1,
+      now,
+      namespace: 'rennes',
+    });
+    expect(backupOutcome({ cronJob: cron(), logical, physical: undefined, drill: h })).toMatchObject({
+      status: 'True',
+      reason: 'BackupSucceeded',
+      message: expect.stringContaining(
+        'restore drill: the last drill passed at 2026-11-29T04:03:12Z in 190 s',
+      ),
+    });
+  });
+
+  it.each([
+    [4, 'DataDiffers', 'does not match what the backup recorded'],
+    [5, 'DoesNotRestore', 'the backup does not restore'],
+    [2, 'BadConfiguration', 'misconfigured'],
+    [1, 'CouldNotRun', 'could not reach a verdict (exit 1)'],
+    [137, 'CouldNotRun', 'scratchSize'],
+  ] as const)('fails with exit code %i as %s, naming the Job to read', (code, failure, words) => {
+    const failed = job('e2e-drill', '2026-11-29T10:00:00Z', { failed: exited(code, '2026-11-29T10:01:00Z') });
+    // Run by hand: the CronJob's status still shows last week's scheduled success only.
+    const h = restoreDrillHealth(cron({ lastSuccessfulTime: '2026-11-22T04:03:00Z' }), [failed], opts);
+    expect(h).toMatchObject({
+      state: 'Failing',
+      result: 'Failed',
+      failure,
+      job: 'e2e-drill',
+      time: '2026-11-29T10:01:00Z',
+      durationSeconds: 60,
+      lastSuccessful: '2026-11-22T04:03:00Z',
+      lastFailed: '2026-11-29T10:01:00Z',
+    });
+    expect(h.detail).toContain(words);
+    expect(h.detail).toContain('kubectl -n rennes logs job/e2e-drill');
+  });
+
+  it('fails on its deadline, saying where to look', () => {
+    const late = job('restore-drill-1', '2026-11-29T04:00:00Z', {
+      failed: {
+        reason: 'DeadlineExceeded',
+        message: 'Job was active longer than specified deadline',
+        lastTransitionTime: '2026-11-29T10:00:00Z',
+      },
+    });
+    expect(restoreDrillHealth(cron(), [late], opts)).toMatchObject({
+      state: 'Failing',
+      failure: 'DeadlineExceeded',
+      detail: expect.stringContaining('did not finish within 6 h'),
+    });
+  });
+
+  it('is judged by the drill that ended last: a pass after a failure heals it, a failure after a pass does not', () => {
+    const failed = job('restore-drill-a', '2026-11-22T04:00:00Z', {
+      failed: exited(5, '2026-11-22T04:01:00Z'),
+    });
+    const passed = job('restore-drill-b', '2026-11-29T04:00:00Z', { complete: '2026-11-29T04:02:00Z' });
+    expect(restoreDrillHealth(cron(), [failed, passed], opts)).toMatchObject({
+      state: 'Succeeded',
+      result: 'Passed',
+      lastFailed: '2026-11-22T04:01:00Z',
+    });
+    const failedAgain = job('restore-drill-c', '2026-11-29T09:00:00Z', {
+      failed: exited(4, '2026-11-29T09:05:00Z'),
+    });
+    expect(restoreDrillHealth(cron(), [passed, failedAgain], opts)).toMatchObject({
+      state: 'Failing',
+      failure: 'DataDiffers',
+      lastSuccessful: '2026-11-29T04:02:00Z',
+    });
+  });
+
+  it('reads the CronJob status when the Jobs are gone, like the logical backup, and names the Job it had', () => {
+    const h = restoreDrillHealth(
+      cron({ lastScheduleTime: '2026-11-29T04:00:00Z', lastSuccessfulTime: '2026-11-22T04:02:30Z' }),
+      [],
+      opts,
+    );
+    expect(h).toMatchObject({
+      state: 'Failing',
+      result: 'Failed',
+      time: '2026-11-29T04:00:00Z',
+      job: `restore-drill-${Date.parse('2026-11-29T04:00:00Z') / 60_000}`,
+    });
+    expect(h.failure).toBeUndefined();
+    // Still running: not failed yet.
+    expect(
+      restoreDrillHealth(
+        cron({
+          lastScheduleTime: '2026-11-29T04:00:00Z',
+          lastSuccessfulTime: '2026-11-22T04:02:30Z',
+          active: [{ name: 'restore-drill-x' }],
+        }),
+        [],
+        opts,
+      ),
+    ).toMatchObject({ state: 'Succeeded', result: 'Passed', time: '2026-11-22T04:02:30Z' });
+    // A scheduled success: its duration from the schedule time.
+    expect(
+      restoreDrillHealth(
+        cron({ lastScheduleTime: '2026-11-29T04:00:00Z', lastSuccessfulTime: '2026-11-29T04:02:30Z' }),
+        [],
+        opts,
+      ),
+    ).toMatchObject({ state: 'Succeeded', durationSeconds: 150 });
+  });
+
+  it('is pending until a first drill, and overdue after two drill periods without a pass', () => {
+    expect(restoreDrillHealth(cron({}, '2026-11-27T00:00:00Z'), [], opts)).toEqual({
+      state: 'Pending',
+      detail: 'scheduled; none has run yet',
+    });
+    expect(restoreDrillHealth(undefined, [], opts).state).toBe('Pending');
+    const overdue = restoreDrillHealth(cron({ lastSuccessfulTime: '2026-11-14T04:02:00Z' }), [], opts);
+    expect(overdue).toMatchObject({
+      state: 'Overdue',
+      result: 'Passed',
+      lastSuccessful: '2026-11-14T04:02:00Z',
+    });
+    expect(restoreDrillHealth(cron({}, '2026-11-10T00:00:00Z'), [], opts).state).toBe('Overdue');
+    const logical = logicalBackupHealth(cron({ lastSuccessfulTime: '2026-11-29T02:00:40Z' }), {
+      periodDays: 1,
+      now,
+      namespace: 'rennes',
+    });
+    expect(backupOutcome({ cronJob: cron(), logical, physical: undefined, drill: overdue })).toMatchObject({
+      status: 'False',
+      reason: 'RestoreDrillOverdue',
+    });
+  });
+
+  it('does not hold a first drill that came before the first backup against the Territory (exit 6)', () => {
+    const early = job('restore-drill-1', '2026-11-29T01:00:00Z', {
+      failed: exited(6, '2026-11-29T01:00:09Z'),
+    });
+    // The first backup succeeded after that drill: nothing was there to restore yet.
+    expect(restoreDrillHealth(cron({}, '2026-11-28T20:00:00Z'), [early], opts)).toMatchObject({
+      state: 'Pending',
+      detail: expect.stringContaining('came before the first backup'),
+    });
+    expect(
+      restoreDrillHealth(cron({}, '2026-11-28T20:00:00Z'), [early], { ...opts, lastBackupSuccess: undefined })
+        .state,
+    ).toBe('Pending');
+    // After a successful backup, finding none is a failure: backups were deleted, or the destination moved.
+    const gone = job('restore-drill-2', '2026-11-29T05:00:00Z', {
+      failed: exited(6, '2026-11-29T05:00:09Z'),
+    });
+    expect(restoreDrillHealth(cron(), [gone], opts)).toMatchObject({
+      state: 'Failing',
+      detail: expect.stringContaining('no backup to restore (exit 6), though a logical backup succeeded'),
+    });
+  });
+
+  it('makes BackupReady False with RestoreDrillFailing, but failing backups come first', () => {
+    const failed = restoreDrillHealth(
+      cron(),
+      [job('d', '2026-11-29T04:00:00Z', { failed: exited(5, '2026-11-29T04:01:00Z') })],
+      opts,
+    );
+    const ok = logicalBackupHealth(cron({ lastSuccessfulTime: '2026-11-29T02:00:40Z' }), {
+      periodDays: 1,
+      now,
+      namespace: 'rennes',
+    });
+    expect(backupOutcome({ cronJob: cron(), logical: ok, physical: undefined, drill: failed })).toMatchObject(
+      {
+        status: 'False',
+        reason: 'RestoreDrillFailing',
+        message: expect.stringContaining('kubectl -n rennes logs job/d'),
+      },
+    );
+    const backupFailing = logicalBackupHealth(
+      cron({ lastScheduleTime: '2026-11-29T02:00:00Z', lastSuccessfulTime: '2026-11-28T02:00:40Z' }),
+      { periodDays: 1, now, namespace: 'rennes' },
+    );
+    expect(
+      backupOutcome({ cronJob: cron(), logical: backupFailing, physical: undefined, drill: failed }).reason,
+    ).toBe('BackupFailing');
+  });
+
+  it('keeps of a drill Job, in cache, only who it is and how it ended', () => {
+    const live = {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'restore-drill-1',
+        namespace: 'rennes',
+        uid: 'u',
+        resourceVersion: '7',
+        labels: { 'app.kubernetes.io/component': 'restore-drill' },
+        creationTimestamp: '2026-11-29T04:00:00Z',
+        annotations: { big: 'x'.repeat(1000) },
+        managedFields: [{ manager: 'kube-controller-manager' }],
+      },
+      spec: { template: { spec: { containers: [{ name: 'drill' }] } } },
+      status: {
+        startTime: '2026-11-29T04:00:01Z',
+        active: 0,
+        ready: 0,
+        conditions: [
+          {
+            type: 'Failed',
+            status: 'True',
+            reason: 'PodFailurePolicy',
+            message: 'm',
+            lastTransitionTime: 't',
+            lastProbeTime: 't',
+          },
+        ],
+      },
+    } as unknown as KubeObject;
+    expect(drillJobForCache(live)).toEqual({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: {
+        name: 'restore-drill-1',
+        namespace: 'rennes',
+        uid: 'u',
+        resourceVersion: '7',
+        labels: { 'app.kubernetes.io/component': 'restore-drill' },
+        creationTimestamp: '2026-11-29T04:00:00Z',
+      },
+      status: {
+        startTime: '2026-11-29T04:00:01Z',
+        conditions: [
+          {
+            type: 'Failed',
+            status: 'True',
+            reason: 'PodFailurePolicy',
+            message: 'm',
+            lastTransitionTime: 't',
+          },
+        ],
+      },
     });
   });
 });
