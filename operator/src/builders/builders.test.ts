@@ -459,7 +459,10 @@ describe('database and backups', () => {
     // CloudNativePG never reconciles a Cluster naming a plugin it does not know.
     expect(spec(clusterOf(s)).plugins).toBeUndefined();
     expect(s.database.map((o) => o.kind)).toEqual(['Cluster']);
-    expect(s.backup.map((o) => o.kind)).toEqual(['CronJob']);
+    expect(s.backup.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([
+      'CronJob/logical-backup',
+      'CronJob/restore-drill',
+    ]);
   });
 
   it('leaves the physical backup (and its region Secret) out when disabled, or by default', () => {
