@@ -144,8 +144,23 @@ async function withPgEnv<T>(
   deps: Deps,
   fn: (env: Record<string, string>) => Promise<T>,
 ): Promise<T> {
-  const source = deps.pgEnv ?? process.env;
-  const passwordFile = cfg.pg.passwordFile;
+  return withPgCredentials(cfg, deps, { passwordFile: cfg.pg.passwordFile }, fn);
+}
+
+/**
+ * withPgEnv for another role of the same database: `user` replaces PGUSER, and the passfile is made
+ * from `passwordFile` (a restore writes as the owner and checks what it wrote as the backup role).
+ */
+export async function withPgCredentials<T>(
+  cfg: BackupConfig,
+  deps: Deps,
+  credentials: { user?: string | undefined; passwordFile?: string | undefined },
+  fn: (env: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  const source = credentials.user
+    ? { ...(deps.pgEnv ?? process.env), PGUSER: credentials.user }
+    : (deps.pgEnv ?? process.env);
+  const passwordFile = credentials.passwordFile;
   if (!passwordFile) return fn(pgChildEnv(source));
   const password = (
     await readFile(passwordFile, 'utf8').catch(fileError(passwordFile, 'database password'))

@@ -25,6 +25,19 @@ describe('loadConfig', () => {
     });
   });
 
+  it('reads what a restore Job adds: the role it checks as, and whose backups it reads', () => {
+    const cfg = loadConfig({
+      ...env,
+      PG_CHECK_USER: 'territory_backup',
+      PG_CHECK_PASSWORD_FILE: '/db-check/password',
+      RESTORE_SOURCE_TERRITORY: 'rennes-ancien',
+    });
+    expect(cfg).toMatchObject({
+      sourceTerritory: 'rennes-ancien',
+      pg: { checkUser: 'territory_backup', checkPasswordFile: '/db-check/password' },
+    });
+  });
+
   it('reads the rest of what the CronJob sets', () => {
     const cfg = loadConfig({
       ...env,

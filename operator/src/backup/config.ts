@@ -23,12 +23,24 @@ export interface BackupConfig {
   keepAtLeast: number;
   /** Where the run's passfile is written (a memory-backed folder in the CronJob); default: a temporary folder. */
   runtimeDir?: string;
+  /**
+   * Whose backups a restore reads (RESTORE_SOURCE_TERRITORY): another territory's folder in the same
+   * bucket and prefix; default `territory`. Read by `restore-into` only: nothing ever writes there.
+   */
+  sourceTerritory?: string;
   pg: {
     binDir?: string;
     database?: string;
     compress?: string;
     /** File holding the database password (a mounted Secret); turned into a passfile for pg_dump/pg_restore. */
     passwordFile?: string;
+    /**
+     * The role a restore checks what it restored as, and its password file (PG_CHECK_USER,
+     * PG_CHECK_PASSWORD_FILE): the read-only backup role, which sees every row as the backup did.
+     * Default: the role that restores.
+     */
+    checkUser?: string;
+    checkPasswordFile?: string;
   };
 }
 
@@ -75,6 +87,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): BackupConfig {
   const database = pick('PGDATABASE');
   const compress = pick('PG_DUMP_COMPRESS');
   const passwordFile = pick('PG_PASSWORD_FILE');
+  const checkUser = pick('PG_CHECK_USER');
+  const checkPasswordFile = pick('PG_CHECK_PASSWORD_FILE');
+  const sourceTerritory = pick('RESTORE_SOURCE_TERRITORY');
   return {
     territory,
     endpoint,
@@ -89,11 +104,14 @@ export function loadConfig(env: NodeJS.ProcessEnv): BackupConfig {
     ...(retentionDays === undefined ? {} : { retentionDays }),
     keepAtLeast,
     ...(runtimeDir ? { runtimeDir } : {}),
+    ...(sourceTerritory ? { sourceTerritory } : {}),
     pg: {
       ...(binDir ? { binDir } : {}),
       ...(database ? { database } : {}),
       ...(compress ? { compress } : {}),
       ...(passwordFile ? { passwordFile } : {}),
+      ...(checkUser ? { checkUser } : {}),
+      ...(checkPasswordFile ? { checkPasswordFile } : {}),
     },
   };
 }

@@ -8,6 +8,10 @@
 //   territory-backup verify  --object latest|<name>    (a restore test that restores nothing)
 //   territory-backup drill [--object latest|<name>]    (restores into a throwaway server it starts,
 //                                         and compares every table with the manifest)
+//   territory-backup restore-into [--object <name> | --before <time>] [--replace-existing-data]
+//                                         (a declarative restore's Job: verifies, refuses a database that
+//                                         holds data unless told to replace it, restores in one
+//                                         transaction, compares every table with the manifest)
 //   territory-backup list [--json]
 //   territory-backup prune
 //
@@ -20,6 +24,9 @@
 // never appear. Exit codes: 0 ok, 1 failed, 2 bad configuration, 3 backup stored but pruning failed,
 // 4 drill: restored but the data does not match the manifest, 5 drill: the backup does not restore
 // (it fails verification, or pg_restore refuses it), 6 drill: there is no backup to restore yet.
+// restore-into uses 4, 5 and 6 with the same meanings (6: no backup fits the request), and 7: the
+// database already holds data and --replace-existing-data was not given (nothing was changed).
+// RESTORE_SOURCE_TERRITORY (restore-into only) reads another territory's backups in the same bucket.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { pino } from 'pino';
@@ -35,7 +42,9 @@ import {
 } from '../backup/commands.ts';
 import { type BackupConfig, ConfigError, loadConfig } from '../backup/config.ts';
 import { DRILL_EXIT, DrillError, runDrill } from '../backup/drill.ts';
+import { RestoreIntoError, runRestoreInto, terminationOf, writeTermination } from '../backup/restore-into.ts';
 import { createS3Client } from '../backup/s3-store.ts';
+import { BACKUP_NAME, type BackupChoice } from '../backup/selection.ts';
 
 const log = pino({ name: 'territory-backup', base: { pid: process.pid } });
 
@@ -156,6 +165,70 @@ program
       );
     }
   });
+
+program
+  .command('restore-into')
+  .description(
+    'restore a backup into the database (PGDATABASE) in one transaction, refusing one that holds data unless told to replace it, then compare every table with its manifest',
+  )
+  .option(
+    '--object <name>',
+    'the backup to restore, by its name (<YYYYMMDDTHHMMSS.mmmZ>.pgdump.enc); default: the latest',
+  )
+  .option('--before <time>', 'restore the latest backup taken at or before this RFC 3339 time')
+  .option(
+    '--replace-existing-data',
+    'restore even if the database holds tables: what the backup holds replaces them',
+  )
+  .action(async (o: { object?: string; before?: string; replaceExistingData?: boolean }) => {
+    const choice = restoreChoice(o);
+    const { cfg, deps } = setup();
+    const keys = await loadKeys(cfg.keyringFile, cfg.kekFile);
+    const terminationPath = process.env.TERMINATION_MESSAGE_PATH;
+    try {
+      const result = await runRestoreInto(cfg, keys, deps, {
+        choice,
+        replaceExistingData: o.replaceExistingData === true,
+      });
+      writeTermination(terminationPath, terminationOf(result));
+      if (result.result === 'mismatch') {
+        throw new ExitError(
+          4,
+          `restored (committed), but ${result.mismatches.length} table(s) do not match the backup's manifest: ${result.mismatches
+            .slice(0, 10)
+            .map((m) => m.table)
+            .join(', ')}${result.mismatches.length > 10 ? ', …' : ''}`,
+        );
+      }
+    } catch (e) {
+      if (e instanceof ExitError) throw e;
+      writeTermination(terminationPath, terminationOf(e as Error));
+      if (e instanceof RestoreIntoError) throw new ExitError(e.exitCode, e.message);
+      throw e;
+    }
+  });
+
+/** --object and --before, checked: one of them at most, each well formed. */
+function restoreChoice(o: { object?: string; before?: string }): BackupChoice {
+  if (o.object !== undefined && o.before !== undefined) {
+    throw new ConfigError('give --object or --before, not both');
+  }
+  if (o.object !== undefined) {
+    const name = o.object.slice(o.object.lastIndexOf('/') + 1);
+    if (!BACKUP_NAME.test(name)) {
+      throw new ConfigError(`--object ${o.object} is not a backup name (<YYYYMMDDTHHMMSS.mmmZ>.pgdump.enc)`);
+    }
+    return { object: name };
+  }
+  if (o.before !== undefined) {
+    const at = Date.parse(o.before);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(o.before) || Number.isNaN(at)) {
+      throw new ConfigError(`--before ${o.before} is not an RFC 3339 time (e.g. 2026-11-01T03:00:00Z)`);
+    }
+    return { before: new Date(at) };
+  }
+  return { latest: true };
+}
 
 program
   .command('list')
