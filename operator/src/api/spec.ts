@@ -3,6 +3,7 @@
 import * as z from 'zod';
 import { AuthoritySchema, ControllerSchema } from './authority.ts';
 import { type CelRule, DNS_LABEL, isReservedNamespace, schedulePeriodDays } from './patterns.ts';
+import { RestoreSchema } from './restore.ts';
 import {
   AccessSchema,
   BackupSchema,
@@ -50,6 +51,7 @@ export const TerritorySpecSchema = z
     database: DatabaseSchema.prefault({}),
     encryption: EncryptionSchema.prefault({}),
     backup: BackupSchema,
+    restore: RestoreSchema.optional(),
     access: AccessSchema.prefault({}),
     quota: QuotaSchema.prefault({}),
     deletionPolicy: z

@@ -13,10 +13,14 @@ export const CONDITION_TYPES = [
   'KeysReady',
   'DatabaseReady',
   'BackupReady',
+  'Restored',
   'Reconciling',
   'Stalled',
 ] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
+
+/** Where a declarative restore (spec.restore) stands. */
+export const RESTORE_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Refused'] as const;
 
 /** The verdict of a restore drill, and why a failed one failed (from its exit code or its Job). */
 export const RESTORE_TEST_RESULTS = ['Passed', 'Failed'] as const;
@@ -88,7 +92,8 @@ export const TerritoryStatusSchema = z
       .meta({
         description:
           'Ready plus one condition per part (AuthorityVerified, SovereigntyCompliant, NamespaceReady, ' +
-          'KeysReady, DatabaseReady, BackupReady) and the kstatus pair Reconciling/Stalled.',
+          'KeysReady, DatabaseReady, BackupReady; Restored while spec.restore is set) and the kstatus pair ' +
+          'Reconciling/Stalled.',
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),
@@ -205,6 +210,54 @@ export const TerritoryStatusSchema = z
       })
       .optional()
       .meta({ description: 'Backups as observed, each kind on its own.' }),
+    restore: z
+      .object({
+        request: z
+          .string()
+          .max(16)
+          .meta({
+            description:
+              'Id of the restore request (a hash of spec.restore): its Job is restore-<request>. A request that ' +
+              'Succeeded is never run again.',
+          }),
+        phase: z.enum(RESTORE_PHASES).meta({
+          description:
+            'Pending (waiting for the database, or for its Job to start), Running, Succeeded (restored and every ' +
+            'table matched what the backup recorded), Failed (see message; the database was left as it was unless ' +
+            'the message says the restore committed), Refused (the database already holds data and ' +
+            'spec.restore.replaceExistingData is not set: nothing was changed).',
+        }),
+        job: z
+          .string()
+          .max(63)
+          .optional()
+          .meta({ description: 'The restore Job: kubectl -n <namespace> logs job/<job>.' }),
+        backup: z
+          .string()
+          .max(64)
+          .optional()
+          .meta({ description: 'The backup object restored (or chosen), by name.' }),
+        sourceTerritory: z
+          .string()
+          .max(63)
+          .optional()
+          .meta({ description: 'Whose backup it is, when not this Territory’s own.' }),
+        startedAt: timestamp('When the restore Job started.').optional(),
+        completedAt: timestamp('When it ended.').optional(),
+        durationSeconds: z.int().min(0).optional().meta({ description: 'How long it ran, start to end.' }),
+        tables: z.int().min(0).optional().meta({ description: 'Tables restored (those of the backup).' }),
+        rows: z.int().min(0).optional().meta({ description: 'Rows in those tables after the restore.' }),
+        replacedExistingData: z
+          .boolean()
+          .optional()
+          .meta({ description: 'The database held data before, and the restore replaced it, as confirmed.' }),
+        message: z.string().max(2048).optional().meta({ description: 'What happened, in words.' }),
+      })
+      .optional()
+      .meta({
+        description:
+          'The last declarative restore (spec.restore) and how it went; kept as a record when spec.restore is removed.',
+      }),
     sovereignty: z
       .object({
         provider: z

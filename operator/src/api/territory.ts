@@ -13,11 +13,13 @@
 import * as z from 'zod';
 import type { AuthoritySchema, PurposeSchema } from './authority.ts';
 import { type CelRule, DNS_LABEL, isReservedNamespace } from './patterns.ts';
+import { REPLACE_CONFIRMATION_RULE } from './restore.ts';
 import { TerritorySpecSchema } from './spec.ts';
 import { type ConditionSchema, TerritoryStatusSchema } from './status.ts';
 
 export * from './authority.ts';
 export * from './patterns.ts';
+export * from './restore.ts';
 export * from './spec.ts';
 export * from './stack.ts';
 export * from './status.ts';
@@ -70,6 +72,7 @@ export const ROOT_RULES: CelRule[] = [
     message:
       'spec.namespace is immutable: the namespace (spec.namespace, or metadata.name when unset) cannot change',
   },
+  REPLACE_CONFIRMATION_RULE,
 ];
 
 export const TerritorySchema = z
@@ -81,6 +84,15 @@ export const TerritorySchema = z
     status: TerritoryStatusSchema.optional(),
   })
   .superRefine((territory, ctx) => {
+    const confirmation = territory.spec.restore?.replaceExistingData;
+    if (confirmation !== undefined && confirmation !== territory.metadata.name) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'restore', 'replaceExistingData'],
+        message:
+          "must be the Territory's own name (metadata.name): it confirms that the restore may replace the data of this very Territory",
+      });
+    }
     if (territory.spec.namespace !== undefined) return;
     const name = territory.metadata.name;
     if (name.length > 63 || !DNS_LABEL.test(name) || isReservedNamespace(name)) {

@@ -84,6 +84,37 @@ const destination = (patch: JsonObject): JsonObject => backup({ destination: pat
 
 /** Manifests that must be rejected at creation by the API server AND by parseTerritory. */
 export const INVALID_CASES: InvalidCase[] = [
+  {
+    name: 'restore naming both a backup and a time',
+    field: 'spec.restore',
+    patch: spec({
+      restore: {
+        from: 'LogicalBackup',
+        backup: '20261101T020000.000Z.pgdump.enc',
+        before: '2026-11-01T03:00:00Z',
+      },
+    }),
+  },
+  {
+    name: 'restore confirmation that is not the Territory name',
+    field: 'spec.restore.replaceExistingData',
+    patch: spec({ restore: { from: 'LogicalBackup', replaceExistingData: 'yes' } }),
+  },
+  {
+    name: 'restore from an unknown source',
+    field: 'spec.restore.from',
+    patch: spec({ restore: { from: 'Dump' } }),
+  },
+  {
+    name: 'restore of a backup that is not a backup name',
+    field: 'spec.restore.backup',
+    patch: spec({ restore: { from: 'LogicalBackup', backup: '../other/20261101T020000.000Z.pgdump.enc' } }),
+  },
+  {
+    name: 'restore before something that is not a time',
+    field: 'spec.restore.before',
+    patch: spec({ restore: { from: 'LogicalBackup', before: 'yesterday' } }),
+  },
   { name: 'no authority', field: 'spec.authority', patch: spec({ authority: null }) },
   {
     name: 'unknown authority kind',

@@ -18,14 +18,24 @@ export interface PartOutcome {
 }
 
 /** Part conditions in the order a reader (and `territoryctl status`) goes through them. */
-export const PART_ORDER: PartOutcome['type'][] = [
+export const PART_ORDER = [
   'AuthorityVerified',
   'SovereigntyCompliant',
   'NamespaceReady',
   'KeysReady',
   'DatabaseReady',
   'BackupReady',
-];
+] as const satisfies PartOutcome['type'][];
+
+/** The parts every Territory has: one not reported (not reached) counts as not ready. */
+export type RequiredPart = (typeof PART_ORDER)[number];
+
+/**
+ * Parts only some Territories have, reported only then: Restored, while spec.restore asks for a
+ * restore. When reported they weigh on Ready like any part (a refused or failed restore leaves the
+ * declared state unreached); when not, they are not missing.
+ */
+export const OPTIONAL_PARTS = ['Restored'] as const satisfies PartOutcome['type'][];
 
 /**
  * Sets a condition, keeping lastTransitionTime when the status did not change, so that a
@@ -64,8 +74,8 @@ export interface Health {
  * not ready. The first failing part, in PART_ORDER, gives Ready its reason: that is what to fix first.
  */
 export function aggregateHealth(parts: PartOutcome[]): Health {
-  const byType = new Map(parts.map((p) => [p.type, p]));
-  const failing = PART_ORDER.map((type) => byType.get(type)).filter(
+  const byType = new Map<string, PartOutcome>(parts.map((p) => [p.type, p]));
+  const failing = [...PART_ORDER, ...OPTIONAL_PARTS].map((type) => byType.get(type)).filter(
     (p): p is PartOutcome => p !== undefined && p.status !== 'True',
   );
   const missing = PART_ORDER.filter((type) => !byType.has(type));
@@ -116,7 +126,7 @@ export function buildConditions(
   conditions = setCondition(conditions, { type: 'Stalled', ...health.stalled }, now, generation);
   // Parts not reached this time are removed rather than left stale and misleading.
   const reported = new Set<string>(['Ready', 'Reconciling', 'Stalled', ...parts.map((p) => p.type)]);
-  const order: string[] = ['Ready', ...PART_ORDER, 'Reconciling', 'Stalled'];
+  const order: string[] = ['Ready', ...PART_ORDER, ...OPTIONAL_PARTS, 'Reconciling', 'Stalled'];
   return conditions
     .filter((c) => reported.has(c.type))
     .sort((a, b) => order.indexOf(a.type) - order.indexOf(b.type));

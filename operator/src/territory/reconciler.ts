@@ -31,7 +31,7 @@ import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
 import { API_SERVER_SLICES, apiServerFacts, withoutApiServerEgress } from './api-server.ts';
 import { AuthoritySecrets } from './authority-secrets.ts';
-import { buildConditions, PART_ORDER, type PartOutcome, setCondition } from './conditions.ts';
+import { buildConditions, PART_ORDER, type PartOutcome, type RequiredPart, setCondition } from './conditions.ts';
 import { readDatabasePods } from './database-pods.ts';
 import { FINALIZER, finalizeTerritory } from './finalizer.ts';
 import {
@@ -745,7 +745,7 @@ class RefusedObjectsError extends Error {
 }
 
 /** The parts after `after` in PART_ORDER, reported as waiting on it rather than left out. */
-function blocked(after: PartOutcome['type'], message: string): PartOutcome[] {
+function blocked(after: RequiredPart, message: string): PartOutcome[] {
   return PART_ORDER.slice(PART_ORDER.indexOf(after) + 1).map((type) => ({
     type,
     status: 'False' as const,

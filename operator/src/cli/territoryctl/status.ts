@@ -5,11 +5,11 @@ import { Command, Option } from 'commander';
 import { lookupAuthority } from '../../api/geography.ts';
 import type { AuthorityKind, Condition } from '../../api/territory.ts';
 import type { KubeObject } from '../../runtime/types.ts';
-import { PART_ORDER, type PartOutcome } from '../../territory/conditions.ts';
+import { PART_ORDER, type RequiredPart } from '../../territory/conditions.ts';
 import { type ClusterOptions, connect, getTerritory, listTerritories } from './cluster.ts';
 import { formatData, formatTable, outputFormat, type Style, styleFor } from './output.ts';
 
-type PartType = PartOutcome['type'];
+type PartType = RequiredPart;
 
 /** ✓ done, ✗ failed (needs a fix), … not there yet (waiting on an earlier part, or no status yet). */
 export type Mark = 'ok' | 'failed' | 'pending';

@@ -1,0 +1,118 @@
+// spec.restore: "start from this backup", the way CloudNativePG users expect a restore to be declared.
+// `from` says what kind of source it is, so that other kinds (PointInTime, from physical backups through
+// CloudNativePG's bootstrap.recovery) can be added beside LogicalBackup without changing this one.
+// A discriminated union would say it in zod, but it becomes oneOf in OpenAPI, which a CRD's structural
+// schema refuses: one object, and rules saying which fields go with which `from`, in zod and in CEL.
+
+import { createHash } from 'node:crypto';
+import * as z from 'zod';
+import { type CelRule, DNS_LABEL, RFC3339 } from './patterns.ts';
+
+export const RESTORE_SOURCES = ['LogicalBackup'] as const;
+
+/** A backup's object name, as `territory-backup list` and `territoryctl restore` show it. */
+export const BACKUP_OBJECT_NAME = /^[0-9]{8}T[0-9]{6}\.[0-9]{3}Z\.pgdump\.enc$/;
+
+const BOTH_MESSAGE = 'spec.restore: give backup or before, not both';
+
+export const RestoreSchema = z
+  .strictObject({
+    from: z.enum(RESTORE_SOURCES).meta({
+      description:
+        "What to restore from. LogicalBackup: one of the Territory's encrypted logical backups " +
+        '(spec.backup.destination), restored into its database by a Job in its namespace.',
+    }),
+    backup: z
+      .string()
+      .max(64)
+      .regex(BACKUP_OBJECT_NAME, {
+        message: 'must be a backup object name (<YYYYMMDDTHHMMSS.mmmZ>.pgdump.enc)',
+      })
+      .optional()
+      .meta({
+        description:
+          'The backup to restore, by its object name as `territory-backup list` shows it (status.backup.lastObject ' +
+          'names the last one), e.g. 20261101T020000.000Z.pgdump.enc. Default: the latest backup (or, with before, the latest ' +
+          'taken at or before that time). Not with before.',
+      }),
+    before: z
+      .string()
+      .max(64)
+      .regex(RFC3339, { message: 'must be an RFC 3339 time, e.g. 2026-11-01T03:00:00Z' })
+      .optional()
+      .meta({
+        description:
+          'Restore the latest backup taken at or before this time (RFC 3339, e.g. 2026-11-01T03:00:00Z). Not ' +
+          'with backup.',
+        format: 'date-time',
+      }),
+    sourceTerritory: z
+      .string()
+      .max(63)
+      .regex(DNS_LABEL, { message: 'must be a Territory name' })
+      .optional()
+      .meta({
+        description:
+          "Restore another Territory's backups, read from the same destination (endpoint, bucket and pathPrefix " +
+          'of spec.backup.destination): how a Territory is brought back under another name, or on another ' +
+          "cluster. Its backups open only with the keys that encrypted them: this Territory's keyring Secret " +
+          "must hold them (restored from your key escrow before the Territory is created). Default: this Territory's own backups.",
+      }),
+    replaceExistingData: z
+      .string()
+      .max(63)
+      .optional()
+      .meta({
+        description:
+          'Confirmation, required to restore into a database that already holds tables, views or sequences: ' +
+          "the Territory's own name (metadata.name). What the backup holds then replaces what the database holds " +
+          '(tables the backup does not hold are left as they are), in one transaction. Without it such a restore ' +
+          'is refused (status.restore.phase Refused) and nothing is changed. The database is looked at when the ' +
+          'restore runs, not guessed.',
+      }),
+  })
+  .superRefine((restore, ctx) => {
+    if (restore.backup !== undefined && restore.before !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['before'], message: 'give backup or before, not both' });
+    }
+  })
+  .meta({
+    description:
+      'Start from a backup: the database is restored from it once it is ready, and status.restore shows ' +
+      'the progress and the result. Each distinct request runs once (changing any field is a new request); ' +
+      'removing the field keeps status.restore as a record. A database that already holds data is only ' +
+      'overwritten with replaceExistingData. `territoryctl restore` writes this field and follows the restore.',
+    'x-kubernetes-validations': [
+      { rule: '!(has(self.backup) && has(self.before))', message: BOTH_MESSAGE, fieldPath: '.before' },
+    ] satisfies CelRule[],
+  });
+
+export type RestoreSpec = z.output<typeof RestoreSchema>;
+
+/** The confirmation rule, on the whole object: only there can CEL see metadata.name. */
+export const REPLACE_CONFIRMATION_RULE: CelRule = {
+  rule:
+    '!has(self.spec.restore) || !has(self.spec.restore.replaceExistingData) || ' +
+    'self.spec.restore.replaceExistingData == self.metadata.name',
+  message:
+    "spec.restore.replaceExistingData must be the Territory's own name (metadata.name): it confirms that " +
+    'the restore may replace the data of this very Territory',
+};
+
+/** Which fields make a request, in a fixed order: the same request always hashes the same. */
+const REQUEST_FIELDS = ['from', 'backup', 'before', 'sourceTerritory', 'replaceExistingData'] as const;
+
+/**
+ * The id of a restore request: a short hash of its fields, whatever their order in the manifest. It
+ * names the restore's Job (restore-<id>) and is recorded in status.restore.request, so a request runs
+ * once, and changing any field makes a new request. `before` is hashed as the instant it names, so
+ * 2026-11-01T04:00:00+01:00 and 2026-11-01T03:00:00Z are the same request.
+ */
+export function restoreRequestId(restore: RestoreSpec): string {
+  const canonical = REQUEST_FIELDS.map((field) => {
+    const value = restore[field];
+    if (value === undefined) return null;
+    return field === 'before' ? new Date(Date.parse(value)).toISOString() : value;
+  });
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 10);
+}
