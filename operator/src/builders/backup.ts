@@ -36,11 +36,11 @@ export function buildScheduledBackup(ctx: BuildContext): Owned {
 
 const KEYS_DIR = '/var/run/territory/keys';
 const KEK_DIR = '/var/run/territory/customer-key';
-const CA_DIR = '/var/run/territory/db-ca';
+export const CA_DIR = '/var/run/territory/db-ca';
 const S3_CA_DIR = '/var/run/territory/s3-ca';
 const S3_CREDENTIALS_DIR = '/var/run/territory/s3-credentials';
-const DB_CREDENTIALS_DIR = '/var/run/territory/db-credentials';
-const RUNTIME_DIR = '/var/run/territory/run';
+export const DB_CREDENTIALS_DIR = '/var/run/territory/db-credentials';
+export const RUNTIME_DIR = '/var/run/territory/run';
 
 /** The backup command in the operator image (the admission policy pins the image of our CronJobs). */
 export const BACKUP_COMMAND = ['node', '/app/operator/src/cli/territory-backup.ts'];
@@ -79,7 +79,7 @@ export function storeEnv(ctx: BuildContext): { name: string; value?: string }[] 
 }
 
 // 0440: readable by the Pod's group (fsGroup), as the backup command runs as a non-root user.
-const secretVolume = (secretName: string, items: { key: string; path: string }[]) => ({
+export const secretVolume = (secretName: string, items: { key: string; path: string }[]) => ({
   secret: { secretName, defaultMode: 0o440, items },
 });
 
