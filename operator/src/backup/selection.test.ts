@@ -5,7 +5,11 @@ const at = (iso: string) => ({
   key: `p/t/${iso.replace(/[-:]/g, '')}.pgdump.enc`,
   takenAt: new Date(iso),
 });
-const backups = [at('2026-11-03T02:00:00.000Z'), at('2026-11-01T02:00:00.000Z'), at('2026-11-02T02:00:00.000Z')];
+const backups = [
+  at('2026-11-03T02:00:00.000Z'),
+  at('2026-11-01T02:00:00.000Z'),
+  at('2026-11-02T02:00:00.000Z'),
+];
 
 describe('selectBackup', () => {
   it('takes the latest, whatever the listing order', () => {

@@ -27,7 +27,7 @@ import {
   storeEnv,
 } from './backup.ts';
 import type { BuildContext, Owned } from './context.ts';
-import { LABELS, MANAGED_BY, ownedMeta } from './context.ts';
+import { ownedMeta } from './context.ts';
 import {
   BACKUP_ROLE,
   BACKUP_SECRET,
@@ -161,6 +161,3 @@ export function buildRestoreJob(ctx: BuildContext, restore: RestoreSpec, request
     },
   };
 }
-
-/** The label selector of every restore Job of every Territory. */
-export const RESTORE_JOB_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component}=${RESTORE_COMPONENT}`;

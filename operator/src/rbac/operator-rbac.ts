@@ -1,7 +1,7 @@
 // The operator's own permissions, computed (pure) from what it does, so the Helm chart's RBAC can never
 // drift from the code: the kinds it owns (OWNED_KINDS), `bind` on exactly the two tenant ClusterRoles the
-// chart ships (so it hands them out without holding what they grant: no Pod, Deployment or Job write, no
-// Secret it does not own through its admission policy), and the few reads and writes of the controller
+// chart ships (so it hands them out without holding what they grant: no Pod or Deployment write, a Job
+// only to create a restore, no Secret it does not own through its admission policy), and the few reads and writes of the controller
 // loop itself (Territories, Nodes, the database's Pods, Events, its leader-election Lease).
 import { GROUP, PLURAL } from '../api/territory.ts';
 import { ADMIN_RULES, type PolicyRule, READER_RULES } from '../builders/rbac.ts';
@@ -64,10 +64,14 @@ export const CONTROLLER_RULES: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
   // The API server's addresses (the `kubernetes` Service's EndpointSlices), for the database Pods' egress.
   { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: ['get', 'list', 'watch'] },
-  // The restore drills' Jobs (created by the CronJob controller), watched to read how each drill ended.
-  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch'] },
+  // The restore drills' Jobs (created by the CronJob controller), watched to read how each drill ended;
+  // and the declarative restores' Jobs, created once per request (never updated, never deleted: the Job
+  // is the record that the request ran). The admission policy pins their image and namespaces, as for
+  // the CronJobs (which could already start any Job: this grants no Pod the operator could not start).
+  { apiGroups: ['batch'], resources: ['jobs'], verbs: ['list', 'watch', 'create'] },
   // The database's Pods, listed (never watched) only while a database is not healthy, to say why one
-  // cannot be scheduled.
+  // cannot be scheduled; and a restore Job's Pod, listed once when the Job has ended, for its
+  // termination message (the restore's result: counts, never data).
   { apiGroups: [''], resources: ['pods'], verbs: ['list'] },
   // Events about Territories (events.k8s.io/v1; a repeated event is patched, not recreated).
   { apiGroups: ['events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },

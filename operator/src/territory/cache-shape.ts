@@ -5,7 +5,8 @@
 // - the status of kinds whose status the reconciler does not judge (a ResourceQuota's usage...);
 // - a Node's spec and status: only its name and region label matter to the sovereignty gate;
 // - of the authority's Secrets (metadata-only watch), everything but name and resourceVersion;
-// - of a restore drill's Job, everything but who it is and how it ended (its spec is the CronJob's).
+// - of a restore drill's or a restore's Job, everything but who it is and how it is doing (its spec is
+//   the CronJob's, or the builder's).
 // The Territory keeps its status: conditions keep their transition times from it.
 import type { KubeObject } from '../runtime/types.ts';
 
@@ -52,12 +53,13 @@ export function nodeForCache(node: KubeObject): KubeObject {
   } as KubeObject;
 }
 
-/** A restore drill's Job as its health is judged: identity, labels, and start, end and conditions. */
-export function drillJobForCache(job: KubeObject): KubeObject {
+/** A drill's or a restore's Job as the reconciler judges it: identity, labels, start, end, active Pods and conditions. */
+export function jobForCache(job: KubeObject): KubeObject {
   const { name, namespace, uid, resourceVersion, labels, creationTimestamp } = job.metadata;
   const status = (job.status ?? {}) as {
     startTime?: string;
     completionTime?: string;
+    active?: number;
     conditions?: {
       type: string;
       status: string;
@@ -80,6 +82,7 @@ export function drillJobForCache(job: KubeObject): KubeObject {
     status: {
       ...(status.startTime ? { startTime: status.startTime } : {}),
       ...(status.completionTime ? { completionTime: status.completionTime } : {}),
+      ...(status.active ? { active: status.active } : {}),
       ...(status.conditions
         ? {
             conditions: status.conditions.map(({ type, status, reason, message, lastTransitionTime }) => ({

@@ -75,9 +75,9 @@ export interface Health {
  */
 export function aggregateHealth(parts: PartOutcome[]): Health {
   const byType = new Map<string, PartOutcome>(parts.map((p) => [p.type, p]));
-  const failing = [...PART_ORDER, ...OPTIONAL_PARTS].map((type) => byType.get(type)).filter(
-    (p): p is PartOutcome => p !== undefined && p.status !== 'True',
-  );
+  const failing = [...PART_ORDER, ...OPTIONAL_PARTS]
+    .map((type) => byType.get(type))
+    .filter((p): p is PartOutcome => p !== undefined && p.status !== 'True');
   const missing = PART_ORDER.filter((type) => !byType.has(type));
   if (failing.length === 0 && missing.length === 0) {
     const ok = { status: 'False' as const, reason: 'Ready', message: 'every part of the stack is ready' };

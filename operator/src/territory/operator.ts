@@ -5,18 +5,23 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
 import { API_VERSION, KIND } from '../api/territory.ts';
-import { RESTORE_DRILL_JOB_SELECTOR } from '../builders/restore-drill.ts';
+import { LABELS, MANAGED_BY } from '../builders/context.ts';
+import { RESTORE_COMPONENT } from '../builders/restore.ts';
+import { RESTORE_DRILL_COMPONENT } from '../builders/restore-drill.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
 import type { ClusterAccess } from '../runtime/cluster-access.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { KubeObject, Logger, OwnedResource } from '../runtime/types.ts';
 import { API_SERVER_SLICES } from './api-server.ts';
-import { drillJobForCache, identityForCache, nodeForCache, slimForCache } from './cache-shape.ts';
+import { identityForCache, jobForCache, nodeForCache, slimForCache } from './cache-shape.ts';
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { TerritoryReconciler } from './reconciler.ts';
 
 export const OPERATOR_NAME = 'territory-operator';
+
+/** The Jobs the operator reads: every Territory's restore drills and declarative restores. */
+export const JOB_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component} in (${RESTORE_DRILL_COMPONENT},${RESTORE_COMPONENT})`;
 
 export interface OperatorOptions {
   kubeConfig: ClusterAccess | KubeConfig;
@@ -65,15 +70,16 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     transform: slimForCache(OPERATOR_NAME, k.statusRead === true),
     quietWhenUnchanged: true,
   }));
-  // The restore drills' Jobs, by the labels their CronJob's jobTemplate gives them (reserved: a tenant's
-  // Job cannot carry them): a drill's end wakes its Territory, including a drill run by hand, which the
-  // CronJob's status never records when it fails. Created by the CronJob controller, never by us: read only.
+  // The restore drills' Jobs and the declarative restores' Jobs, by their labels (reserved: a tenant's Job
+  // cannot carry them): a drill's or a restore's end wakes its Territory, including a drill run by hand,
+  // which the CronJob's status never records when it fails. Drill Jobs are made by the CronJob
+  // controller; restore Jobs by the reconciler, once per request (POST, never applied or pruned).
   owned.push({
     apiVersion: 'batch/v1',
     kind: 'Job',
-    labelSelector: RESTORE_DRILL_JOB_SELECTOR,
+    labelSelector: JOB_SELECTOR,
     mapToPrimary: byLabel,
-    transform: drillJobForCache,
+    transform: jobForCache,
     quietWhenUnchanged: true,
   });
   // A node joining, leaving or changing region re-evaluates every Territory's sovereignty.

@@ -9,6 +9,8 @@ import {
   isReservedNamespace,
   KIND,
   parseTerritory,
+  type RestoreSpec,
+  restoreRequestId,
   type Territory,
 } from '../api/territory.ts';
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
@@ -25,13 +27,20 @@ import {
   physicalBackupsOn,
   physicalBackupsWanted,
 } from '../builders/object-store.ts';
+import { buildRestoreJob, restoreJobName } from '../builders/restore.ts';
 import { RESTORE_DRILL_COMPONENT, RESTORE_DRILL_CRONJOB } from '../builders/restore-drill.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
 import { API_SERVER_SLICES, apiServerFacts, withoutApiServerEgress } from './api-server.ts';
 import { AuthoritySecrets } from './authority-secrets.ts';
-import { buildConditions, PART_ORDER, type PartOutcome, type RequiredPart, setCondition } from './conditions.ts';
+import {
+  buildConditions,
+  PART_ORDER,
+  type PartOutcome,
+  type RequiredPart,
+  setCondition,
+} from './conditions.ts';
 import { readDatabasePods } from './database-pods.ts';
 import { FINALIZER, finalizeTerritory } from './finalizer.ts';
 import {
@@ -50,10 +59,19 @@ import {
 import { cacheKey, OWNED_KINDS, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { describeRefusal, ObjectRefusedError, type Refusal, refusalOf, refusedOutcome } from './refusals.ts';
+import {
+  decideRestore,
+  type RestoreJob,
+  type RestoreStatus,
+  restoreEvent,
+  terminationWanted,
+} from './restore.ts';
+import { readRestoreTermination } from './restore-pods.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
 
 type Status = Record<string, unknown> & {
   conditions?: Condition[];
+  restore?: RestoreStatus;
   keys?: { versions?: { id: string }[] };
   backup?: Record<string, unknown> & { lastRestoreTest?: { time?: string; result?: string } };
 };
@@ -103,7 +121,7 @@ export class TerritoryReconciler {
     const { ports } = this;
     const now = ports.now();
     const parts: PartOutcome[] = [];
-    const status: Status = { namespace: namespaceOf(t), ...issuedKeys(object) };
+    const status: Status = { namespace: namespaceOf(t), ...issuedKeys(object), ...restoreRecord(object) };
     // Objects the API server refused: each is named in its part's condition; once status says so, the
     // reconcile fails so that the controller retries with backoff (a quota or a policy can be lifted).
     const refusals: Refusal[] = [];
@@ -235,6 +253,7 @@ export class TerritoryReconciler {
       (await ports.kube.serves(OBJECT_STORE_API_VERSION, OBJECT_STORE_KIND));
     const desired = buildDesiredState(ctx);
     let cluster: KubeObject | undefined;
+    let databaseReady = false;
     if (!cnpg) {
       parts.push({
         type: 'DatabaseReady',
@@ -262,7 +281,9 @@ export class TerritoryReconciler {
           const pods = await readDatabasePods(ports.kube, namespaceOf(t), log);
           outcome = withUnschedulablePods(outcome, pods, ctx.allowedRegions);
         }
-        parts.push(withoutApiServerEgress(outcome, apiServerCidrs(ctx)));
+        const judged = withoutApiServerEgress(outcome, apiServerCidrs(ctx));
+        databaseReady = judged.status === 'True';
+        parts.push(judged);
         const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
         status.database = {
           endpoint: databaseEndpoint(ctx),
@@ -334,6 +355,16 @@ export class TerritoryReconciler {
       if (drill) this.recordDrillResult(object, drill);
     }
 
+    // 9. A declarative restore (spec.restore): its Job once the database is ready and backups may be read.
+    // The backup and drill CronJobs are not suspended meanwhile: the restore is one transaction, so a
+    // backup taken during it dumps the data as it was before (or waits on its locks), never a database
+    // half restored; and the drill restores into a server of its own, never this database.
+    await this.reconcileRestore(ctx, object, status, parts, refusals, {
+      databaseReady,
+      backupGate: backupGate?.message,
+      log,
+    });
+
     // Come back when a key or a credential is due, even if nothing else happens.
     const dueAt = Math.min(
       keys.status ? Date.parse(keys.status.nextRotation) : Number.POSITIVE_INFINITY,
@@ -346,6 +377,67 @@ export class TerritoryReconciler {
     return done(
       requeueAfterMs !== undefined && requeueAfterMs < 2 ** 31 - 1 ? { requeueAfterMs } : undefined,
     );
+  }
+
+  private async reconcileRestore(
+    ctx: BuildContext,
+    object: KubeObject,
+    status: Status,
+    parts: PartOutcome[],
+    refusals: Refusal[],
+    facts: { databaseReady: boolean; backupGate: string | undefined; log: Logger },
+  ): Promise<void> {
+    const t = ctx.territory;
+    const ns = namespaceOf(t);
+    const spec = t.spec.restore;
+    const previous = (object.status as Status | undefined)?.restore;
+    const request = spec ? restoreRequestId(spec) : undefined;
+    const job = request
+      ? (this.cached('batch/v1', 'Job', ns, restoreJobName(request)) as RestoreJob | undefined)
+      : undefined;
+    const termination = terminationWanted(spec, previous, job)
+      ? await readRestoreTermination(this.ports.kube, ns, restoreJobName(request ?? ''), facts.log)
+      : undefined;
+    const decision = decideRestore({
+      territory: t.metadata.name,
+      namespace: ns,
+      spec,
+      previous,
+      job,
+      termination,
+      prerequisites: !facts.databaseReady
+        ? { met: false, why: 'the database is not ready yet (DatabaseReady)' }
+        : facts.backupGate
+          ? { met: false, why: `backups cannot be read: ${facts.backupGate}` }
+          : { met: true },
+    });
+    let outcome = decision.outcome;
+    if (decision.create && spec && request) {
+      const created = await this.unlessRefused(refusals, () =>
+        this.createRestoreJob(ctx, spec, request, facts.log),
+      );
+      if (created) outcome = refusedOutcome('Restored', created.refused);
+    }
+    if (decision.status) status.restore = decision.status;
+    if (outcome) parts.push(outcome);
+    const event = restoreEvent(previous, decision.status);
+    if (event) this.ports.events.record(object, event);
+  }
+
+  /** POST, never apply: the request's Job is made once; one that exists already (409) is that one. */
+  private async createRestoreJob(
+    ctx: BuildContext,
+    spec: RestoreSpec,
+    request: string,
+    log: Logger,
+  ): Promise<void> {
+    const job = buildRestoreJob(ctx, spec, request) as KubeObject;
+    try {
+      await this.naming(job, () => this.ports.kube.create(job));
+      log.info({ job: job.metadata.name, request }, 'restore Job created');
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+    }
   }
 
   /** The drill Jobs of this Territory (its own and those run by hand from its CronJob). */
@@ -675,7 +767,7 @@ export class TerritoryReconciler {
         apiVersion: API_VERSION,
         kind: KIND,
         metadata: { name: object.metadata.name },
-        status: { ...issuedKeys(object), observedGeneration: gen, conditions },
+        status: { ...issuedKeys(object), ...restoreRecord(object), observedGeneration: gen, conditions },
       },
       { live: object },
     );
@@ -688,6 +780,13 @@ export class TerritoryReconciler {
  * included): the keyring-lost guard reads them, so a status written without them would let the next
  * reconcile replace a vanished keyring silently.
  */
+function restoreRecord(object: KubeObject): Pick<Status, 'restore'> {
+  // The last restore is a record of what was done to the data: every status write keeps it, until a
+  // new request replaces it.
+  const restore = (object.status as Status | undefined)?.restore;
+  return restore ? { restore } : {};
+}
+
 function issuedKeys(object: KubeObject): Pick<Status, 'keys'> {
   const keys = (object.status as Status | undefined)?.keys;
   return keys ? { keys } : {};

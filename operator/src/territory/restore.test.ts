@@ -191,7 +191,7 @@ describe('parseTermination', () => {
       rows: 10,
       replaced: true,
     });
-    expect(parseTermination('{"tables":-1,"backup":{"a":1},"source":"' + 'x'.repeat(100) + '"}')).toEqual({});
+    expect(parseTermination(`{"tables":-1,"backup":{"a":1},"source":"${'x'.repeat(100)}"}`)).toEqual({});
     expect(parseTermination('not json')).toBeUndefined();
     expect(parseTermination(undefined)).toBeUndefined();
   });

@@ -4,7 +4,7 @@ import { context, territory } from '../builders/fixtures.test-helpers.ts';
 import { ROTATED_AT } from '../builders/keys.ts';
 import { parseKeyring } from '../keys/keyring.ts';
 import type { KubeObject } from '../runtime/types.ts';
-import { drillJobForCache } from './cache-shape.ts';
+import { jobForCache } from './cache-shape.ts';
 import { aggregateHealth, buildConditions, type PartOutcome, setCondition } from './conditions.ts';
 import {
   backupOutcome,
@@ -754,7 +754,7 @@ describe('restore drill health', () => {
         ],
       },
     } as unknown as KubeObject;
-    expect(drillJobForCache(live)).toEqual({
+    expect(jobForCache(live)).toEqual({
       apiVersion: 'batch/v1',
       kind: 'Job',
       metadata: {
