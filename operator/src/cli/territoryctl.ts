@@ -7,6 +7,7 @@
 //   register         the GDPR art. 30 record of processing (Markdown, CSV, JSON)
 //   export NAME      the reversibility bundle: manifests, latest backup, checksums, README
 //   decrypt FILE     offline: an encrypted backup of an export bundle -> a plain pg_dump file
+//   restore NAME     restore a Territory's database from a backup (spec.restore), and follow it
 //   doctor           checks the cluster and says what to fix
 //
 // Human-friendly output on stdout, `-o json|yaml` for scripts, progress and diagnostics on stderr.
@@ -20,6 +21,7 @@ import { exportCommand } from './territoryctl/export.ts';
 import { styleFor } from './territoryctl/output.ts';
 import { registerCommand } from './territoryctl/register.ts';
 import { renderCommand } from './territoryctl/render.ts';
+import { restoreCommand } from './territoryctl/restore.ts';
 import { statusCommand } from './territoryctl/status.ts';
 
 // kubectl runs plugins as `kubectl-territory`; help then reads `kubectl territory ...`.
@@ -33,7 +35,9 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 const program = new Command(name)
-  .description('Sovereign data stacks of French local authorities: render, status, register, export, doctor')
+  .description(
+    'Sovereign data stacks of French local authorities: render, status, register, export, restore, doctor',
+  )
   .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
   .option('--context <name>', 'kubeconfig context to use')
   .showHelpAfterError()
@@ -45,6 +49,7 @@ for (const command of [
   registerCommand(),
   exportCommand(),
   decryptCommand(),
+  restoreCommand(),
   doctorCommand(),
 ]) {
   program.addCommand(command.exitOverride());
