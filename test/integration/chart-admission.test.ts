@@ -15,6 +15,7 @@ import {
 } from '../../operator/src/builders/fixtures.test-helpers.ts';
 import { buildDesiredState } from '../../operator/src/builders/index.ts';
 import { buildKeyringSecret } from '../../operator/src/builders/keys.ts';
+import { buildRestoreJob } from '../../operator/src/builders/restore.ts';
 import { parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
 import {
@@ -35,6 +36,8 @@ const operatorNs = release;
 const tenant = uniqueName('adm-tenant');
 const unmanaged = uniqueName('adm-unmanaged');
 const ADMIN_GROUP = 'rennes:admins'; // the fixture Territory's admin group
+/** The restore Job the operator would create for the Territory declared below. */
+let restoreJob: unknown;
 let access: InstalledAccess;
 
 const json = (o: unknown) => JSON.stringify(o);
@@ -97,6 +100,7 @@ beforeAll(async () => {
   const config = parseOperatorConfig(parseYaml(configMap.data['config.yaml'] ?? ''));
   const ctx = context(live.territory, { config: { ...config, backupEgress: context().config.backupEgress } });
   const state = buildDesiredState(ctx);
+  restoreJob = buildRestoreJob(ctx, { from: 'LogicalBackup' }, '0123456789');
   const keyring = buildKeyringSecret(ctx, json({ format: 'test', current: 'k1', keys: [] }));
   const apply = async (docs: unknown[]) =>
     accepted(
@@ -177,6 +181,22 @@ describe("the operator's own token is confined to the namespaces it manages", ()
       asOperator(['run', 'shell', '-n', tenant, '--image=busybox:1.37', '--restart=Never']),
       /forbidden/i,
     );
+  });
+
+  it('creates Jobs only as restores (restore-<request>) running its backup image', async () => {
+    await accepted(asOperator(['create', '--dry-run=server', '-f', '-'], json(restoreJob)));
+    const job = (name: string, image: string, namespace = tenant) =>
+      json({
+        apiVersion: 'batch/v1',
+        kind: 'Job',
+        metadata: { name, namespace },
+        spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'x', image }] } } },
+      });
+    await refused(asOperator(['create', '-f', '-'], job('restore-miner', 'busybox:1.37')), /its restores/);
+    const image = (restoreJob as { spec: { template: { spec: { containers: { image: string }[] } } } }).spec
+      .template.spec.containers[0]?.image;
+    await refused(asOperator(['create', '-f', '-'], job('miner', image ?? '')), /its restores/);
+    await refused(asOperator(['create', '-f', '-'], job('restore-x', image ?? '', unmanaged)), /is not one/);
   });
 
   it('writes an ObjectStore only in its namespaces, and never gives the backup sidecar an environment', async () => {
