@@ -292,6 +292,26 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
       access: fc.record({ adminGroups: groupsArb, readerGroups: groupsArb }, { requiredKeys: [] }),
       quota: quotaArb,
       deletionPolicy: fc.option(fc.constantFrom('Retain', 'Delete'), { nil: undefined }),
+      // A restore names a backup or a time (never both), maybe another Territory's, maybe confirmed
+      // (the confirmation is the Territory's own name, filled in below).
+      restore: fc.option(
+        fc.record(
+          {
+            pick: fc.oneof(
+              fc.constant<JsonObject>({}),
+              fc.constantFrom<JsonObject>(
+                { backup: '20261101T020000.000Z.pgdump.enc' },
+                { before: '2026-11-01T03:00:00Z' },
+                { before: '2026-11-01T04:00:00.123+01:00' },
+              ),
+            ),
+            sourceTerritory: dnsLabelArb(),
+            confirmed: fc.boolean(),
+          },
+          { requiredKeys: ['pick', 'confirmed'] },
+        ),
+        { nil: undefined },
+      ),
     })
     .chain((draw) =>
       fc.tuple(...draw.purposeNames.map((name) => purposeArb(name))).map((purposes) => ({ draw, purposes })),
@@ -331,6 +351,16 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
         access: draw.access,
         quota: draw.quota as Json,
         ...(draw.deletionPolicy ? { deletionPolicy: draw.deletionPolicy } : {}),
+        ...(draw.restore
+          ? {
+              restore: {
+                from: 'LogicalBackup',
+                ...draw.restore.pick,
+                ...(draw.restore.sourceTerritory ? { sourceTerritory: draw.restore.sourceTerritory } : {}),
+                ...(draw.restore.confirmed ? { replaceExistingData: draw.naming.name } : {}),
+              },
+            }
+          : {}),
         ...(draw.naming.namespace ? { namespace: draw.naming.namespace } : {}),
       };
       return {
