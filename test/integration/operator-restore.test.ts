@@ -71,21 +71,7 @@ async function restoreJobs(ns: string): Promise<Job[]> {
 }
 
 /** What the Job controller writes when the command exits: Complete (exit 0), or Failed by the policy. */
-async function endJob(
-  ns: string,
-  name: string,
-  exitCode: number,
-  startedAt: Date,
-  endedAt: Date,
-): Promise<void> {
-  const at = stamp(endedAt);
-  const cond = (type: string, extra: Record<string, string> = {}) => ({
-    type,
-    status: 'True',
-    lastProbeTime: at,
-    lastTransitionTime: at,
-    ...extra,
-  });
+async function endJob(ns: string, name: string, exitCode: number, durationSeconds: number): Promise<void> {
   const failedBy = {
     reason: 'PodFailurePolicy',
     message: `Container restore for pod ${ns}/${name}-q8x2z failed with exit code ${exitCode} matching FailJob rule at index 1`,
@@ -93,10 +79,23 @@ async function endJob(
   await waitFor(
     async () => {
       const job = (await op.client.get(jobRef(ns, name))) as KubeObject;
+      // kube-controller-manager's Job controller runs here and may have started the Job already: its
+      // startTime is immutable once set, so the end is placed relative to it.
+      const startTime =
+        (job.status as { startTime?: string } | undefined)?.startTime ??
+        stamp(new Date(Date.now() - durationSeconds * 1000));
+      const at = stamp(new Date(Date.parse(startTime) + durationSeconds * 1000));
+      const cond = (type: string, extra: Record<string, string> = {}) => ({
+        type,
+        status: 'True',
+        lastProbeTime: at,
+        lastTransitionTime: at,
+        ...extra,
+      });
       const status =
         exitCode === 0
           ? {
-              startTime: stamp(startedAt),
+              startTime,
               completionTime: at,
               active: 0,
               ready: 0,
@@ -104,7 +103,7 @@ async function endJob(
               conditions: [cond('SuccessCriteriaMet'), cond('Complete')],
             }
           : {
-              startTime: stamp(startedAt),
+              startTime,
               active: 0,
               ready: 0,
               failed: 1,
@@ -185,8 +184,7 @@ describe('spec.restore', () => {
     expect(job.spec.template.metadata.labels).toMatchObject({ 'app.kubernetes.io/component': 'backup' });
 
     // 3. It ends with exit 7: Refused, the condition says how to confirm, a Warning; Ready is False.
-    const started = new Date(Date.now() - 60_000);
-    await endJob(name, `restore-${first}`, 7, started, new Date(Date.now() - 30_000));
+    await endJob(name, `restore-${first}`, 7, 30);
     const refused = await territoryWhere(name, 'Refused', (t) => t.status?.restore?.phase === 'Refused');
     expect(condition(refused, 'Restored')).toMatchObject({ status: 'False', reason: 'DatabaseNotEmpty' });
     expect(condition(refused, 'Restored')?.message).toContain(
@@ -213,7 +211,7 @@ describe('spec.restore', () => {
       'restore-into',
       '--replace-existing-data',
     ]);
-    await endJob(name, `restore-${second}`, 0, new Date(Date.now() - 20_000), new Date());
+    await endJob(name, `restore-${second}`, 0, 20);
     const done = await territoryWhere(name, 'Succeeded', (t) => t.status?.restore?.phase === 'Succeeded');
     expect(done.status?.restore?.request).toBe(second);
     expect(condition(done, 'Restored')).toMatchObject({ status: 'True', reason: 'RestoreSucceeded' });
