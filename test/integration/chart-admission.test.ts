@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseTerritory } from '../../operator/src/api/territory.ts';
+import { LOGICAL_BACKUP_CRONJOB } from '../../operator/src/builders/backup.ts';
 import {
   context,
   territory,
@@ -100,7 +101,17 @@ beforeAll(async () => {
   const config = parseOperatorConfig(parseYaml(configMap.data['config.yaml'] ?? ''));
   const ctx = context(live.territory, { config: { ...config, backupEgress: context().config.backupEgress } });
   const state = buildDesiredState(ctx);
-  restoreJob = buildRestoreJob(ctx, { from: 'LogicalBackup' }, '0123456789');
+  // Every option a restore can have: the policy must let each through.
+  restoreJob = buildRestoreJob(
+    ctx,
+    {
+      from: 'LogicalBackup',
+      backup: '20261129T100000Z.tar.enc',
+      sourceTerritory: 'rennes-old',
+      replaceExistingData: tenant,
+    },
+    '0123456789',
+  );
   const keyring = buildKeyringSecret(ctx, json({ format: 'test', current: 'k1', keys: [] }));
   const apply = async (docs: unknown[]) =>
     accepted(
@@ -197,6 +208,70 @@ describe("the operator's own token is confined to the namespaces it manages", ()
       .template.spec.containers[0]?.image;
     await refused(asOperator(['create', '-f', '-'], job('miner', image ?? '')), /its restores/);
     await refused(asOperator(['create', '-f', '-'], job('restore-x', image ?? '', unmanaged)), /is not one/);
+  });
+
+  it('runs only its own command in its restores and CronJobs: no other command, argument, variable, mount or token', async () => {
+    // The backup image holds a shell and node: pinning the image alone would still run anything.
+    type PodSpec = {
+      serviceAccountName?: string;
+      automountServiceAccountToken?: boolean;
+      containers: {
+        command?: string[];
+        args?: string[];
+        env?: { name: string; value?: string }[];
+        volumeMounts?: { name: string; mountPath: string }[];
+      }[];
+    };
+    const tampered = (change: (pod: PodSpec) => void) => {
+      const copy = structuredClone(restoreJob) as { spec: { template: { spec: PodSpec } } };
+      change(copy.spec.template.spec);
+      return json(copy);
+    };
+    const first = (pod: PodSpec) => {
+      const [c] = pod.containers;
+      if (!c) throw new Error('the restore Job has no container');
+      return c;
+    };
+    const attempts: [string, (pod: PodSpec) => void][] = [
+      ['another command', (p) => (first(p).command = ['sh', '-c', 'cat /var/run/territory/keys/*'])],
+      ['node code of its own', (p) => (first(p).command = ['node', '-e', 'process.exit(0)'])],
+      ['another subcommand', (p) => (first(p).args = ['backup'])],
+      ['an unknown option', (p) => (first(p).args = ['restore-into', '--endpoint', 'https://203.0.113.7'])],
+      ['NODE_OPTIONS', (p) => first(p).env?.push({ name: 'NODE_OPTIONS', value: '--import=data:,1' })],
+      [
+        'LD_PRELOAD',
+        (p) => first(p).env?.push({ name: 'LD_PRELOAD', value: '/var/run/territory/keys/x.so' }),
+      ],
+      [
+        'a mount over its code',
+        (p) => first(p).volumeMounts?.push({ name: 'tmp', mountPath: '/app/operator/src/cli' }),
+      ],
+      ['a ServiceAccount token', (p) => (p.automountServiceAccountToken = true)],
+      ['another ServiceAccount', (p) => (p.serviceAccountName = 'cnpg-operator')],
+      [
+        'a second container',
+        (p) => p.containers.push({ ...first(p), name: 'twin' } as PodSpec['containers'][number]),
+      ],
+    ];
+    for (const [what, change] of attempts) {
+      const r = await asOperator(['create', '--dry-run=server', '-f', '-'], tampered(change));
+      expect(r.code, `a restore Job with ${what} was accepted`).not.toBe(0);
+      expect(r.stderr, what).toMatch(/its restores/);
+    }
+    // The same on a CronJob it applied: another argument to the backup command is refused.
+    const cronJob = JSON.parse(
+      await asAdmin(['get', 'cronjob', LOGICAL_BACKUP_CRONJOB, '-n', tenant, '-o', 'json']),
+    );
+    const { resourceVersion: _rv, uid: _uid, managedFields: _mf, ...meta } = cronJob.metadata;
+    const pod = cronJob.spec.jobTemplate.spec.template.spec as PodSpec;
+    first(pod).args = ['backup', '--endpoint=https://203.0.113.7'];
+    await refused(
+      asOperator(
+        ['create', '--dry-run=server', '-f', '-'],
+        json({ ...cronJob, metadata: { ...meta, name: 'backup-2' } }),
+      ),
+      /own backup command/,
+    );
   });
 
   it('writes an ObjectStore only in its namespaces, and never gives the backup sidecar an environment', async () => {
