@@ -150,3 +150,34 @@ export async function waitForTerritoryCondition(
     },
   );
 }
+
+/**
+ * Runs `during` with the operator stopped (its Deployment scaled to 0 and its Pods gone), then starts it
+ * again and waits for it to be available. A fresh operator lists everything anew: what `during` changed
+ * is what it sees first, with no event of the old process's cache in between.
+ */
+export async function withOperatorStopped<T>(namespace: string, during: () => Promise<T>): Promise<T> {
+  const selector = 'app.kubernetes.io/name=territory-operator';
+  const k = clusterKubectl();
+  const { items } = await kubectlJson<{
+    items: { metadata: { name: string }; spec: { replicas?: number } }[];
+  }>(['-n', namespace, 'get', 'deployments', '-l', selector]);
+  const [deployment] = items;
+  if (!deployment || items.length !== 1) throw new Error(`expected one operator Deployment in ${namespace}`);
+  const name = deployment.metadata.name;
+  await kubectl(k, ['-n', namespace, 'scale', 'deployment', name, '--replicas=0']);
+  await kubectl(k, ['-n', namespace, 'wait', '--for=delete', 'pod', '-l', selector, '--timeout=180s']);
+  try {
+    return await during();
+  } finally {
+    await kubectl(k, [
+      '-n',
+      namespace,
+      'scale',
+      'deployment',
+      name,
+      `--replicas=${deployment.spec.replicas ?? 1}`,
+    ]);
+    await kubectl(k, ['-n', namespace, 'rollout', 'status', 'deployment', name, '--timeout=300s']);
+  }
+}

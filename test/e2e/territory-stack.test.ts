@@ -30,6 +30,7 @@ import {
   provideAuthoritySecrets,
   type TerritoryObject,
   waitForTerritoryCondition,
+  withOperatorStopped,
 } from './support.ts';
 
 /** Two authorities: a commune on the standard level, an EPCI on SecNumCloud. */
@@ -543,7 +544,13 @@ describe.sequential('a Territory on a real node', () => {
     const t = tenant('commune-acigne.yaml');
     const name = t.metadata.name;
     const image = inject('postgresImage');
-    type RestoreStatus = { request?: string; phase?: string; durationSeconds?: number; tables?: number };
+    type RestoreStatus = {
+      request?: string;
+      phase?: string;
+      message?: string;
+      durationSeconds?: number;
+      tables?: number;
+    };
     const restoreStatus = async () =>
       ((await getTerritory(name))?.status as { restore?: RestoreStatus } | undefined)?.restore;
     // What the latest backup holds (the backup test's rows: the drill test left the object as it was).
@@ -607,8 +614,16 @@ describe.sequential('a Territory on a real node', () => {
         status: 'True',
         reason: 'RestoreSucceeded',
       });
-      // The rows written after the backup are gone; what the backup held is back, exactly.
-      expect((await ownerSql(t, image, 'e2e-restore-after', [CHECKSUM_SQL]))[0]).toBe(backedUp);
+      // The rows written after the backup are gone; what the backup held is back, exactly. The database
+      // itself records the request it served.
+      const [restored, marker] = await ownerSql(t, image, 'e2e-restore-after', [
+        CHECKSUM_SQL,
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()",
+      ]);
+      expect(restored).toBe(backedUp);
+      expect(marker).toMatch(
+        new RegExp(`^territory-restore request=${done.request} backup=\\S+ source=${name} at=`),
+      );
       recordFigure(inject('resultsDir'), {
         section: 'logical backup',
         subject:
@@ -617,6 +632,42 @@ describe.sequential('a Territory on a real node', () => {
         unit: 's',
         note: `20,000 rows + the purposes’ tables; the Job alone: ${done.durationSeconds ?? '?'} s (verify, pg_restore --clean in one transaction, checksums)`,
       });
+
+      // 3. The confirmed request replayed after its Job and its status were both lost (a Territory
+      // re-created from Git, a cluster's objects restored without status): the database says it was
+      // served, and the rows written since stay.
+      const [afterwards] = (
+        await ownerSql(t, image, 'e2e-restore-later', [
+          "INSERT INTO continuity VALUES (30001, 'written after the restore')",
+          CHECKSUM_SQL,
+        ])
+      ).slice(-1);
+      // With the operator stopped, so that what it finds when it starts is exactly this.
+      await withOperatorStopped(OPERATOR_NAMESPACE, async () => {
+        await kubectl(clusterKubectl(), ['-n', namespaceOf(t), 'delete', 'job', `restore-${done.request}`]);
+        await kubectl(clusterKubectl(), [
+          'patch',
+          'territories.sovereign.dev',
+          name,
+          '--subresource=status',
+          '--type=json',
+          '-p',
+          JSON.stringify([{ op: 'remove', path: '/status/restore' }]),
+        ]);
+      });
+      const replayed = await waitFor(
+        async () => {
+          const r = await restoreStatus();
+          return r?.phase === 'Succeeded' &&
+            r.request === done.request &&
+            r.message?.includes('served already')
+            ? r
+            : undefined;
+        },
+        { what: 'the replayed request to find itself served already', timeoutMs: 180_000 },
+      );
+      expect(replayed.message).toContain('nothing was changed');
+      expect((await ownerSql(t, image, 'e2e-restore-replayed', [CHECKSUM_SQL]))[0]).toBe(afterwards);
     } finally {
       // The request stays recorded in status; the field goes, so the tests after find the Territory Ready.
       await unrequest();

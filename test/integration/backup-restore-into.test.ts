@@ -226,6 +226,46 @@ describe('territory-backup restore-into', () => {
     expect(a_moi).toBe(aMoiBefore);
   });
 
+  it('serves a request once: the database records it, and the same request run again changes nothing', async () => {
+    // GitOps replays a confirmed request whose status and Job were lost: the data written since stays.
+    await emptyDatabase('rejouee');
+    const env = restoreEnv('rejouee', { RESTORE_REQUEST: '0a1b2c3d4e' });
+    const first = await cli(['restore-into'], env);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(resultOf(first)).toMatchObject({ result: 'restored' });
+    const comment = await pg.sql(
+      "select shobj_description(oid, 'pg_database') from pg_database where datname = 'rejouee'",
+    );
+    expect(comment).toMatch(
+      new RegExp(
+        `^territory-restore request=0a1b2c3d4e backup=${key.split('/').at(-1)?.replaceAll('.', '\\.')} source=varied at=\\d{4}-`,
+      ),
+    );
+    await pg.sql(
+      `set role ${OWNER}; insert into public.binaire values (1000, null, 'écrite après')`,
+      'rejouee',
+    );
+    const after = await tableChecksums(pg, 'rejouee');
+
+    const again = await cli(['restore-into', '--replace-existing-data'], env);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(resultOf(again)).toMatchObject({ result: 'already-restored', source: 'varied' });
+    expect(await tableChecksums(pg, 'rejouee')).toEqual(after);
+    expect(await termination('rejouee')).toEqual({
+      result: 'already-restored',
+      backup: key.split('/').at(-1),
+      source: 'varied',
+    });
+    // Another request (here: the same backup named) is served.
+    const named = await cli(['restore-into', '--replace-existing-data'], {
+      ...env,
+      RESTORE_REQUEST: '5f6e7d8c9b',
+    });
+    expect(named.code, named.stdout + named.stderr).toBe(0);
+    expect(resultOf(named)).toMatchObject({ result: 'restored', replaced: true });
+    expect(await tableChecksums(pg, 'rejouee')).toEqual(sourceSums);
+  });
+
   it('restores the latest backup taken at or before a time, and says when none fits (exit 6)', async () => {
     const takenAt = backupTime(key) as Date;
     await emptyDatabase('avant');

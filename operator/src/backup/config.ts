@@ -28,6 +28,11 @@ export interface BackupConfig {
    * bucket and prefix; default `territory`. Read by `restore-into` only: nothing ever writes there.
    */
   sourceTerritory?: string;
+  /**
+   * The request a restore serves (RESTORE_REQUEST, spec.restore's id): `restore-into` records it in the
+   * database it restored, and serves a request the database records already by changing nothing.
+   */
+  restoreRequest?: string;
   pg: {
     binDir?: string;
     database?: string;
@@ -90,6 +95,11 @@ export function loadConfig(env: NodeJS.ProcessEnv): BackupConfig {
   const checkUser = pick('PG_CHECK_USER');
   const checkPasswordFile = pick('PG_CHECK_PASSWORD_FILE');
   const sourceTerritory = pick('RESTORE_SOURCE_TERRITORY');
+  const restoreRequest = pick('RESTORE_REQUEST');
+  // It goes into SQL (a comment on the database): letters, digits and dashes only.
+  if (restoreRequest !== undefined && !/^[A-Za-z0-9-]{1,63}$/.test(restoreRequest)) {
+    throw new ConfigError('invalid configuration: RESTORE_REQUEST must be 1 to 63 letters, digits or dashes');
+  }
   return {
     territory,
     endpoint,
@@ -105,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): BackupConfig {
     keepAtLeast,
     ...(runtimeDir ? { runtimeDir } : {}),
     ...(sourceTerritory ? { sourceTerritory } : {}),
+    ...(restoreRequest ? { restoreRequest } : {}),
     pg: {
       ...(binDir ? { binDir } : {}),
       ...(database ? { database } : {}),

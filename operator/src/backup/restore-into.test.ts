@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { RESTORE_EXIT, RestoreIntoError, type RestoreIntoResult, terminationOf } from './restore-into.ts';
+import {
+  formatMarker,
+  parseMarker,
+  RESTORE_EXIT,
+  RestoreIntoError,
+  type RestoreIntoResult,
+  terminationOf,
+} from './restore-into.ts';
 
 const result: RestoreIntoResult = {
   result: 'mismatch',
@@ -39,5 +46,21 @@ describe('the termination message', () => {
     expect(terminationOf(refused)).toEqual({ result: 'refused', backup: '20261101T020000.000Z.pgdump.enc' });
     expect(terminationOf(new Error('COPY patients, line 1: "Jean Dupont"'))).toEqual({ result: 'error' });
     expect(RESTORE_EXIT).toEqual({ mismatch: 4, unrestorable: 5, noBackup: 6, notEmpty: 7 });
+  });
+});
+
+describe('the request recorded in the database', () => {
+  const marker = {
+    request: '0a1b2c3d4e',
+    backup: '20261101T020000.000Z.pgdump.enc',
+    source: 'rennes',
+    at: '2026-11-02T10:00:00.000Z',
+  };
+
+  it('reads back what it wrote, and nothing else', () => {
+    expect(parseMarker(formatMarker(marker))).toEqual(marker);
+    expect(parseMarker('')).toBeUndefined();
+    expect(parseMarker('la base des cantines')).toBeUndefined();
+    expect(parseMarker(`${formatMarker(marker)} and more`)).toBeUndefined();
   });
 });

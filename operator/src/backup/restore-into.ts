@@ -13,6 +13,11 @@
 // 5. compare every table's row count and checksum with the backup's manifest, as the read-only backup
 //    role (PG_CHECK_USER), which sees every row as the backup did (row-level security included).
 //
+// A request (RESTORE_REQUEST) is served once: once committed, the restore records it in the database
+// (a comment on the database, which pg_dump does not carry into backups), and a later run of the same
+// request finds it there and changes nothing (result 'already-restored', exit 0). What protects the
+// data is the database itself, not a status or a Job that GitOps or a cluster restore may have lost.
+//
 // Exit codes, beside 0 (restored, and matched or, for a backup without a manifest, not compared),
 // 1 (anything else that stopped it) and 2 (bad configuration): the drill's where the meaning is the
 // same (4 the data differs, 5 the backup does not restore, 6 no backup), and 7 the database is not
@@ -64,6 +69,7 @@ export const RESTORE_EXIT = {
 
 export type RestoreOutcome =
   | 'restored'
+  | 'already-restored'
   | 'not-compared'
   | 'mismatch'
   | 'refused'
@@ -86,7 +92,7 @@ export class RestoreIntoError extends Error {
 }
 
 export interface RestoreIntoResult {
-  result: 'restored' | 'not-compared' | 'mismatch';
+  result: 'restored' | 'not-compared' | 'mismatch' | 'already-restored';
   key: string;
   takenAt: string;
   keyId: string;
@@ -120,6 +126,28 @@ SELECT pg_catalog.json_build_object(
   'sample', (SELECT coalesce(pg_catalog.json_agg(name ORDER BY name), '[]') FROM (SELECT name FROM rel ORDER BY name LIMIT 5) s),
   'largeObjects', (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata));`;
 
+/** The request this database last served, as restore-into recorded it (COMMENT ON DATABASE). */
+const MARKER_QUERY = `SELECT coalesce(pg_catalog.shobj_description(d.oid, 'pg_database'), '')
+  FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database();`;
+const MARKER_PREFIX = 'territory-restore';
+
+export interface RestoreMarker {
+  request: string;
+  backup: string;
+  source: string;
+  at: string;
+}
+
+/** The comment restore-into leaves on a database it restored (every field is [A-Za-z0-9.:-] only). */
+export function formatMarker(m: RestoreMarker): string {
+  return `${MARKER_PREFIX} request=${m.request} backup=${m.backup} source=${m.source} at=${m.at}`;
+}
+
+export function parseMarker(comment: string): RestoreMarker | undefined {
+  const m = /^territory-restore request=(\S+) backup=(\S+) source=(\S+) at=(\S+)$/.exec(comment.trim());
+  return m ? { request: m[1] ?? '', backup: m[2] ?? '', source: m[3] ?? '', at: m[4] ?? '' } : undefined;
+}
+
 interface Existing {
   relations: number;
   sample: string[];
@@ -142,6 +170,36 @@ export async function runRestoreInto(
   let key: string | undefined;
   let verified: VerifiedBackup | undefined;
   try {
+    // 0. A request the database records as served is not served again.
+    if (cfg.restoreRequest) {
+      const served = await withPgCredentials(cfg, deps, check, (env) => readMarker(cfg, env, database));
+      if (served?.request === cfg.restoreRequest) {
+        const result: RestoreIntoResult = {
+          result: 'already-restored',
+          key: served.backup,
+          takenAt: '',
+          keyId: '',
+          source: served.source,
+          database,
+          replaced: false,
+          tables: 0,
+          rows: 0,
+          mismatches: [],
+          untouched: [],
+          seconds: seconds(Date.now() - started),
+        };
+        deps.log.info(
+          {
+            ...result,
+            servedAt: served.at,
+            note: `database ${database} records that this request was served at ${served.at}; nothing was changed`,
+          },
+          'restore result',
+        );
+        return result;
+      }
+    }
+
     // 1. Which backup.
     const folder = territoryFolder(cfg.prefix, source);
     const backups = await listBackups(deps.s3, cfg.bucket, cfg.prefix, source);
@@ -242,6 +300,27 @@ export async function runRestoreInto(
       }
     });
 
+    // The database now says which request it served (the owner may comment on its database). Failing to
+    // say so costs only the replay guard, never the restore that committed: warned, not thrown.
+    if (cfg.restoreRequest) {
+      const marker = formatMarker({
+        request: cfg.restoreRequest,
+        backup: key.slice(key.lastIndexOf('/') + 1),
+        source,
+        at: new Date().toISOString(),
+      });
+      try {
+        await withPgCredentials(cfg, deps, { passwordFile: cfg.pg.passwordFile }, (env) =>
+          writeMarker(cfg, env, database, marker),
+        );
+      } catch (e) {
+        deps.log.warn(
+          { phase: 'restore', error: (e as Error).message },
+          'restored, but the database could not record the request: a lost status would let it run again',
+        );
+      }
+    }
+
     // 5. Every table, as the backup saw it.
     deps.log.info({ phase: 'check' }, 'restored; comparing every table with the backup');
     const restored = await withPgCredentials(cfg, deps, check, (env) =>
@@ -317,14 +396,46 @@ async function readExisting(
   env: Record<string, string>,
   database: string,
 ): Promise<Existing> {
+  return withSession(cfg, env, database, async (s) => JSON.parse(await s.query(EXISTING_QUERY)) as Existing);
+}
+
+async function withSession<T>(
+  cfg: BackupConfig,
+  env: Record<string, string>,
+  database: string,
+  use: (session: PsqlSession) => Promise<T>,
+): Promise<T> {
   const session = new PsqlSession({ ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}), database, env });
   try {
-    const answer = JSON.parse(await session.query(EXISTING_QUERY)) as Existing;
+    const answer = await use(session);
     await session.close();
     return answer;
   } finally {
     session.kill();
   }
+}
+
+async function readMarker(
+  cfg: BackupConfig,
+  env: Record<string, string>,
+  database: string,
+): Promise<RestoreMarker | undefined> {
+  return parseMarker(await withSession(cfg, env, database, (s) => s.query(MARKER_QUERY)));
+}
+
+async function writeMarker(
+  cfg: BackupConfig,
+  env: Record<string, string>,
+  database: string,
+  marker: string,
+): Promise<void> {
+  // Only [A-Za-z0-9.:=_ -]: safe inside a literal; format() quotes the database's name.
+  if (!/^[A-Za-z0-9.:=_ -]+$/.test(marker)) throw new Error('refusing to write an unexpected marker');
+  await withSession(cfg, env, database, (s) =>
+    s.query(
+      `DO $marker$ BEGIN EXECUTE pg_catalog.format('COMMENT ON DATABASE %I IS %L', pg_catalog.current_database(), '${marker}'); END $marker$;`,
+    ),
+  );
 }
 
 async function checksumsOf(
@@ -371,6 +482,9 @@ export function terminationOf(outcome: RestoreIntoResult | RestoreIntoError | Er
     };
   }
   if (outcome instanceof Error) return { result: 'error' };
+  if (outcome.result === 'already-restored') {
+    return { result: outcome.result, backup: outcome.key, source: outcome.source };
+  }
   return {
     result: outcome.result,
     backup: outcome.key.slice(outcome.key.lastIndexOf('/') + 1),

@@ -99,6 +99,9 @@ export function buildRestoreJob(ctx: BuildContext, restore: RestoreSpec, request
     ...storeEnv(ctx),
     { name: 'TERRITORY_RUNTIME_DIR', value: RUNTIME_DIR },
     { name: 'TERMINATION_MESSAGE_PATH', value: RESTORE_TERMINATION_PATH },
+    // Recorded in the restored database: should status and the Job both be lost (the request replayed
+    // by GitOps), the database itself says this request was served, and nothing is overwritten again.
+    { name: 'RESTORE_REQUEST', value: request },
   ];
   const volumeMounts = [
     keyringMount(),

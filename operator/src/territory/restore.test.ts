@@ -120,6 +120,20 @@ describe('decideRestore', () => {
     expect(d.outcome).toMatchObject({ status: 'True', reason: 'RestoreSucceeded' });
   });
 
+  it('reads a request the database had served already as Succeeded, saying nothing was changed', () => {
+    const d = decideRestore(
+      input({
+        job: completeJob,
+        termination: { result: 'already-restored', backup: 'b.pgdump.enc', source: 'rennes' },
+      }),
+    );
+    expect(d.create).toBe(false);
+    expect(d.status).toMatchObject({ phase: 'Succeeded', backup: 'b.pgdump.enc', completedAt: T2 });
+    expect(d.status?.message).toMatch(/served already.*nothing was changed.*spec\.restore\.backup/);
+    expect(d.status).not.toHaveProperty('rows');
+    expect(d.outcome).toMatchObject({ type: 'Restored', status: 'True', reason: 'RestoreSucceeded' });
+  });
+
   it('never runs a request that Succeeded again, even when its Job is gone', () => {
     const done = decideRestore(
       input({ job: completeJob, termination: { result: 'restored', tables: 1, rows: 1 } }),

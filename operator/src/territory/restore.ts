@@ -230,6 +230,20 @@ export function decideRestore(input: RestoreInput): RestoreDecision {
       const reason = complete ? 'RestoreSucceeded' : failureOf(failed as JobCondition, territory).reason;
       return { request, status: same, outcome: conditionOf(same, reason), create: false };
     }
+    if (complete && termination?.result === 'already-restored') {
+      const completedAt = job.status?.completionTime ?? complete.lastTransitionTime;
+      const status: RestoreStatus = {
+        ...base,
+        ...(termination.backup ? { backup: termination.backup } : {}),
+        phase: 'Succeeded',
+        ...(startedAt ? { startedAt } : {}),
+        ...(completedAt ? { completedAt } : {}),
+        message:
+          `the database records that this request was served already (${termination.backup ?? 'its backup'} restored): ` +
+          'nothing was changed. To restore again, name the backup (spec.restore.backup) or a time (spec.restore.before)',
+      };
+      return { request, status, outcome: conditionOf(status, 'RestoreSucceeded'), create: false };
+    }
     if (complete) {
       const completedAt = job.status?.completionTime ?? complete.lastTransitionTime;
       const d = { ...details(termination) };

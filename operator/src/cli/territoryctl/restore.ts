@@ -199,7 +199,10 @@ export function restoreCommand(): Command {
           for (const line of describeRequest(name, request)) process.stderr.write(`${line}\n`);
           const done = requestStatus(before, id);
           if (done?.phase === 'Succeeded') {
-            process.stderr.write('this very request already succeeded; it is not run twice\n');
+            process.stderr.write(
+              'this very request already succeeded; it is not run twice. To restore again, name the backup (--backup, ' +
+                'as `territory-backup list` shows it) or a time (--before)\n',
+            );
           } else {
             try {
               await kube.mergePatch({ apiVersion: API_VERSION, kind: KIND, name }, restorePatch(request));
