@@ -15,7 +15,7 @@ import {
 } from '../api/territory.ts';
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
-import { LABELS, namespaceOf } from '../builders/context.ts';
+import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
@@ -799,7 +799,9 @@ function namespaceConflict(name: string, owner: string | undefined): PartOutcome
     reason: 'NamespaceConflict',
     message: owner
       ? `namespace ${name} belongs to Territory ${owner}`
-      : `namespace ${name} already exists and was not created for this Territory; it is left untouched (set spec.namespace to another name)`,
+      : `namespace ${name} already exists and was not created for this Territory; it is left untouched (set spec.namespace ` +
+        `to another name, or hand it over by labelling it ${LABELS.territory}=<this Territory's name> and ` +
+        `${LABELS.managedBy}=${MANAGED_BY}, as when re-creating a Territory after a disaster)`,
   };
 }
 
