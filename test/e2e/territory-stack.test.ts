@@ -602,10 +602,29 @@ describe.sequential('a Territory on a real node', () => {
 
       // 2. Confirmed, as a person does it: territoryctl restore follows it to the end.
       const started = Date.now();
-      const run = ok(
-        await territoryctl(['restore', name, '--replace-existing-data', '--timeout', '10m', '-o', 'json']),
-        'territoryctl restore',
-      );
+      const attempt = await territoryctl([
+        'restore',
+        name,
+        '--replace-existing-data',
+        '--timeout',
+        '10m',
+        '-o',
+        'json',
+      ]);
+      if (attempt.code !== 0) {
+        // The Job's log says why (the status holds counts only): shown with the failure.
+        const request = (JSON.parse(attempt.stdout || '{}') as RestoreStatus).request;
+        const logs = await kubectl(clusterKubectl(), [
+          '-n',
+          namespaceOf(t),
+          'logs',
+          `job/restore-${request}`,
+        ]).catch((e: Error) => e.message);
+        throw new Error(
+          `territoryctl restore exited ${attempt.code}:\n${attempt.stderr}\nthe restore Job's log:\n${logs}`,
+        );
+      }
+      const run = attempt;
       const seconds = (Date.now() - started) / 1000;
       const done = JSON.parse(run.stdout) as RestoreStatus;
       expect(done.phase).toBe('Succeeded');
