@@ -10,14 +10,12 @@ import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { resolveBinaries } from '../controlplane/binaries.ts';
 import { ensureHelmBinary } from '../helm/build.ts';
-import { installBarmanCloudPlugin } from '../node/barman-cloud-install.ts';
 import { type ClusterWithNode, DEFAULT_NODE_REGION, startClusterWithNode } from '../node/cluster.ts';
 import { nodeBuildRecords } from '../node/components.ts';
 import { ensureProductImages } from '../node/node-images.ts';
-import { importProductImages, installCloudNativePg, installOperatorChart } from '../node/stack.ts';
-import { type ObjectStoreAccess, startObjectStore } from './object-store.ts';
+import { installStack } from './install-stack.ts';
+import { type ObjectStoreAccess, startObjectStore, startObjectStoreServer } from './object-store.ts';
 import { recordFigure, writeReport } from './report.ts';
-import { testClusterOperatorConfig } from './stack-config.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -27,6 +25,8 @@ declare module 'vitest' {
     nodeRegion: string;
     postgresImage: string;
     objectStore: ObjectStoreAccess;
+    /** The suite's cluster's folder (TERRITORY_CLUSTER_DIR); empty when reusing a cluster started elsewhere. */
+    clusterDir: string;
   }
 }
 
@@ -52,6 +52,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const kubectlPath = (await resolveBinaries({ log: say })).kubectl;
     const store = await startObjectStore({ binary: kubectlPath, kubeconfig: reuse });
     project.provide('objectStore', store.access);
+    project.provide('clusterDir', '');
     return async () => {
       await store.server.stop();
       say(`report: ${writeReport(resultsDir, { cluster: reuse }).markdown}`);
@@ -119,34 +120,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
       note: `go build${record.builtAt ? ` at ${record.builtAt}` : ''}`,
     });
   }
-  const k = cluster.node.kubectl;
-  let store: Awaited<ReturnType<typeof startObjectStore>> | undefined;
+  let store: Awaited<ReturnType<typeof startObjectStoreServer>> | undefined;
   try {
-    store = await timed('object storage started', () => startObjectStore(k));
-    const postgresImage = await timed('images imported', () =>
-      importProductImages(cluster.node.state, images, say),
-    );
-    await timed('CloudNativePG installed', () => installCloudNativePg(k, images.cnpg.ref));
-    await timed('Barman Cloud plugin installed', () =>
-      installBarmanCloudPlugin(k, {
-        plugin: images.barmanCloudPlugin.ref,
-        sidecar: images.barmanCloudSidecar.ref,
-      }),
-    );
-    await timed('operator installed (helm)', () =>
-      installOperatorChart(
-        k,
-        {
-          helm,
-          image: images.operator.ref,
-          config: testClusterOperatorConfig({
-            region: DEFAULT_NODE_REGION,
-            postgresImage,
-          }),
-        },
-        join(dir, 'operator-values.yaml'),
-      ),
-    );
+    store = await timed('object storage started', () => startObjectStoreServer());
+    await installStack(cluster, {
+      images,
+      helm,
+      region: DEFAULT_NODE_REGION,
+      dir,
+      timed,
+      log: say,
+    });
   } catch (error) {
     await store?.server.stop().catch(() => undefined);
     await cluster.stop().catch(() => undefined);
@@ -160,6 +144,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('nodeRegion', DEFAULT_NODE_REGION);
   project.provide('postgresImage', images.postgresql.ref);
   project.provide('objectStore', objectStore.access);
+  project.provide('clusterDir', dir);
 
   return async () => {
     const { json, markdown } = writeReport(resultsDir, {

@@ -39,6 +39,13 @@ export interface ObjectStoreAccess {
 export const objectStoreCidr = () => `${NODE_NETWORK.hostAddress}/32`;
 
 export async function startObjectStore(k: Kubectl): Promise<{ access: ObjectStoreAccess; server: S3Server }> {
+  const store = await startObjectStoreServer();
+  await registerObjectStore(k);
+  return store;
+}
+
+/** The S3 server alone, on the host end of the node's link: it outlives any cluster that uses it. */
+export async function startObjectStoreServer(): Promise<{ access: ObjectStoreAccess; server: S3Server }> {
   const { ca, issue } = await newCertificateAuthority('territory-e2e-objectstore-ca', new Date());
   const serving = await issue([{ CN: [OBJECT_STORE_HOST] }], ExtendedKeyUsage.serverAuth, [
     { type: 'dns', value: OBJECT_STORE_HOST },
@@ -50,6 +57,26 @@ export async function startObjectStore(k: Kubectl): Promise<{ access: ObjectStor
     listen: `${NODE_NETWORK.hostAddress}:${PORT}`,
     tls: { ...serving, caPem: ca.certPem },
   });
+  return {
+    server,
+    access: {
+      endpoint: `https://${OBJECT_STORE_HOST}`,
+      hostEndpoint: server.endpoint.replace(`:${PORT}`, ''),
+      bucket: OBJECT_STORE_BUCKET,
+      region: OBJECT_STORE_REGION,
+      caPem: ca.certPem,
+      accessKeyId: server.accessKeyId,
+      secretAccessKey: server.secretAccessKey,
+      dataDir: server.dataDir,
+    },
+  };
+}
+
+/**
+ * Makes the store reachable from a cluster's Pods by its DNS name: a headless Service without selector
+ * whose EndpointSlice is the host's address. Done again on a second cluster (disaster recovery).
+ */
+export async function registerObjectStore(k: Kubectl): Promise<void> {
   await applyManifests(k, [
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: OBJECT_STORE_NAMESPACE } },
     {
@@ -71,19 +98,6 @@ export async function startObjectStore(k: Kubectl): Promise<{ access: ObjectStor
       ports: [{ name: 'https', port: PORT, protocol: 'TCP' }],
     },
   ]);
-  return {
-    server,
-    access: {
-      endpoint: `https://${OBJECT_STORE_HOST}`,
-      hostEndpoint: server.endpoint.replace(`:${PORT}`, ''),
-      bucket: OBJECT_STORE_BUCKET,
-      region: OBJECT_STORE_REGION,
-      caPem: ca.certPem,
-      accessKeyId: server.accessKeyId,
-      secretAccessKey: server.secretAccessKey,
-      dataDir: server.dataDir,
-    },
-  };
 }
 
 /** The provider-table entry and egress a platform team would configure for such a store. */

@@ -13,8 +13,16 @@ import type { ObjectStoreAccess } from './object-store.ts';
 
 export const EXAMPLES_DIR = join(import.meta.dirname, '..', '..', 'examples');
 
+let otherCluster: Kubectl | undefined;
+
+/** The cluster the helpers below talk to: the suite's, or the one `useCluster` named (disaster recovery). */
 export function clusterKubectl(): Kubectl {
-  return { binary: inject('kubectlPath'), kubeconfig: inject('kubeconfigPath') };
+  return otherCluster ?? { binary: inject('kubectlPath'), kubeconfig: inject('kubeconfigPath') };
+}
+
+/** Points every helper of this test file at another cluster (undefined: back to the suite's). */
+export function useCluster(k: Kubectl | undefined): void {
+  otherCluster = k;
 }
 
 export async function kubectlJson<T>(args: string[]): Promise<T> {
@@ -104,7 +112,11 @@ export async function getTerritory(name: string): Promise<TerritoryObject | unde
  * What the authority itself provides in its namespace once the operator made it: the object
  * storage's credentials and CA, and, when the Territory names one, its own key (32 random bytes).
  */
-export async function provideAuthoritySecrets(t: TerritoryObject, store: ObjectStoreAccess): Promise<void> {
+export async function provideAuthoritySecrets(
+  t: TerritoryObject,
+  store: ObjectStoreAccess,
+  opts: { customerKey?: Uint8Array } = {},
+): Promise<void> {
   const ns = namespaceOf(t);
   await waitFor(() => kubectl(clusterKubectl(), ['get', 'namespace', ns, '-o', 'name']).then(() => true), {
     what: `namespace ${ns} to be created by the operator`,
@@ -114,7 +126,7 @@ export async function provideAuthoritySecrets(t: TerritoryObject, store: ObjectS
   const secrets = authoritySecretManifests(t, {
     accessKeyId: store.accessKeyId,
     secretAccessKey: store.secretAccessKey,
-    customerKey: randomBytes(32),
+    customerKey: opts.customerKey ?? randomBytes(32),
   });
   await applyManifests(clusterKubectl(), [
     ...(secrets as unknown as Record<string, unknown>[]),
