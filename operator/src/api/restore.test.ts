@@ -73,6 +73,19 @@ describe('restoreRequestId', () => {
     );
   });
 
+  it('keeps the ids of existing requests: a changed id would run a restore that Succeeded once more', () => {
+    // Computed on the code of aba2714 (before targetTime existed); they must never change.
+    expect(restoreRequestId({ from: 'LogicalBackup' })).toBe('9aebf03809');
+    expect(
+      restoreRequestId({
+        from: 'LogicalBackup',
+        before: '2026-11-01T03:00:00Z',
+        sourceTerritory: 'rennes-ancien',
+        replaceExistingData: 'rennes',
+      }),
+    ).toBe('159f136157');
+  });
+
   it('reads a time as the instant it names, and is short enough for a Job name', () => {
     const id = restoreRequestId({ from: 'LogicalBackup', before: '2026-11-01T04:00:00+01:00' });
     expect(id).toBe(restoreRequestId({ from: 'LogicalBackup', before: '2026-11-01T03:00:00.000Z' }));
