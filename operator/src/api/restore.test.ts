@@ -44,6 +44,112 @@ describe('spec.restore', () => {
   });
 });
 
+describe('spec.restore from PointInTime', () => {
+  const physical = { backup: { physical: { enabled: true, encryption: 'ProviderManaged' } } };
+  const withRecovery = (restore: Record<string, unknown>, over: Record<string, unknown> = physical) =>
+    mergePatch(minimalTerritory('rennes'), { spec: { restore, ...over } as never });
+  const errors = (manifest: unknown) => {
+    const result = parseTerritory(manifest);
+    return result.ok ? [] : result.errors;
+  };
+
+  it('takes a target time, with or without the confirmation, when physical backups are on', () => {
+    for (const restore of [
+      { from: 'PointInTime', targetTime: '2026-11-01T03:00:00+01:00' },
+      { from: 'PointInTime', targetTime: '2026-11-01T03:00:00.123456Z', replaceExistingData: 'rennes' },
+    ]) {
+      const result = parseTerritory(withRecovery(restore));
+      expect(result.ok ? result.territory.spec.restore : result.errors).toEqual(restore);
+    }
+  });
+
+  it('needs the target time, and no field of a logical restore', () => {
+    expect(errors(withRecovery({ from: 'PointInTime' }))).toEqual([
+      'spec.restore.targetTime: from: PointInTime needs targetTime, the instant to recover the database to',
+    ]);
+    expect(
+      errors(
+        withRecovery({
+          from: 'PointInTime',
+          targetTime: '2026-11-01T03:00:00Z',
+          backup: '20261101T020000.000Z.pgdump.enc',
+          sourceTerritory: 'rennes-ancien',
+        }),
+      ),
+    ).toEqual([
+      "spec.restore.backup: backup goes with from: LogicalBackup only (PointInTime recovers this Territory's own physical backups to targetTime)",
+      "spec.restore.sourceTerritory: sourceTerritory goes with from: LogicalBackup only (PointInTime recovers this Territory's own physical backups to targetTime)",
+    ]);
+    expect(
+      errors(
+        withRecovery({
+          from: 'PointInTime',
+          targetTime: '2026-11-01T03:00:00Z',
+          before: '2026-11-01T03:00:00Z',
+        }),
+      ),
+    ).toEqual([
+      "spec.restore.before: before goes with from: LogicalBackup only (PointInTime recovers this Territory's own physical backups to targetTime)",
+    ]);
+  });
+
+  it('refuses a target time on a logical restore', () => {
+    expect(errors(withRecovery({ from: 'LogicalBackup', targetTime: '2026-11-01T03:00:00Z' }))).toEqual([
+      'spec.restore.targetTime: targetTime goes with from: PointInTime only (a LogicalBackup restore picks its backup with before)',
+    ]);
+  });
+
+  it('is refused while physical backups are off (the default), and so on SecNumCloud', () => {
+    const needs =
+      'spec.restore.from: PointInTime recovers from the physical backups, so it needs spec.backup.physical.enabled: true ' +
+      '(refused with hosting level secnumcloud, as physical backups are)';
+    const recovery = { from: 'PointInTime', targetTime: '2026-11-01T03:00:00Z' };
+    expect(errors(withRecovery(recovery, {}))).toEqual([needs]);
+    expect(errors(withRecovery(recovery, { backup: { physical: { enabled: false } } }))).toEqual([needs]);
+    const secnumcloud = errors(withRecovery(recovery, { hosting: { level: 'secnumcloud' } }));
+    expect(secnumcloud).toContain(needs);
+  });
+});
+
+describe('which fields go with which source (property)', () => {
+  const draw = fc.record({
+    restore: fc.record(
+      {
+        from: fc.constantFrom('LogicalBackup', 'PointInTime'),
+        targetTime: fc.constant('2026-11-01T03:00:00Z'),
+        backup: fc.constant('20261101T020000.000Z.pgdump.enc'),
+        before: fc.constant('2026-11-01T03:00:00Z'),
+        sourceTerritory: fc.constant('rennes-ancien'),
+        replaceExistingData: fc.constant('rennes'),
+      },
+      { requiredKeys: ['from'] },
+    ),
+    physical: fc.boolean(),
+  });
+
+  it('accepts a request exactly when its fields fit its source', () => {
+    fc.assert(
+      fc.property(draw, ({ restore, physical }) => {
+        const has = (field: string) => field in restore;
+        const fits =
+          restore.from === 'PointInTime'
+            ? has('targetTime') && !has('backup') && !has('before') && !has('sourceTerritory') && physical
+            : !has('targetTime') && !(has('backup') && has('before'));
+        const manifest = mergePatch(minimalTerritory('rennes'), {
+          spec: {
+            restore,
+            backup: {
+              physical: physical ? { enabled: true, encryption: 'ProviderManaged' } : { enabled: false },
+            },
+          } as never,
+        });
+        const result = parseTerritory(manifest);
+        expect(result.ok, JSON.stringify(result.ok ? restore : result.errors)).toBe(fits);
+      }),
+    );
+  });
+});
+
 describe('restoreRequestId', () => {
   const request = fc.record(
     {
@@ -84,6 +190,17 @@ describe('restoreRequestId', () => {
         replaceExistingData: 'rennes',
       }),
     ).toBe('159f136157');
+  });
+
+  it('gives a point-in-time recovery an id of its own, one per target instant', () => {
+    const recovery = (targetTime: string) =>
+      restoreRequestId({ from: 'PointInTime', targetTime, replaceExistingData: 'rennes' });
+    const id = recovery('2026-11-01T03:00:00Z');
+    expect(id).toMatch(/^[0-9a-f]{10}$/);
+    expect(id).not.toBe(restoreRequestId({ from: 'LogicalBackup', replaceExistingData: 'rennes' }));
+    expect(id).not.toBe(restoreRequestId({ from: 'PointInTime', replaceExistingData: 'rennes' }));
+    expect(id).not.toBe(recovery('2026-11-01T03:00:01Z'));
+    expect(id).toBe(recovery('2026-11-01T04:00:00.000+01:00'));
   });
 
   it('reads a time as the instant it names, and is short enough for a Job name', () => {

@@ -217,15 +217,17 @@ export const TerritoryStatusSchema = z
           .max(16)
           .meta({
             description:
-              'Id of the restore request (a hash of spec.restore): its Job is restore-<request>. A request that ' +
-              'Succeeded is never run again.',
+              'Id of the restore request (a hash of spec.restore): its Job is restore-<request> (LogicalBackup); ' +
+              'a Cluster recovered to a point in time archives its WAL under db-<request> (PointInTime). A ' +
+              'request that Succeeded is never run again.',
           }),
         phase: z.enum(RESTORE_PHASES).meta({
           description:
             'Pending (waiting for the database, or for its Job to start), Running, Succeeded (restored and every ' +
             'table matched what the backup recorded), Failed (see message; the database was left as it was unless ' +
-            'the message says the restore committed), Refused (the database already holds data and ' +
-            'spec.restore.replaceExistingData is not set: nothing was changed).',
+            'the message says the restore committed), Refused (nothing was changed: the database already holds ' +
+            'data and spec.restore.replaceExistingData is not set, or, for PointInTime, the physical backups are ' +
+            'off or cannot reach targetTime).',
         }),
         job: z
           .string()
@@ -242,7 +244,17 @@ export const TerritoryStatusSchema = z
           .max(63)
           .optional()
           .meta({ description: 'Whose backup it is, when not this Territory’s own.' }),
-        startedAt: timestamp('When the restore Job started.').optional(),
+        targetTime: timestamp('The instant the database is recovered to (PointInTime).').optional(),
+        sourceServer: z
+          .string()
+          .max(63)
+          .optional()
+          .meta({
+            description:
+              'The physical backups recovered from (PointInTime): their folder under ' +
+              '<pathPrefix>/<territory>/physical/, db or db-<request> of an earlier recovery.',
+          }),
+        startedAt: timestamp('When the restore Job started, or the recovery began (PointInTime).').optional(),
         completedAt: timestamp('When it ended.').optional(),
         durationSeconds: z.int().min(0).optional().meta({ description: 'How long it ran, start to end.' }),
         tables: z.int().min(0).optional().meta({ description: 'Tables restored (those of the backup).' }),

@@ -293,7 +293,7 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
       quota: quotaArb,
       deletionPolicy: fc.option(fc.constantFrom('Retain', 'Delete'), { nil: undefined }),
       // A restore names a backup or a time (never both), maybe another Territory's, maybe confirmed
-      // (the confirmation is the Territory's own name, filled in below).
+      // (the confirmation is the Territory's own name, filled in below); or it recovers a point in time.
       restore: fc.option(
         fc.record(
           {
@@ -307,6 +307,8 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
             ),
             sourceTerritory: dnsLabelArb(),
             confirmed: fc.boolean(),
+            // A point-in-time recovery instead, kept only where physical backups end up on (below).
+            targetTime: fc.constantFrom('2026-11-01T03:00:00Z', '2026-11-01T04:00:00.123456+01:00'),
           },
           { requiredKeys: ['pick', 'confirmed'] },
         ),
@@ -353,12 +355,21 @@ export const validTerritoryArb = (options: ValidTerritoryOptions = {}): fc.Arbit
         ...(draw.deletionPolicy ? { deletionPolicy: draw.deletionPolicy } : {}),
         ...(draw.restore
           ? {
-              restore: {
-                from: 'LogicalBackup',
-                ...draw.restore.pick,
-                ...(draw.restore.sourceTerritory ? { sourceTerritory: draw.restore.sourceTerritory } : {}),
-                ...(draw.restore.confirmed ? { replaceExistingData: draw.naming.name } : {}),
-              },
+              restore:
+                draw.restore.targetTime && physical?.enabled === true
+                  ? {
+                      from: 'PointInTime',
+                      targetTime: draw.restore.targetTime,
+                      ...(draw.restore.confirmed ? { replaceExistingData: draw.naming.name } : {}),
+                    }
+                  : {
+                      from: 'LogicalBackup',
+                      ...draw.restore.pick,
+                      ...(draw.restore.sourceTerritory
+                        ? { sourceTerritory: draw.restore.sourceTerritory }
+                        : {}),
+                      ...(draw.restore.confirmed ? { replaceExistingData: draw.naming.name } : {}),
+                    },
             }
           : {}),
         ...(draw.naming.namespace ? { namespace: draw.naming.namespace } : {}),

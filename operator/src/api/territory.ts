@@ -13,7 +13,11 @@
 import * as z from 'zod';
 import type { AuthoritySchema, PurposeSchema } from './authority.ts';
 import { type CelRule, DNS_LABEL, isReservedNamespace } from './patterns.ts';
-import { REPLACE_CONFIRMATION_RULE } from './restore.ts';
+import {
+  POINT_IN_TIME_NEEDS_PHYSICAL,
+  POINT_IN_TIME_PHYSICAL_RULE,
+  REPLACE_CONFIRMATION_RULE,
+} from './restore.ts';
 import { TerritorySpecSchema } from './spec.ts';
 import { type ConditionSchema, TerritoryStatusSchema } from './status.ts';
 
@@ -73,6 +77,7 @@ export const ROOT_RULES: CelRule[] = [
       'spec.namespace is immutable: the namespace (spec.namespace, or metadata.name when unset) cannot change',
   },
   REPLACE_CONFIRMATION_RULE,
+  POINT_IN_TIME_PHYSICAL_RULE,
 ];
 
 export const TerritorySchema = z
@@ -91,6 +96,13 @@ export const TerritorySchema = z
         path: ['spec', 'restore', 'replaceExistingData'],
         message:
           "must be the Territory's own name (metadata.name): it confirms that the restore may replace the data of this very Territory",
+      });
+    }
+    if (territory.spec.restore?.from === 'PointInTime' && !territory.spec.backup.physical.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['spec', 'restore', 'from'],
+        message: POINT_IN_TIME_NEEDS_PHYSICAL,
       });
     }
     if (territory.spec.namespace !== undefined) return;

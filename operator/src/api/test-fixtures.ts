@@ -82,6 +82,9 @@ const purpose = (patch: JsonObject): JsonObject =>
 const backup = (patch: JsonObject): JsonObject => spec({ backup: patch });
 const destination = (patch: JsonObject): JsonObject => backup({ destination: patch });
 
+/** Physical backups on, as point-in-time recovery needs them. */
+const PHYSICAL_ON: JsonObject = { enabled: true, encryption: 'ProviderManaged' };
+
 /** Manifests that must be rejected at creation by the API server AND by parseTerritory. */
 export const INVALID_CASES: InvalidCase[] = [
   {
@@ -114,6 +117,49 @@ export const INVALID_CASES: InvalidCase[] = [
     name: 'restore before something that is not a time',
     field: 'spec.restore.before',
     patch: spec({ restore: { from: 'LogicalBackup', before: 'yesterday' } }),
+  },
+  {
+    name: 'point-in-time recovery without a target time',
+    field: 'spec.restore',
+    patch: spec({ restore: { from: 'PointInTime' }, backup: { physical: PHYSICAL_ON } }),
+  },
+  {
+    name: 'point-in-time recovery naming a logical backup',
+    field: 'spec.restore',
+    patch: spec({
+      restore: {
+        from: 'PointInTime',
+        targetTime: '2026-11-01T03:00:00Z',
+        backup: '20261101T020000.000Z.pgdump.enc',
+      },
+      backup: { physical: PHYSICAL_ON },
+    }),
+  },
+  {
+    name: "point-in-time recovery of another Territory's backups",
+    field: 'spec.restore',
+    patch: spec({
+      restore: { from: 'PointInTime', targetTime: '2026-11-01T03:00:00Z', sourceTerritory: 'rennes-ancien' },
+      backup: { physical: PHYSICAL_ON },
+    }),
+  },
+  {
+    name: 'logical restore with a target time',
+    field: 'spec.restore',
+    patch: spec({ restore: { from: 'LogicalBackup', targetTime: '2026-11-01T03:00:00Z' } }),
+  },
+  {
+    name: 'point-in-time recovery without physical backups',
+    field: 'spec.restore.from',
+    patch: spec({ restore: { from: 'PointInTime', targetTime: '2026-11-01T03:00:00Z' } }),
+  },
+  {
+    name: 'point-in-time recovery to something that is not a time',
+    field: 'spec.restore.targetTime',
+    patch: spec({
+      restore: { from: 'PointInTime', targetTime: 'yesterday' },
+      backup: { physical: PHYSICAL_ON },
+    }),
   },
   { name: 'no authority', field: 'spec.authority', patch: spec({ authority: null }) },
   {
