@@ -54,6 +54,20 @@ describe('decideRestore', () => {
     });
   });
 
+  it('never creates a restore Job for a point-in-time recovery, which is not a logical restore', () => {
+    const previous = { request: 'old', phase: 'Succeeded' as const, message: 'restored' };
+    const recovery: RestoreSpec = {
+      from: 'PointInTime',
+      targetTime: '2026-11-01T03:00:00Z',
+      replaceExistingData: 'rennes',
+    };
+    expect(decideRestore(input({ spec: recovery, previous }))).toEqual({
+      status: previous,
+      outcome: undefined,
+      create: false,
+    });
+  });
+
   it('waits for the database before creating the Job, and says so', () => {
     const d = decideRestore(input({ prerequisites: { met: false, why: 'the database is not ready' } }));
     expect(d.create).toBe(false);

@@ -202,7 +202,8 @@ function conditionOf(status: RestoreStatus, reason: string): PartOutcome {
 
 export function decideRestore(input: RestoreInput): RestoreDecision {
   const { spec, previous, job, termination, namespace, territory } = input;
-  if (!spec) return { status: previous, outcome: undefined, create: false };
+  // A point-in-time recovery is no logical restore: never a restore Job for it (point-in-time.ts decides it).
+  if (spec?.from !== 'LogicalBackup') return { status: previous, outcome: undefined, create: false };
   const request = restoreRequestId(spec);
   const jobName = restoreJobName(request);
   const base = {
