@@ -116,23 +116,46 @@ const contextArb = fc
     allowedRegions: fc.uniqueArray(fc.constantFrom('cloudgouv-eu-west-1', 'fr-par', 'GRA7'), {
       maxLength: 3,
     }),
+    // A Cluster recovered to a point in time (its annotation, its own WAL folder), or not.
+    databaseBootstrap: fc.option(
+      fc.record({
+        request: fc.stringMatching(/^[0-9a-f]{10}$/),
+        targetTime: fc.constantFrom('2026-11-01T03:00:00Z', '2026-11-01T04:00:00.123456+01:00'),
+        sourceServer: fc.oneof(fc.constant('db'), fc.stringMatching(/^db-[0-9a-f]{10}$/)),
+      }),
+      { nil: undefined },
+    ),
   })
-  .map(({ manifest, backupAllowed, barmanCloudPlugin, orphan, allowedRegions }): BuildContext => {
-    const parsed = parseTerritory(manifest);
-    if (!parsed.ok) throw new Error(`generator produced an invalid Territory: ${parsed.errors.join('; ')}`);
-    const t = parsed.territory;
-    const facts = lookupAuthority(t.spec.authority.kind, t.spec.authority.code, t.spec.authority.displayName);
-    if (!facts.found) throw new Error(`generator produced an unknown authority: ${facts.message}`);
-    return {
-      ...BASE_CONTEXT,
-      territory: t,
-      authority: facts,
+  .map(
+    ({
+      manifest,
       backupAllowed,
       barmanCloudPlugin,
       orphan,
       allowedRegions,
-    };
-  });
+      databaseBootstrap,
+    }): BuildContext => {
+      const parsed = parseTerritory(manifest);
+      if (!parsed.ok) throw new Error(`generator produced an invalid Territory: ${parsed.errors.join('; ')}`);
+      const t = parsed.territory;
+      const facts = lookupAuthority(
+        t.spec.authority.kind,
+        t.spec.authority.code,
+        t.spec.authority.displayName,
+      );
+      if (!facts.found) throw new Error(`generator produced an unknown authority: ${facts.message}`);
+      return {
+        ...BASE_CONTEXT,
+        territory: t,
+        authority: facts,
+        backupAllowed,
+        barmanCloudPlugin,
+        orphan,
+        allowedRegions,
+        ...(databaseBootstrap ? { databaseBootstrap } : {}),
+      };
+    },
+  );
 
 function everyObject(ctx: BuildContext): Owned[] {
   const state = buildDesiredState(ctx);

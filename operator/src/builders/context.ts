@@ -28,6 +28,17 @@ export interface AuthorityFacts {
   siren?: string | undefined;
 }
 
+/**
+ * A point-in-time recovery of the database Cluster: the request (restoreRequestId) it serves, the instant
+ * it recovers to, and the server whose physical backups it reads (a folder under
+ * <pathPrefix>/<territory>/physical/: db, or db-<request> of an earlier recovery).
+ */
+export interface DatabaseBootstrap {
+  request: string;
+  targetTime: string;
+  sourceServer: string;
+}
+
 export interface BuildContext {
   territory: Territory;
   authority: AuthorityFacts;
@@ -53,6 +64,12 @@ export interface BuildContext {
   apiServerAddresses?: string[];
   /** The ports those addresses listen on (same EndpointSlices); the only ports the instances may reach. */
   apiServerPorts?: number[];
+  /**
+   * The point-in-time recovery the database Cluster was or is being created from; read by the reconciler
+   * from the Cluster's annotation sovereign.dev/bootstrap, or from status.restore while it is re-created.
+   * Absent: the Cluster is (or was) created empty by initdb, and everything is built as it always was.
+   */
+  databaseBootstrap?: DatabaseBootstrap;
   /**
    * When true, objects are built without owner references: used when a Territory with
    * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.

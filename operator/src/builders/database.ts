@@ -1,15 +1,57 @@
 // PostgreSQL through CloudNativePG: one Cluster per Territory, in its namespace and its regions, with
 // an owner role and database named for the territory and one login role per GDPR purpose, so adding
 // a purpose later adds a role without touching the others ("start small, grow").
-import type { BuildContext, Owned } from './context.ts';
+import { RFC3339 } from '../api/patterns.ts';
+import type { BuildContext, DatabaseBootstrap, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
-import { clusterPlugins } from './object-store.ts';
+import { clusterPlugins, recoveryPluginConfiguration } from './object-store.ts';
 
 export const CLUSTER_NAME = 'db';
 export const OWNER_SECRET = 'db-owner';
 /** CloudNativePG's CA for the cluster's server certificates (created by CNPG as `<cluster>-ca`). */
 export const CA_SECRET = `${CLUSTER_NAME}-ca`;
 export const RW_SERVICE = `${CLUSTER_NAME}-rw`;
+
+/**
+ * The recovery a Cluster was created from, recorded on it as JSON: a Cluster's bootstrap acts once, at
+ * creation, so the operator reads here (not from the spec it may have lost) how the live Cluster was
+ * made, and keeps building it the same way.
+ */
+export const BOOTSTRAP_ANNOTATION = 'sovereign.dev/bootstrap';
+/** The external cluster a recovery reads from: the physical backups, through the Barman Cloud plugin. */
+export const RECOVERY_SOURCE = 'origin';
+
+const REQUEST_ID = /^[0-9a-f]{1,16}$/;
+const SERVER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** The annotation's value, or undefined for anything that is not one we wrote: never throws. */
+export function parseDatabaseBootstrap(text: string | undefined): DatabaseBootstrap | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { request, targetTime, sourceServer } = value as Record<string, unknown>;
+  if (typeof request !== 'string' || !REQUEST_ID.test(request)) return undefined;
+  if (typeof targetTime !== 'string' || !RFC3339.test(targetTime) || Number.isNaN(Date.parse(targetTime)))
+    return undefined;
+  if (typeof sourceServer !== 'string' || !SERVER_NAME.test(sourceServer)) return undefined;
+  return { request, targetTime, sourceServer };
+}
+
+/**
+ * The server name the Cluster archives WAL and takes base backups under (its folder in
+ * <pathPrefix>/<territory>/physical/): the Cluster's name, CloudNativePG's default, unless it was
+ * recovered to a point in time. A recovered Cluster must never archive into the folder it recovers from:
+ * the plugin refuses a WAL archive that is not empty, and the old timeline must stay readable for the
+ * next recovery. So each recovery archives under db-<request>.
+ */
+export function serverNameOf(ctx: BuildContext): string {
+  return ctx.databaseBootstrap ? `${CLUSTER_NAME}-${ctx.databaseBootstrap.request}` : CLUSTER_NAME;
+}
 
 /** PostgreSQL identifiers: the territory name with dashes turned into underscores. */
 export function databaseName(ctx: BuildContext): string {
@@ -56,6 +98,7 @@ export function databaseEndpoint(ctx: BuildContext): string {
 
 export function buildDatabaseCluster(ctx: BuildContext): Owned {
   const t = ctx.territory;
+  const recovery = ctx.databaseBootstrap;
   const db = t.spec.database;
   const purposes = t.spec.controller.purposes;
   const spec: Record<string, unknown> = {
@@ -71,14 +114,26 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
       enablePodAntiAffinity: true,
       topologyKey: 'topology.kubernetes.io/zone',
     },
-    bootstrap: {
-      initdb: {
-        database: databaseName(ctx),
-        owner: ownerRole(ctx),
-        secret: { name: OWNER_SECRET },
-        dataChecksums: true,
-      },
-    },
+    bootstrap: recovery
+      ? {
+          // The database, owner and its password as initdb made them: the recovered data holds the same
+          // database and role, and CloudNativePG sets the owner's password from the Secret.
+          recovery: {
+            source: RECOVERY_SOURCE,
+            database: databaseName(ctx),
+            owner: ownerRole(ctx),
+            secret: { name: OWNER_SECRET },
+            recoveryTarget: { targetTime: recovery.targetTime },
+          },
+        }
+      : {
+          initdb: {
+            database: databaseName(ctx),
+            owner: ownerRole(ctx),
+            secret: { name: OWNER_SECRET },
+            dataChecksums: true,
+          },
+        },
     postgresql: {
       // TLS only, modern protocol, SCRAM passwords: no clear-text connection to an authority's data.
       parameters: { ssl_min_protocol_version: 'TLSv1.3', password_encryption: 'scram-sha-256' },
@@ -123,12 +178,27 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
   };
   if (db.resources) spec.resources = db.resources;
   // Physical backups: the Barman Cloud plugin archives WAL into the Territory's ObjectStore (object-store.ts).
-  const plugins = clusterPlugins(ctx);
+  // The default server name stays unsaid: writing serverName: db would change every live Cluster's spec.
+  const plugins = clusterPlugins(ctx, recovery ? serverNameOf(ctx) : undefined);
   if (plugins) spec.plugins = plugins;
+  if (recovery) {
+    spec.externalClusters = [
+      { name: RECOVERY_SOURCE, plugin: recoveryPluginConfiguration(recovery.sourceServer) },
+    ];
+  }
+  const annotations = recovery
+    ? {
+        [BOOTSTRAP_ANNOTATION]: JSON.stringify({
+          request: recovery.request,
+          targetTime: recovery.targetTime,
+          sourceServer: recovery.sourceServer,
+        }),
+      }
+    : undefined;
   return {
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',
-    metadata: ownedMeta(ctx, CLUSTER_NAME, 'database'),
+    metadata: ownedMeta(ctx, CLUSTER_NAME, 'database', annotations ? { annotations } : {}),
     spec,
   };
 }

@@ -25,7 +25,8 @@ export const BARMAN_CLOUD_PLUGIN_RELEASE = 'plugin-barman-cloud v0.14.0 or later
 
 /**
  * The key prefix of a Territory's physical backups in its bucket, `<pathPrefix>/<territory>/physical/`:
- * where barman-cloud writes (under `<server name>/`, the Cluster's name), and what deleting the Territory
+ * where barman-cloud writes (under `<server name>/`: the Cluster's name, db, or db-<request> for a Cluster
+ * recovered to a point in time: database.ts serverNameOf), and what deleting the Territory
  * with deletionPolicy Delete erases.
  */
 export function physicalBackupPrefix(t: Territory): string {
@@ -104,15 +105,27 @@ export function buildObjectStore(ctx: BuildContext): Owned | undefined {
   };
 }
 
-/** The Cluster's spec.plugins when physical backups are on: the plugin archives WAL into the ObjectStore. */
-export function clusterPlugins(ctx: BuildContext): Record<string, unknown>[] | undefined {
+/**
+ * The Cluster's spec.plugins when physical backups are on: the plugin archives WAL into the ObjectStore,
+ * under `<serverName>/` when one is given (a recovered Cluster: database.ts serverNameOf), else under
+ * the Cluster's name, CloudNativePG's default, left unsaid so that live Clusters keep their spec.
+ */
+export function clusterPlugins(
+  ctx: BuildContext,
+  serverName?: string,
+): Record<string, unknown>[] | undefined {
   if (!physicalBackupsOn(ctx)) return undefined;
   return [
     {
       name: BARMAN_CLOUD_PLUGIN,
       enabled: true,
       isWALArchiver: true,
-      parameters: { barmanObjectName: OBJECT_STORE_NAME },
+      parameters: { barmanObjectName: OBJECT_STORE_NAME, ...(serverName ? { serverName } : {}) },
     },
   ];
+}
+
+/** What a recovery reads, as an external cluster's `plugin`: the physical backups of `serverName`. */
+export function recoveryPluginConfiguration(serverName: string): Record<string, unknown> {
+  return { name: BARMAN_CLOUD_PLUGIN, parameters: { barmanObjectName: OBJECT_STORE_NAME, serverName } };
 }
