@@ -50,7 +50,12 @@ export function parseDatabaseBootstrap(text: string | undefined): DatabaseBootst
  * next recovery. So each recovery archives under db-<request>.
  */
 export function serverNameOf(ctx: BuildContext): string {
-  return ctx.databaseBootstrap ? `${CLUSTER_NAME}-${ctx.databaseBootstrap.request}` : CLUSTER_NAME;
+  return serverNameFor(ctx.databaseBootstrap);
+}
+
+/** The server name of a Cluster made by `bootstrap` (its annotation), or by initdb when undefined. */
+export function serverNameFor(bootstrap: DatabaseBootstrap | undefined): string {
+  return bootstrap ? `${CLUSTER_NAME}-${bootstrap.request}` : CLUSTER_NAME;
 }
 
 /** PostgreSQL identifiers: the territory name with dashes turned into underscores. */

@@ -188,7 +188,8 @@ function details(t: RestoreTermination | undefined): Partial<RestoreStatus> {
   };
 }
 
-function conditionOf(status: RestoreStatus, reason: string): PartOutcome {
+/** The Restored condition for a restore's status (point-in-time.ts reports its own the same way). */
+export function conditionOf(status: RestoreStatus, reason: string): PartOutcome {
   const done = status.phase === 'Succeeded';
   return {
     type: 'Restored',
