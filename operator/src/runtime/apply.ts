@@ -89,7 +89,7 @@ export class ServerSideApplier implements Applier {
 
   deleteIfExists(
     ref: ObjectRef,
-    options: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' } = {},
+    options: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; preconditionUid?: string } = {},
   ): Promise<boolean> {
     return this.#client.delete(ref, options);
   }

@@ -192,7 +192,7 @@ export interface Applier {
   /** Deletes if present; resolves to false if it was already gone. */
   deleteIfExists(
     ref: ObjectRef,
-    options?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan' },
+    options?: { propagationPolicy?: 'Foreground' | 'Background' | 'Orphan'; preconditionUid?: string },
   ): Promise<boolean>;
 }
 

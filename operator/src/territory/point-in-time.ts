@@ -21,7 +21,12 @@
 import type { RestoreSpec } from '../api/territory.ts';
 import { restoreRequestId } from '../api/territory.ts';
 import type { DatabaseBootstrap } from '../builders/context.ts';
-import { CLUSTER_NAME, serverNameFor } from '../builders/database.ts';
+import {
+  BOOTSTRAP_ANNOTATION,
+  CLUSTER_NAME,
+  parseDatabaseBootstrap,
+  serverNameFor,
+} from '../builders/database.ts';
 import type { PartOutcome } from './conditions.ts';
 import { conditionOf, type RestoreStatus } from './restore.ts';
 
@@ -265,4 +270,54 @@ export function decidePointInTime(input: PointInTimeInput): PointInTimeDecision 
     message: `recovering to ${targetTime} from the physical backups of server ${sourceServer}: creating the Cluster ${CLUSTER_NAME}`,
   };
   return decide(status, 'RestoreRunning', 'create-cluster', { bootstrap: recovering });
+}
+
+/** A live CloudNativePG Cluster as the cache holds it, read for the decision above. */
+export function pointInTimeClusterOf(
+  cluster:
+    | {
+        metadata: {
+          annotations?: Record<string, string>;
+          deletionTimestamp?: string;
+          creationTimestamp?: string;
+        };
+        status?: unknown;
+      }
+    | undefined,
+): PointInTimeCluster | undefined {
+  if (!cluster) return undefined;
+  const status = (cluster.status ?? {}) as {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+  };
+  return {
+    bootstrap: parseDatabaseBootstrap(cluster.metadata.annotations?.[BOOTSTRAP_ANNOTATION]),
+    deleting: cluster.metadata.deletionTimestamp !== undefined,
+    ready: status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    ...(status.phase ? { phase: status.phase } : {}),
+    ...(cluster.metadata.creationTimestamp ? { createdAt: cluster.metadata.creationTimestamp } : {}),
+  };
+}
+
+/** The ObjectStore's recovery window for one server (status.serverRecoveryWindow, written by the plugin). */
+export function recoveryWindowOf(
+  objectStore: { status?: unknown } | undefined,
+  server: string,
+): RecoveryWindow | undefined {
+  const windows = (
+    objectStore?.status as
+      | {
+          serverRecoveryWindow?: Record<
+            string,
+            { firstRecoverabilityPoint?: string; lastSuccessfulBackupTime?: string }
+          >;
+        }
+      | undefined
+  )?.serverRecoveryWindow;
+  const w = windows?.[server];
+  if (!w) return undefined;
+  return {
+    ...(w.firstRecoverabilityPoint ? { first: w.firstRecoverabilityPoint } : {}),
+    ...(w.lastSuccessfulBackupTime ? { last: w.lastSuccessfulBackupTime } : {}),
+  };
 }

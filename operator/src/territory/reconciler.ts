@@ -16,7 +16,7 @@ import {
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
 import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
-import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET } from '../builders/database.ts';
+import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, serverNameOf } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
 import {
@@ -57,6 +57,13 @@ import {
   withUnschedulablePods,
 } from './health.ts';
 import { cacheKey, OWNED_KINDS, territoryOf } from './owned-kinds.ts';
+import {
+  decidePointInTime,
+  type PointInTimeDecision,
+  pointInTimeClusterOf,
+  recoverySourceServer,
+  recoveryWindowOf,
+} from './point-in-time.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { describeRefusal, ObjectRefusedError, type Refusal, refusalOf, refusedOutcome } from './refusals.ts';
 import {
@@ -251,7 +258,28 @@ export class TerritoryReconciler {
       cnpg &&
       physicalBackupsWanted(ctx) &&
       (await ports.kube.serves(OBJECT_STORE_API_VERSION, OBJECT_STORE_KIND));
+    // A point-in-time recovery (spec.restore from PointInTime) decides whether the database Cluster is
+    // kept, deleted or created recovered (point-in-time.ts); any Cluster is built the way it was made.
+    const liveCluster = cnpg
+      ? this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME)
+      : undefined;
+    const pointInTime =
+      cnpg && t.spec.restore?.from === 'PointInTime'
+        ? this.decidePointInTime(ctx, object, liveCluster, now)
+        : undefined;
+    const bootstrap = pointInTime ? pointInTime.bootstrap : pointInTimeClusterOf(liveCluster)?.bootstrap;
+    if (bootstrap) ctx.databaseBootstrap = bootstrap;
     const desired = buildDesiredState(ctx);
+    // While a recovery replaces the database, its Cluster is deleted, or not created until it can be
+    // created recovered: never applied as an empty database in between.
+    const holdCluster =
+      pointInTime !== undefined &&
+      (pointInTime.action === 'delete-cluster' ||
+        (pointInTime.action === 'none' &&
+          (!liveCluster || liveCluster.metadata.deletionTimestamp !== undefined)));
+    const databaseObjects = holdCluster
+      ? desired.database.filter((o) => o.kind !== 'Cluster')
+      : desired.database;
     let cluster: KubeObject | undefined;
     let databaseReady = false;
     if (!cnpg) {
@@ -267,7 +295,10 @@ export class TerritoryReconciler {
       parts.push(refusedOutcome('DatabaseReady', credentialsRefused));
     } else {
       const refused = await this.unlessRefused(refusals, async () => {
-        for (const o of desired.database) await this.apply(o);
+        if (pointInTime?.action === 'delete-cluster' && liveCluster) {
+          await this.deleteClusterForRecovery(liveCluster, log);
+        }
+        for (const o of databaseObjects) await this.apply(o);
         // An ObjectStore goes once the Cluster no longer archives into it (just applied without it).
         await this.pruneKinds(ctx, [OBJECT_STORE_KIND], new Set(desired.database.map(ownedKey)));
       });
@@ -313,7 +344,7 @@ export class TerritoryReconciler {
         ? physicalBackupHealth(
             cluster,
             this.cached(OBJECT_STORE_API_VERSION, OBJECT_STORE_KIND, namespaceOf(t), OBJECT_STORE_NAME),
-            { periodDays, now, serverName: CLUSTER_NAME },
+            { periodDays, now, serverName: serverNameOf(ctx) },
           )
         : undefined;
       const drill = t.spec.backup.restoreDrill.enabled
@@ -359,11 +390,18 @@ export class TerritoryReconciler {
     // The backup and drill CronJobs are not suspended meanwhile: the restore is one transaction, so a
     // backup taken during it dumps the data as it was before (or waits on its locks), never a database
     // half restored; and the drill restores into a server of its own, never this database.
-    await this.reconcileRestore(ctx, object, status, parts, refusals, {
-      databaseReady,
-      backupGate: backupGate?.message,
-      log,
-    });
+    if (pointInTime) {
+      status.restore = pointInTime.status;
+      parts.push(pointInTime.outcome);
+      const event = restoreEvent((object.status as Status | undefined)?.restore, pointInTime.status);
+      if (event) ports.events.record(object, event);
+    } else {
+      await this.reconcileRestore(ctx, object, status, parts, refusals, {
+        databaseReady,
+        backupGate: backupGate?.message,
+        log,
+      });
+    }
 
     // Come back when a key or a credential is due, even if nothing else happens.
     const dueAt = Math.min(
@@ -422,6 +460,58 @@ export class TerritoryReconciler {
     if (outcome) parts.push(outcome);
     const event = restoreEvent(previous, decision.status);
     if (event) this.ports.events.record(object, event);
+  }
+
+  /** A point-in-time recovery request, decided on what the cache holds (point-in-time.ts). */
+  private decidePointInTime(
+    ctx: BuildContext,
+    object: KubeObject,
+    liveCluster: KubeObject | undefined,
+    now: Date,
+  ): PointInTimeDecision {
+    const t = ctx.territory;
+    const spec = t.spec.restore as RestoreSpec;
+    const previous = (object.status as Status | undefined)?.restore;
+    const cluster = pointInTimeClusterOf(liveCluster);
+    const objectStore = this.cached(
+      OBJECT_STORE_API_VERSION,
+      OBJECT_STORE_KIND,
+      namespaceOf(t),
+      OBJECT_STORE_NAME,
+    );
+    return decidePointInTime({
+      territory: t.metadata.name,
+      namespace: namespaceOf(t),
+      spec,
+      previous,
+      cluster,
+      physicalOn: physicalBackupsOn(ctx),
+      recoveryWindow: recoveryWindowOf(
+        objectStore as { status?: unknown } | undefined,
+        recoverySourceServer({ spec, previous, cluster }),
+      ),
+      now,
+    });
+  }
+
+  /**
+   * Deletes the database Cluster a confirmed point-in-time recovery replaces: in the foreground, so the
+   * Cluster stays (deleting) until its Pods and volumes are gone and a recovered one cannot meet them;
+   * and only this very Cluster (its uid), never one created since.
+   */
+  private async deleteClusterForRecovery(cluster: KubeObject, log: Logger): Promise<void> {
+    if (cluster.metadata.deletionTimestamp) return;
+    const ref = {
+      apiVersion: 'postgresql.cnpg.io/v1',
+      kind: 'Cluster',
+      namespace: cluster.metadata.namespace as string,
+      name: CLUSTER_NAME,
+    };
+    await this.ports.applier.deleteIfExists(ref, {
+      propagationPolicy: 'Foreground',
+      ...(cluster.metadata.uid ? { preconditionUid: cluster.metadata.uid } : {}),
+    });
+    log.info({ cluster: CLUSTER_NAME }, 'database Cluster deleted: a point-in-time recovery replaces it');
   }
 
   /** POST, never apply: the request's Job is made once; one that exists already (409) is that one. */
