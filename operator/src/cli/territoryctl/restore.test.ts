@@ -44,6 +44,35 @@ describe('territoryctl restore', () => {
     expect(usage(() => restoreRequest('r', { fromTerritory: 'Rennes' }))).toBe(EXIT.usage);
   });
 
+  it('asks for a point-in-time recovery with --to-time, alone or confirmed, and says what it replaces', () => {
+    expect(restoreRequest('rennes', { toTime: '2026-11-01T03:00:00Z', replaceExistingData: true })).toEqual({
+      from: 'PointInTime',
+      targetTime: '2026-11-01T03:00:00Z',
+      replaceExistingData: 'rennes',
+    });
+    expect(usage(() => restoreRequest('r', { toTime: 'now' }))).toBe(EXIT.usage);
+    expect(
+      usage(() => restoreRequest('r', { toTime: '2026-11-01T03:00:00Z', before: '2026-11-01T03:00:00Z' })),
+    ).toBe(EXIT.usage);
+    expect(usage(() => restoreRequest('r', { toTime: '2026-11-01T03:00:00Z', fromTerritory: 'x' }))).toBe(
+      EXIT.usage,
+    );
+    const request = restoreRequest('rennes', { toTime: '2026-11-01T03:00:00Z', replaceExistingData: true });
+    expect(restorePatch(request).spec).toEqual({
+      restore: {
+        from: 'PointInTime',
+        backup: null,
+        before: null,
+        sourceTerritory: null,
+        targetTime: '2026-11-01T03:00:00Z',
+        replaceExistingData: 'rennes',
+      },
+    });
+    expect(describeRequest('rennes', request).join('\n')).toMatch(
+      /recovering Territory rennes to 2026-11-01T03:00:00Z.*\n.*deleted and re-created/,
+    );
+  });
+
   it('writes exactly the request: a field of an earlier request is removed, and the result parses', () => {
     const request = restoreRequest('rennes', { backup: '20261101T020000.000Z.pgdump.enc' });
     const patch = restorePatch(request);
@@ -54,6 +83,7 @@ describe('territoryctl restore', () => {
           backup: '20261101T020000.000Z.pgdump.enc',
           before: null,
           sourceTerritory: null,
+          targetTime: null,
           replaceExistingData: null,
         },
       },

@@ -28,6 +28,8 @@ export interface RestoreOptions {
   backup?: string;
   before?: string;
   fromTerritory?: string;
+  /** Point-in-time recovery from the physical backups, to this instant. */
+  toTime?: string;
   replaceExistingData?: boolean;
 }
 
@@ -55,6 +57,22 @@ export function restoreRequest(name: string, o: RestoreOptions): RestoreSpec {
   if (o.fromTerritory !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.fromTerritory)) {
     throw usage(`--from-territory ${o.fromTerritory} is not a Territory name`);
   }
+  if (o.toTime !== undefined) {
+    if (o.backup !== undefined || o.before !== undefined || o.fromTerritory !== undefined) {
+      throw usage(
+        '--to-time excludes --backup, --before and --from-territory',
+        'a point-in-time recovery reads this Territory’s physical backups, up to one instant',
+      );
+    }
+    if (!RFC3339.test(o.toTime) || Number.isNaN(Date.parse(o.toTime))) {
+      throw usage(`--to-time ${o.toTime} is not an RFC 3339 time`, 'e.g. --to-time 2026-11-01T03:00:00Z');
+    }
+    return {
+      from: 'PointInTime',
+      targetTime: o.toTime,
+      ...(o.replaceExistingData ? { replaceExistingData: name } : {}),
+    };
+  }
   return {
     from: 'LogicalBackup',
     ...(o.backup !== undefined ? { backup: o.backup } : {}),
@@ -74,6 +92,7 @@ export function restorePatch(request: RestoreSpec): Record<string, unknown> {
         backup: request.backup ?? null,
         before: request.before ?? null,
         sourceTerritory: request.sourceTerritory ?? null,
+        targetTime: request.targetTime ?? null,
         replaceExistingData: request.replaceExistingData ?? null,
       },
     },
@@ -82,6 +101,17 @@ export function restorePatch(request: RestoreSpec): Record<string, unknown> {
 
 /** What a person reads about the request before it runs. */
 export function describeRequest(name: string, request: RestoreSpec): string[] {
+  if (request.from === 'PointInTime') {
+    return [
+      `recovering Territory ${name} to ${request.targetTime} from its physical backups (request ${restoreRequestId(request)})`,
+      ...(request.replaceExistingData
+        ? [
+            `--replace-existing-data: spec.restore.replaceExistingData is set to "${name}", so its database Cluster is ` +
+              'deleted and re-created as it was at that instant',
+          ]
+        : []),
+    ];
+  }
   const which = request.backup
     ? `backup ${request.backup}`
     : request.before
@@ -156,7 +186,7 @@ function parseDuration(text: string): number {
 export function restoreCommand(): Command {
   return new Command('restore')
     .description(
-      "restore a Territory's database from an encrypted logical backup (writes spec.restore, then follows status.restore)",
+      "restore a Territory's database from an encrypted logical backup, or to an instant from its physical backups (writes spec.restore, then follows status.restore)",
     )
     .argument('<name>', 'the Territory to restore into')
     .option(
@@ -167,6 +197,10 @@ export function restoreCommand(): Command {
     .option(
       '--from-territory <name>',
       "restore another Territory's backups (same destination; this Territory's keyring must open them)",
+    )
+    .option(
+      '--to-time <time>',
+      'point-in-time recovery from the physical backups (base backup and WAL) to this RFC 3339 instant',
     )
     .option(
       '--replace-existing-data',
