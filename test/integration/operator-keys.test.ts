@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { KEYRING_KEY } from '../../operator/src/builders/keys.ts';
-import { type Keyring, unwrapKey } from '../../operator/src/keys/keyring.ts';
+import { type Keyring, newKeyring, serializeKeyring, unwrapKey } from '../../operator/src/keys/keyring.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
@@ -254,3 +254,71 @@ type StatusWithKeys = {
   conditions?: { type: string; reason?: string }[];
   keys?: { versions: { id: string }[] };
 };
+
+describe('a keyring restored from escrow before the Territory', () => {
+  it('is adopted as it is (labelled, same key ids and bytes), never replaced by a new one', async () => {
+    // Disaster recovery (docs/disaster-recovery.md): on a new cluster, the platform hands the namespace over
+    // by its labels and puts back the exported keyring, unlabelled, before it applies the Territory.
+    const op = await operator();
+    const name = uniqueName('escrow');
+    const kek = randomBytes(32);
+    const escrowed = serializeKeyring(
+      newKeyring({
+        // Yesterday's: not due for rotation, so the keyring is exactly the one put back.
+        now: new Date(Date.now() - 86_400_000),
+        randomBytes,
+        kek: { secretName: 'rennes-kek', key: 'kek', material: kek },
+      }),
+    );
+    await op.client.create({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name,
+        labels: { 'app.kubernetes.io/managed-by': 'territory-operator', 'sovereign.dev/territory': name },
+      },
+    });
+    for (const [secret, data] of [
+      ['rennes-kek', { kek: kek.toString('base64') }],
+      ['territory-keyring', { [KEYRING_KEY]: Buffer.from(escrowed).toString('base64') }],
+    ] as const) {
+      await op.client.create({
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: secret, namespace: name },
+        data,
+      });
+    }
+    await op.client.patch(
+      { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', name },
+      op.label(territory(name)),
+      'apply',
+      { fieldManager: 'gitops', force: true },
+    );
+    const territoryRef = { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', name };
+    const status = await waitFor(
+      async () => {
+        const s = (await op.client.get(territoryRef))?.status as StatusWithKeys | undefined;
+        return s?.conditions?.find(
+          (c) => c.type === 'KeysReady' && (c as { status?: string }).status === 'True',
+        )
+          ? s
+          : undefined;
+      },
+      { what: 'KeysReady=True with the escrowed keyring', timeoutMs: 20_000 },
+    );
+    const escrowedIds = (JSON.parse(escrowed) as Keyring).keys.map((k) => k.id);
+    expect(status.keys?.versions.map((v) => v.id)).toEqual(escrowedIds);
+    const live = await op.client.get({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      name: 'territory-keyring',
+      namespace: name,
+    });
+    const liveKeyring = JSON.parse(
+      Buffer.from((live?.data as Record<string, string>)[KEYRING_KEY] ?? '', 'base64').toString('utf8'),
+    ) as Keyring;
+    expect(liveKeyring.keys).toEqual((JSON.parse(escrowed) as Keyring).keys);
+    expect(live?.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('territory-operator');
+  });
+});

@@ -18,6 +18,7 @@ import type { BuildContext, Owned } from '../builders/context.ts';
 import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, serverNameOf } from '../builders/database.ts';
 import { buildDesiredState } from '../builders/index.ts';
+import { KEYRING_SECRET } from '../builders/keys.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
 import {
   BARMAN_CLOUD_PLUGIN_RELEASE,
@@ -701,9 +702,19 @@ export class TerritoryReconciler {
     }
     const previous = (object.status as Status | undefined)?.keys?.versions?.map((v) => v.id) ?? [];
     const backups = this.cached('batch/v1', 'CronJob', ns, LOGICAL_BACKUP_CRONJOB);
+    // A keyring restored from escrow before the Territory (disaster recovery: docs/disaster-recovery.md)
+    // does not carry our labels yet, so the cache of owned Secrets lacks it: it is asked for directly
+    // before concluding there is none, then adopted (labelled) as it is, never replaced by a new one.
+    const cachedKeyring = this.cached('v1', 'Secret', ns, KEYRING_SECRET);
+    const live =
+      cachedKeyring ??
+      (await this.ports.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: KEYRING_SECRET }));
+    if (live && !cachedKeyring) {
+      log.info({ secret: KEYRING_SECRET }, 'adopting a keyring Secret created before the Territory');
+    }
     const plan = planKeyring({
       ctx,
-      live: this.cached('v1', 'Secret', ns, 'territory-keyring'),
+      live,
       issued: previous,
       lastBackupSucceededAt: (backups?.status as { lastSuccessfulTime?: string } | undefined)
         ?.lastSuccessfulTime,
