@@ -316,7 +316,9 @@ describe('a keyring restored from escrow before the Territory', () => {
       namespace: name,
     });
     const liveKeyring = JSON.parse(
-      Buffer.from((live?.data as Record<string, string>)[KEYRING_KEY] ?? '', 'base64').toString('utf8'),
+      Buffer.from(((live?.data ?? {}) as Record<string, string>)[KEYRING_KEY] ?? '', 'base64').toString(
+        'utf8',
+      ),
     ) as Keyring;
     expect(liveKeyring.keys).toEqual((JSON.parse(escrowed) as Keyring).keys);
     expect(live?.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('territory-operator');

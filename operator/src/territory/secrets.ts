@@ -114,7 +114,7 @@ export function planKeyring(opts: {
     const text = decode(live, KEYRING_KEY);
     const parsed = text === undefined ? undefined : safeJson(text);
     const result = parsed === undefined ? undefined : parseKeyring(parsed);
-    if (!result || !result.ok) {
+    if (!result?.ok) {
       return fail(
         'KeyringInvalid',
         `Secret ${KEYRING_SECRET} does not hold a valid keyring${result ? `: ${result.error}` : ''}`,
