@@ -144,14 +144,17 @@ describe("the chart's RBAC, as the operator's ServiceAccount", () => {
       await deny(verb, 'rbac.authorization.k8s.io', 'clusterroles');
       await deny(verb, 'rbac.authorization.k8s.io', 'clusterroles', { name: 'cluster-admin' });
     }
-    // No Pod, workload or Pod log: what the tenant ClusterRoles grant, the operator does not hold.
+    // No Pod, workload or Pod log: what the tenant ClusterRoles grant, the operator does not hold. Jobs it
+    // may create (a declarative restore is one), never change or delete; the admission policy holds each
+    // to the backup command (chart-admission.test.ts).
     for (const [group, resource] of [
       ['', 'pods'],
       ['apps', 'deployments'],
-      ['batch', 'jobs'],
       ['', 'services'],
     ] as const)
       await deny('create', group, resource, { namespace: tenant });
+    for (const verb of ['update', 'patch', 'delete'])
+      await deny(verb, 'batch', 'jobs', { namespace: tenant });
     await deny('get', '', 'pods', { subresource: 'log', namespace: tenant });
     await deny('impersonate', '', 'users');
     await deny('impersonate', '', 'serviceaccounts', { namespace: tenant });
