@@ -218,9 +218,11 @@ describe('restore drills', () => {
 
   it('reads a drill run by hand that fails (exit 5): BackupReady False, a Warning; then one that passes: True, a Normal Event', async () => {
     const ns = await createTerritory();
-    const started = new Date(Date.now() - 90_000);
+    // Whole seconds, the end derived from the start: the Job's times carry no milliseconds, and a clock
+    // read after creating the Job would add that creation's time to the duration.
+    const started = new Date(Math.floor(Date.now() / 1000) * 1000 - 90_000);
     await drillJob(ns, 'drill-by-hand');
-    await endDrill(ns, 'drill-by-hand', started, { exitCode: 5, at: new Date(Date.now() - 30_000) });
+    await endDrill(ns, 'drill-by-hand', started, { exitCode: 5, at: new Date(started.getTime() + 60_000) });
     const failing = await territoryWhere(
       ns,
       'RestoreDrillFailing',
