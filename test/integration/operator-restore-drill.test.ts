@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
-import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { startTestOperator, type TestOperator, territoryEvents } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -161,16 +161,7 @@ async function endDrill(ns: string, name: string, startedAt: Date, end: { exitCo
   await op.client.replace({ ...job, status } as KubeObject, 'status');
 }
 
-async function eventsAbout(name: string, reason: string): Promise<{ note?: string; type?: string }[]> {
-  const list = (await op.client.list({
-    apiVersion: 'events.k8s.io/v1',
-    kind: 'Event',
-    namespace: 'default',
-  })) as {
-    items: { reason?: string; note?: string; type?: string; regarding?: { name?: string } }[];
-  };
-  return list.items.filter((e) => e.regarding?.name === name && e.reason === reason);
-}
+const eventsAbout = (name: string, reason: string) => territoryEvents(op.client, name, reason);
 
 describe('restore drills', () => {
   it('creates the restore-drill CronJob beside the backup, weekly, hardened, with no database credential', async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { restoreRequestId } from '../../operator/src/api/territory.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
-import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { startTestOperator, type TestOperator, territoryEvents } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -122,16 +122,7 @@ async function endJob(ns: string, name: string, exitCode: number, durationSecond
   );
 }
 
-async function eventsAbout(name: string, reason: string): Promise<{ type?: string; note?: string }[]> {
-  const list = (await op.client.list({
-    apiVersion: 'events.k8s.io/v1',
-    kind: 'Event',
-    namespace: 'default',
-  })) as {
-    items: { reason?: string; note?: string; type?: string; regarding?: { name?: string } }[];
-  };
-  return list.items.filter((e) => e.regarding?.name === name && e.reason === reason);
-}
+const eventsAbout = (name: string, reason: string) => territoryEvents(op.client, name, reason);
 
 describe('spec.restore', () => {
   it('waits for the database, runs one Job per request, reports a refusal, then a confirmed restore, once', async () => {

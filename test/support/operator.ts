@@ -129,3 +129,19 @@ export async function startTestOperator(opts: {
     },
   };
 }
+
+/** The Events about one Territory (cluster-scoped: its Events land in `default`) with this reason. */
+export async function territoryEvents(
+  client: KubeClient,
+  name: string,
+  reason: string,
+): Promise<{ type?: string; note?: string }[]> {
+  const list = (await client.list({
+    apiVersion: 'events.k8s.io/v1',
+    kind: 'Event',
+    namespace: 'default',
+  })) as {
+    items: { reason?: string; note?: string; type?: string; regarding?: { name?: string } }[];
+  };
+  return list.items.filter((e) => e.regarding?.name === name && e.reason === reason);
+}
