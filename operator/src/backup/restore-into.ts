@@ -444,19 +444,15 @@ async function checksumsOf(
   env: Record<string, string>,
   database: string,
 ): Promise<DatabaseChecksums> {
-  const session = new PsqlSession({ ...(cfg.pg.binDir ? { binDir: cfg.pg.binDir } : {}), database, env });
-  try {
+  return withSession(cfg, env, database, async (session) => {
     await session.query(BEGIN_CHECKSUMS);
     const sums = await computeChecksums(session, {
       everyMs: deps.progressEveryMs ?? 5000,
       onProgress: (p) => deps.log.info({ phase: 'check', ...p }, 'progress'),
     });
     await session.query('COMMIT;');
-    await session.close();
     return sums;
-  } finally {
-    session.kill();
-  }
+  });
 }
 
 /** What the restore Job's container leaves for the operator (status.restore): counts and names only. */
