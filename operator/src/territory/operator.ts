@@ -34,6 +34,8 @@ export interface OperatorOptions {
 
 export interface RunningOperator {
   manager: Manager;
+  /** What the controller calls with each Territory from its cache (tests hand it a stale copy, as a lagging watch would). */
+  reconciler: TerritoryReconciler;
   /** Resolves when the operator has stopped (signal or stop()). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -203,7 +205,7 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     },
   });
 
-  return { manager, start: () => manager.start(), stop: () => manager.stop() };
+  return { manager, reconciler, start: () => manager.start(), stop: () => manager.stop() };
 }
 
 type TrackedStatus = {

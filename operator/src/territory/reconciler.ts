@@ -222,6 +222,7 @@ export class TerritoryReconciler {
     const keys = 'refused' in planned ? failKeysWith(refusedOutcome('KeysReady', planned.refused)) : planned;
     parts.push(keys.outcome);
     if (keys.status) status.keys = keys.status;
+    else if ('issued' in keys && keys.issued) status.keys = keys.issued;
     if (keys.outcome.status !== 'True') {
       parts.push(...blocked('KeysReady', 'the keys are not ready'));
       return done();
@@ -700,7 +701,6 @@ export class TerritoryReconciler {
         return failKeys('CustomerKeyInvalid', `Secret ${ck.secretName}, key "${ck.key}": ${read.error}`);
       kek = { secretName: ck.secretName, key: ck.key, material: read.value };
     }
-    const previous = (object.status as Status | undefined)?.keys?.versions?.map((v) => v.id) ?? [];
     const backups = this.cached('batch/v1', 'CronJob', ns, LOGICAL_BACKUP_CRONJOB);
     // A keyring restored from escrow before the Territory (disaster recovery: docs/disaster-recovery.md)
     // does not carry our labels yet, so the cache of owned Secrets lacks it: it is asked for directly
@@ -712,10 +712,20 @@ export class TerritoryReconciler {
     if (live && !cachedKeyring) {
       log.info({ secret: KEYRING_SECRET }, 'adopting a keyring Secret created before the Territory');
     }
+    // With no keyring, the key versions already issued decide between "lost" and "the first one". The
+    // Territory handed to this reconcile comes from a watch that is not ordered with the Secrets' watch: it
+    // can predate the status write that recorded them. Before creating a keyring, they are read from the
+    // Territory as the API server holds it now (one read, only while there is no keyring).
+    let issued = keysOf(object);
+    if (!live && !issued?.versions?.length) {
+      issued = keysOf(
+        await this.ports.kube.get({ apiVersion: API_VERSION, kind: KIND, name: t.metadata.name }),
+      );
+    }
     const plan = planKeyring({
       ctx,
       live,
-      issued: previous,
+      issued: issued?.versions?.map((v) => v.id) ?? [],
       lastBackupSucceededAt: (backups?.status as { lastSuccessfulTime?: string } | undefined)
         ?.lastSuccessfulTime,
       kek,
@@ -738,7 +748,8 @@ export class TerritoryReconciler {
         message: `key versions ${plan.dropped.join(', ')} erased: every backup they protected is past retention`,
       });
     }
-    return plan;
+    // A lost keyring keeps in status the issued key ids read above, for the next reconcile's guard.
+    return { ...plan, issued };
   }
 
   private async executeWrites(writes: SecretWrite[]): Promise<void> {
@@ -889,8 +900,12 @@ function restoreRecord(object: KubeObject): Pick<Status, 'restore'> {
 }
 
 function issuedKeys(object: KubeObject): Pick<Status, 'keys'> {
-  const keys = (object.status as Status | undefined)?.keys;
+  const keys = keysOf(object);
   return keys ? { keys } : {};
+}
+
+function keysOf(object: KubeObject | undefined): Status['keys'] {
+  return (object?.status as Status | undefined)?.keys;
 }
 
 function namespaceConflict(name: string, owner: string | undefined): PartOutcome {
