@@ -12,7 +12,8 @@ import { toCnpgSchedule } from './backup.ts';
 import { LABELS, type Owned } from './context.ts';
 import { context, territory, withPhysicalBackups } from './fixtures.test-helpers.ts';
 import { buildDesiredState } from './index.ts';
-import { chooseProfile, effectiveQuota } from './quota.ts';
+import { chooseProfile } from './profile.ts';
+import { effectiveQuota } from './quota.ts';
 import { ADMIN_RULES, READER_RULES } from './rbac.ts';
 
 const all = (s: ReturnType<typeof buildDesiredState>): Owned[] => [

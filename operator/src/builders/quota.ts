@@ -3,10 +3,8 @@
 // the same share of the cluster), and every value can be overridden in spec.quota.overrides.
 
 import { quantityValue } from '../api/quantity.ts';
-import type { Territory } from '../api/territory.ts';
 import { type BuildContext, type Owned, ownedMeta } from './context.ts';
-
-export type QuotaProfileName = 'small' | 'medium' | 'large' | 'xlarge';
+import { chooseProfile, type QuotaProfileName } from './profile.ts';
 
 export interface QuotaProfile {
   requestsCpu: string;
@@ -75,30 +73,6 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
     configMaps: 400,
   },
 };
-
-/**
- * `auto`: by population for communes and EPCIs (thresholds follow INSEE's usual size bands),
- * départements are large (xlarge past a million inhabitants), régions xlarge, other bodies small.
- */
-export function chooseProfile(t: Territory, population: number | undefined): QuotaProfileName {
-  const asked = t.spec.quota.profile;
-  if (asked !== 'auto') return asked;
-  const pop = population ?? 0;
-  switch (t.spec.authority.kind) {
-    case 'region':
-      return 'xlarge';
-    case 'departement':
-      return pop >= 1_000_000 ? 'xlarge' : 'large';
-    case 'commune':
-    case 'epci':
-      if (pop >= 500_000) return 'xlarge';
-      if (pop >= 100_000) return 'large';
-      if (pop >= 10_000) return 'medium';
-      return 'small';
-    default:
-      return 'small';
-  }
-}
 
 function bytes(quantity: string): number {
   const value = quantityValue(quantity);
