@@ -71,6 +71,13 @@ export interface BuildContext {
    */
   databaseBootstrap?: DatabaseBootstrap;
   /**
+   * The volume size of the live database Cluster (its spec.storage.size), read by the reconciler from the
+   * cached Cluster. Volumes never shrink: when the size the Territory now asks for is smaller (its profile
+   * changed, or spec.database.storage.size was removed), this one is kept. Absent: no Cluster yet, or
+   * offline (`territoryctl render`).
+   */
+  liveDatabaseStorage?: string;
+  /**
    * When true, objects are built without owner references: used when a Territory with
    * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.
    */
