@@ -74,21 +74,33 @@ export const DatabaseSchema = z
     postgresVersion: z.enum(POSTGRES_VERSIONS).default('17').meta({
       description: 'PostgreSQL major version: "15", "16", "17" or "18" (quoted in YAML).',
     }),
-    instances: z.int().min(1).max(9).default(2).meta({
-      description:
-        'Number of PostgreSQL instances (1 primary + replicas), 1 to 9. Use 2 or more for high availability.',
-    }),
+    // `instances` and `storage.size` had defaults (2 and 10Gi) until the database was sized from the
+    // quota profile: Territories the API server stored before hold those values, written by the CRD's
+    // defaults, and keep them (the operator cannot tell them from values a person wrote).
+    instances: z
+      .int()
+      .min(1)
+      .max(9)
+      .optional()
+      .meta({
+        description:
+          'Number of PostgreSQL instances (1 primary + replicas), 1 to 9. Use 2 or more for high availability. ' +
+          'Default: from the quota profile: small 1, medium 1, large 2, xlarge 3.',
+      }),
     storage: z
       .strictObject({
         size: quantity()
           .refine((size) => (compareQuantities(size, MIN_STORAGE) ?? 0) >= 0, {
             message: `must be at least ${MIN_STORAGE}`,
           })
-          .default('10Gi')
+          .optional()
           .meta({
             description:
               'Volume size of each PostgreSQL instance, e.g. 10Gi. At least 1Gi. It can grow but never ' +
-              'shrink (volumes cannot shrink).',
+              'shrink (volumes cannot shrink): the API server refuses a smaller value, and when a smaller ' +
+              'size takes effect otherwise (this field set where it was absent, or removed, or the profile ' +
+              'changed) the operator keeps the live volume. Default: from the quota profile: small 5Gi, ' +
+              'medium 20Gi, large 100Gi, xlarge 500Gi.',
             'x-kubernetes-validations': [
               {
                 rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${MIN_STORAGE}')) >= 0`,
@@ -130,7 +142,16 @@ export const DatabaseSchema = z
       .optional()
       .meta({
         description:
-          'CPU and memory of each PostgreSQL instance; defaults come from the quota profile when absent.',
+          'CPU and memory of each PostgreSQL instance. Each value left out comes from the quota profile ' +
+          '(requests/limits): small cpu 250m/1, memory 512Mi/512Mi; medium cpu 500m/2, memory 2Gi/2Gi; ' +
+          'large cpu 1/4, memory 4Gi/4Gi; xlarge cpu 2/8, memory 8Gi/8Gi. ' +
+          "A request above the profile's limit raises the limit to it; a CPU limit below the profile's " +
+          'request lowers the request to it; a memory request left out equals the memory limit (reserved ' +
+          "in full, so PostgreSQL is not the first Pod a node under memory pressure kills). PostgreSQL's " +
+          'memory parameters follow the memory limit: shared_buffers 25%, effective_cache_size 75%, ' +
+          'maintenance_work_mem 1/16 (64MB to 2GB), work_mem half of what shared_buffers leaves shared ' +
+          'among max_connections (at least 4MB); max_connections comes from the profile: ' +
+          'small 50, medium 100, large 200, xlarge 300.',
         'x-kubernetes-validations': ['cpu', 'memory'].map((name) => ({
           rule:
             `!has(self.requests) || !has(self.limits) || !has(self.requests.${name}) || !has(self.limits.${name}) ` +
@@ -273,8 +294,8 @@ export const RestoreDrillSchema = z
           "PostgreSQL server's data directory, that is the backup decrypted, for the drill's duration only (it " +
           "is deleted with the drill's Pod, whatever the outcome). It must hold the restored database with its " +
           'indexes. It is also requested from the node as ephemeral storage, so a drill only starts on a node ' +
-          `with that much free disk. At least ${MIN_SCRATCH}. Default: spec.database.storage.size (a restore is ` +
-          'no larger than the volume it came from).',
+          `with that much free disk. At least ${MIN_SCRATCH}. Default: the database's volume size ` +
+          '(spec.database.storage.size, or its default; a restore is no larger than the volume it came from).',
         'x-kubernetes-validations': [
           {
             rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${MIN_SCRATCH}')) >= 0`,

@@ -25,7 +25,8 @@ describe('parseTerritory', () => {
     if (!result.ok) throw new Error(result.errors.join('\n'));
     const { spec } = result.territory;
     expect(spec.hosting).toEqual({ level: 'standard' });
-    expect(spec.database).toEqual({ postgresVersion: '17', instances: 2, storage: { size: '10Gi' } });
+    // No instances or volume size: the operator sizes the database from the quota profile (database-sizing.ts).
+    expect(spec.database).toEqual({ postgresVersion: '17', storage: {} });
     expect(spec.encryption).toEqual({ rotationDays: 90 });
     expect(spec.backup).toMatchObject({
       schedule: '0 2 * * *',

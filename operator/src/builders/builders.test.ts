@@ -9,7 +9,8 @@ import {
 } from '../../../test/support/rbac-rules.ts';
 import { quantityValue } from '../api/quantity.ts';
 import { toCnpgSchedule } from './backup.ts';
-import { LABELS, type Owned } from './context.ts';
+import { type BuildContext, LABELS, type Owned } from './context.ts';
+import { postgresParameters } from './database-sizing.ts';
 import { context, territory, withPhysicalBackups } from './fixtures.test-helpers.ts';
 import { buildDesiredState } from './index.ts';
 import { chooseProfile } from './profile.ts';
@@ -99,6 +100,45 @@ describe('database', () => {
     // accept plain text: the reject must come first.
     expect(hba[0]).toBe('hostnossl all all all reject');
     expect(hba.slice(1).every((line) => line.startsWith('hostssl '))).toBe(true);
+  });
+
+  const cluster = (ctx: BuildContext) =>
+    spec(buildDesiredState(ctx).database.find((o) => o.kind === 'Cluster') as Owned) as {
+      instances: number;
+      storage: { size: string };
+      resources: unknown;
+      postgresql: { parameters: Record<string, string> };
+    };
+
+  it('is sized by the profile: instances, volume, resources and memory parameters, beside the TLS ones', () => {
+    // A commune of 800 inhabitants: small.
+    const village = cluster(context(territory(), { authority: { officialName: 'x', population: 800 } }));
+    expect(village.instances).toBe(1);
+    expect(village.storage.size).toBe('5Gi');
+    expect(village.resources).toEqual({
+      requests: { cpu: '250m', memory: '512Mi' },
+      limits: { cpu: '1', memory: '512Mi' },
+    });
+    expect(village.postgresql.parameters).toEqual({
+      ssl_min_protocol_version: 'TLSv1.3',
+      password_encryption: 'scram-sha-256',
+      ...postgresParameters('512Mi', 50),
+    });
+    // The fixture's métropole (470,000 inhabitants) is large, and its spec may say otherwise field by field.
+    const metropole = cluster(context(territory({ spec: { database: { instances: 3 } } })));
+    expect(metropole).toMatchObject({ instances: 3, storage: { size: '100Gi' } });
+  });
+
+  it('never shrinks the live volume, and grows it when asked', () => {
+    const sized = (live: string, database: Record<string, unknown> = {}) =>
+      cluster(context(territory({ spec: { database } }), { liveDatabaseStorage: live })).storage.size;
+    expect(sized('300Gi')).toBe('300Gi');
+    expect(sized('300Gi', { storage: { size: '50Gi' } })).toBe('300Gi');
+    expect(sized('50Gi')).toBe('100Gi');
+    expect(sized('50Gi', { storage: { size: '200Gi' } })).toBe('200Gi');
+    // The quota holds the volume actually kept.
+    const quota = effectiveQuota(context(territory(), { liveDatabaseStorage: '300Gi' }));
+    expect(quota.requestsStorage).toBe('600Gi');
   });
 });
 

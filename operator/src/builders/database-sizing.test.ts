@@ -1,14 +1,24 @@
 // The dedicated database's size: the table per profile, the spec's fields replacing it one by one, the
-// PostgreSQL parameters that follow the memory limit, and a volume that never shrinks.
+// PostgreSQL parameters that follow the memory limit, a volume that never shrinks, and a quota profile that
+// always holds its own database with the backup and the drill beside it.
 import { describe, expect, it } from 'vitest';
 import { quantityValue } from '../api/quantity.ts';
+import { DatabaseSchema } from '../api/stack.ts';
+import { LOGICAL_BACKUP_CRONJOB } from './backup.ts';
+import type { Owned } from './context.ts';
 import {
   DATABASE_SIZES,
+  type DatabaseSize,
   liveStorageOf,
   postgresParameters,
   resolveDatabaseSizing,
 } from './database-sizing.ts';
-import { PROFILE_NAMES } from './profile.ts';
+import { context, withPhysicalBackups } from './fixtures.test-helpers.ts';
+import { buildDesiredState } from './index.ts';
+import { SIDECAR_RESOURCES } from './object-store.ts';
+import { PROFILE_NAMES, type QuotaProfileName } from './profile.ts';
+import { effectiveQuota, QUOTA_PROFILES } from './quota.ts';
+import { RESTORE_DRILL_CRONJOB } from './restore-drill.ts';
 
 const amount = (q: string | undefined) => {
   const value = q === undefined ? undefined : quantityValue(q);
@@ -21,6 +31,23 @@ describe('the sizes per profile', () => {
     const size = DATABASE_SIZES[profile];
     expect(size.requests.memory).toBe(size.limits.memory);
     expect(amount(size.requests.cpu)).toBeLessThan(amount(size.limits.cpu));
+  });
+
+  it('is the table the API reference gives (the schema cannot import the builders: it says it in words)', () => {
+    const description = (schema: { meta(): { description?: string } | undefined }) =>
+      schema.meta()?.description;
+    const per = (value: (size: DatabaseSize) => string) =>
+      PROFILE_NAMES.map((p) => `${p} ${value(DATABASE_SIZES[p])}`).join(', ');
+    expect(description(DatabaseSchema.shape.instances)).toContain(per((s) => String(s.instances)));
+    expect(description(DatabaseSchema.shape.storage.unwrap().shape.size)).toContain(per((s) => s.storage));
+    const resources = description(DatabaseSchema.shape.resources);
+    expect(resources).toContain(
+      PROFILE_NAMES.map((p) => {
+        const { requests, limits } = DATABASE_SIZES[p];
+        return `${p} cpu ${requests.cpu}/${limits.cpu}, memory ${requests.memory}/${limits.memory}`;
+      }).join('; '),
+    );
+    expect(resources).toContain(per((s) => String(s.maxConnections)));
   });
 
   it('grows with the profile', () => {
@@ -185,4 +212,61 @@ describe('liveStorageOf', () => {
     expect(liveStorageOf({ spec: { storage: { size: 10 } } })).toBeUndefined();
     expect(liveStorageOf({ spec: { storage: { size: 'ten gigabytes' } } })).toBeUndefined();
   });
+});
+
+interface Resources {
+  requests: { cpu: string; memory: string };
+  limits: { cpu: string; memory: string };
+}
+
+function podResources(o: Owned | undefined): Resources {
+  const spec = (
+    o as {
+      spec: { jobTemplate: { spec: { template: { spec: { containers: { resources: Resources }[] } } } } };
+    }
+  ).spec;
+  const resources = spec.jobTemplate.spec.template.spec.containers[0]?.resources;
+  if (!resources) throw new Error('no container');
+  return resources;
+}
+
+describe('each quota profile holds its own default database', () => {
+  it.each(PROFILE_NAMES)(
+    '%s: every instance (with the Barman Cloud sidecar), the backup and the drill at once, and the volumes',
+    (profile: QuotaProfileName) => {
+      // Physical backups on: the plugin's sidecar runs in every instance Pod, the most a database costs.
+      const t = withPhysicalBackups();
+      t.spec.quota.profile = profile;
+      const ctx = context(t);
+      const state = buildDesiredState(ctx);
+      const cluster = state.database.find((o) => o.kind === 'Cluster') as Owned & {
+        spec: { instances: number; storage: { size: string }; resources: Resources };
+      };
+      const backup = podResources(state.backup.find((o) => o.metadata?.name === LOGICAL_BACKUP_CRONJOB));
+      const drill = podResources(state.backup.find((o) => o.metadata?.name === RESTORE_DRILL_CRONJOB));
+      const { instances, resources } = cluster.spec;
+      expect(instances).toBe(DATABASE_SIZES[profile].instances);
+      const quota = QUOTA_PROFILES[profile];
+      for (const [side, wanted] of [
+        ['requests', { cpu: quota.requestsCpu, memory: quota.requestsMemory }],
+        ['limits', { cpu: quota.limitsCpu, memory: quota.limitsMemory }],
+      ] as const) {
+        for (const name of ['cpu', 'memory'] as const) {
+          const used =
+            instances * (amount(resources[side][name]) + amount(SIDECAR_RESOURCES[side][name])) +
+            amount(backup[side][name]) +
+            amount(drill[side][name]);
+          expect(used, `${side}.${name}`).toBeLessThanOrEqual(amount(wanted[name]));
+        }
+      }
+      expect(instances * amount(cluster.spec.storage.size)).toBeLessThanOrEqual(
+        amount(quota.requestsStorage),
+      );
+      // The profile is enough as it is: the quota is not raised to make room.
+      expect(effectiveQuota(ctx)).toMatchObject({
+        requestsStorage: quota.requestsStorage,
+        persistentVolumeClaims: quota.persistentVolumeClaims,
+      });
+    },
+  );
 });

@@ -4,6 +4,7 @@
 import { RFC3339 } from '../api/patterns.ts';
 import type { BuildContext, DatabaseBootstrap, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
+import { databaseSizing } from './database-sizing.ts';
 import { clusterPlugins, recoveryPluginConfiguration } from './object-store.ts';
 
 export const CLUSTER_NAME = 'db';
@@ -105,15 +106,19 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
   const t = ctx.territory;
   const recovery = ctx.databaseBootstrap;
   const db = t.spec.database;
+  const sizing = databaseSizing(ctx);
   const purposes = t.spec.controller.purposes;
   const spec: Record<string, unknown> = {
-    instances: db.instances,
+    instances: sizing.instances,
     imageName: `${ctx.config.postgresImage}:${db.postgresVersion}`,
     enableSuperuserAccess: false,
     storage: {
-      size: db.storage.size,
+      size: sizing.storage,
       ...(db.storage.storageClass ? { storageClass: db.storage.storageClass } : {}),
     },
+    // Always explicit: left out, the instances got the namespace's LimitRange defaults, a région's as a
+    // village's.
+    resources: sizing.resources,
     affinity: {
       nodeAffinity: regionAffinity(ctx),
       enablePodAntiAffinity: true,
@@ -141,7 +146,13 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
         },
     postgresql: {
       // TLS only, modern protocol, SCRAM passwords: no clear-text connection to an authority's data.
-      parameters: { ssl_min_protocol_version: 'TLSv1.3', password_encryption: 'scram-sha-256' },
+      // Memory parameters (shared_buffers and friends) follow the instance's memory limit: a PostgreSQL
+      // tuned for more memory than its limit is OOM-killed under load (database-sizing.ts).
+      parameters: {
+        ssl_min_protocol_version: 'TLSv1.3',
+        password_encryption: 'scram-sha-256',
+        ...sizing.parameters,
+      },
       // CloudNativePG appends `host all all all <method>` after these rules, and `host` matches
       // plain-text connections too: only an explicit reject of every non-TLS connection, first,
       // makes TLS mandatory (a plain-text psql with the right password got in without it).
@@ -181,7 +192,6 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
       ],
     },
   };
-  if (db.resources) spec.resources = db.resources;
   // Physical backups: the Barman Cloud plugin archives WAL into the Territory's ObjectStore (object-store.ts).
   // The default server name stays unsaid: writing serverName: db would change every live Cluster's spec.
   const plugins = clusterPlugins(ctx, recovery ? serverNameOf(ctx) : undefined);

@@ -3,6 +3,8 @@
 // it was (no bootstrap, plugin parameter or annotation more), or every live database would be changed
 // on the operator's upgrade. The file holds the database objects in full (readable diffs where recovery
 // touches) and a hash of everything built. A deliberate change to a builder updates it: `vitest run -u`.
+// (Sizing the database from the quota profile did, on purpose: every Cluster got its instances, volume,
+// resources and memory parameters from database-sizing.ts.)
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseTerritory } from '../api/territory.ts';

@@ -72,7 +72,7 @@ export function buildBackupRegionSecret(ctx: BuildContext): Owned | undefined {
  * every instance Pod, so it counts against the Territory's quota. barman-cloud streams base backups in
  * multipart uploads; these are the LimitRange's defaults, made explicit.
  */
-const SIDECAR_RESOURCES = {
+export const SIDECAR_RESOURCES = {
   requests: { cpu: '100m', memory: '128Mi' },
   limits: { cpu: '500m', memory: '512Mi' },
 };

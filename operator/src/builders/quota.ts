@@ -4,6 +4,7 @@
 
 import { quantityValue } from '../api/quantity.ts';
 import { type BuildContext, type Owned, ownedMeta } from './context.ts';
+import { databaseSizing } from './database-sizing.ts';
 import { chooseProfile, type QuotaProfileName } from './profile.ts';
 
 export interface QuotaProfile {
@@ -65,7 +66,9 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
     requestsMemory: '32Gi',
     limitsCpu: '32',
     limitsMemory: '64Gi',
-    requestsStorage: '1Ti',
+    // The default xlarge database alone holds 1.5Ti (3 instances of 500Gi, database-sizing.ts): the
+    // profile holds it with room for a few more volumes, rather than being raised to it exactly.
+    requestsStorage: '2Ti',
     persistentVolumeClaims: 80,
     pods: 150,
     services: 50,
@@ -91,10 +94,12 @@ export function effectiveQuota(ctx: BuildContext): QuotaProfile & { profile: Quo
   const t = ctx.territory;
   const profile = chooseProfile(t, ctx.authority.population);
   const base = { ...QUOTA_PROFILES[profile] };
-  // Never create a database the quota would refuse: one volume per instance.
-  const dbBytes = bytes(t.spec.database.storage.size) * t.spec.database.instances;
+  // Never create a database the quota would refuse: one volume per instance, at the size the Cluster is
+  // built with (the profile's, the spec's, or the live one that cannot shrink).
+  const database = databaseSizing(ctx);
+  const dbBytes = bytes(database.storage) * database.instances;
   if (dbBytes > bytes(base.requestsStorage)) base.requestsStorage = formatGi(dbBytes);
-  base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, t.spec.database.instances + 2);
+  base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, database.instances + 2);
   const overrides = t.spec.quota.overrides ?? {};
   const merged = { ...base };
   for (const [k, v] of Object.entries(overrides)) {

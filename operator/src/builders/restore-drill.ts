@@ -23,6 +23,7 @@ import {
 } from './backup.ts';
 import type { BuildContext, Owned } from './context.ts';
 import { LABELS, MANAGED_BY, ownedMeta, territoryLabels } from './context.ts';
+import { databaseSizing } from './database-sizing.ts';
 import { backupPodLabels } from './network.ts';
 
 export const RESTORE_DRILL_CRONJOB = 'restore-drill';
@@ -41,8 +42,7 @@ const SCRATCH_DIR = '/var/run/territory/scratch';
 
 /** The disk the drill restores into: spec.backup.restoreDrill.scratchSize, else the database's volume size. */
 export function drillScratchSize(ctx: BuildContext): string {
-  const t = ctx.territory;
-  return t.spec.backup.restoreDrill.scratchSize ?? t.spec.database.storage.size;
+  return ctx.territory.spec.backup.restoreDrill.scratchSize ?? databaseSizing(ctx).storage;
 }
 
 /**

@@ -17,6 +17,7 @@ import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, Owned } from '../builders/context.ts';
 import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, serverNameOf } from '../builders/database.ts';
+import { databaseSizing, liveStorageOf } from '../builders/database-sizing.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { KEYRING_SECRET } from '../builders/keys.ts';
 import { apiServerCidrs, backupEgressCidrs } from '../builders/network.ts';
@@ -201,6 +202,12 @@ export class TerritoryReconciler {
       barmanCloudPlugin: false,
       ...apiServerFacts(ports.cache(API_SERVER_SLICES.apiVersion, API_SERVER_SLICES.kind)?.list() ?? []),
     };
+    // Volumes never shrink: the live Cluster's size is kept when the Territory now asks for less, by the
+    // Cluster and by the quota (built next) alike.
+    const liveStorage = liveStorageOf(
+      this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME),
+    );
+    if (liveStorage) ctx.liveDatabaseStorage = liveStorage;
 
     // 3. Namespace and tenancy guardrails (no data: created even before the gate opens).
     const ns = await this.unlessRefused(refusals, () => this.reconcileNamespace(ctx, log));
@@ -308,7 +315,7 @@ export class TerritoryReconciler {
         parts.push(refusedOutcome('DatabaseReady', refused.refused));
       } else {
         cluster = this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME);
-        let outcome = databaseOutcome(cluster, t.spec.database.instances);
+        let outcome = databaseOutcome(cluster, databaseSizing(ctx).instances);
         // Only a database that exists and is not healthy pays for a read of its Pods (no Pod cache).
         if (cluster && outcome.status !== 'True') {
           const pods = await readDatabasePods(ports.kube, namespaceOf(t), log);
