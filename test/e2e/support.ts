@@ -63,8 +63,10 @@ const STORE_CA = 'objectstore-ca';
 
 /**
  * An example Territory, renamed to be unique, placed in the e2e cluster's region and sized for its
- * one small node (sizeForLocalNode, shared with `npm start`: at most two instances of the PostgreSQL
- * major the node has an image for, no CPU or memory reservation, the node's default StorageClass).
+ * one small node (sizeForLocalNode, shared with `npm start`: two instances unless the example asks
+ * for one, of the PostgreSQL major the node has an image for, the LimitRange's small resources, a
+ * 10Gi volume unless the example names one, the node's default StorageClass), all said explicitly: the
+ * operator would otherwise size the database from the authority's profile.
  * Its backups go to the cluster's own object storage: the examples name real providers' endpoints,
  * outside this machine. Below the SecNumCloud level (which refuses them), physical backups are turned
  * on explicitly, saying that the provider can read them, so that CloudNativePG's WAL archive is
@@ -95,6 +97,14 @@ export function exampleTerritory(file: string, region: string, store: ObjectStor
 }
 
 export const namespaceOf = (t: TerritoryObject) => t.spec.namespace ?? t.metadata.name;
+
+/** The instances a Territory of exampleTerritory runs: always explicit (sizeForLocalNode). */
+export function instancesOf(t: TerritoryObject): number {
+  const instances = t.spec.database?.instances;
+  if (instances === undefined)
+    throw new Error(`${t.metadata.name} names no instances: not sized for the node`);
+  return instances;
+}
 
 export const conditionOf = (t: TerritoryObject | undefined, type: string) =>
   t?.status?.conditions?.find((c) => c.type === type);

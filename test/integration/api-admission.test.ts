@@ -288,7 +288,9 @@ describe('admission of valid Territories', () => {
     const parsed = parseTerritory(minimalTerritory(name));
     if (!parsed.ok) throw new Error(parsed.errors.join('; '));
     expect(stored.spec).toEqual(parsed.territory.spec);
-    expect(stored.spec).toMatchObject({ database: { storage: { size: '10Gi' } }, deletionPolicy: 'Retain' });
+    expect(stored.spec).toMatchObject({ deletionPolicy: 'Retain' });
+    // No instances or volume size: the operator sizes the database from the quota profile.
+    expect((stored.spec as JsonObject).database).toEqual({ postgresVersion: '17', storage: {} });
   });
 
   it('accepts a status the operator writes, and zod reads it back', async () => {
@@ -412,6 +414,10 @@ describe('transition rules on update', () => {
   });
 
   it('rejects shrinking the storage, accepts growing it', async () => {
+    // The minimal Territory names no size (its profile's applies): any first size is accepted, the
+    // operator keeping a larger live volume.
+    const first = await update(name, { spec: { database: { storage: { size: '10Gi' } } } });
+    expect(first.spec).toMatchObject({ database: { storage: { size: '10Gi' } } });
     const shrink = await rejection(update(name, { spec: { database: { storage: { size: '5Gi' } } } }));
     expect(shrink.message).toContain('spec.database.storage.size cannot shrink');
     const grown = await update(name, { spec: { database: { storage: { size: '20Gi' } } } });

@@ -222,7 +222,8 @@ describe("the operator under exactly the chart's RBAC", () => {
       '--subresource=status',
       '--type=merge',
       '-p',
-      JSON.stringify({ status: { phase: 'Cluster in healthy state', instances: 2, readyInstances: 2 } }),
+      // Acigné is a small commune: its database has one instance (database-sizing.ts).
+      JSON.stringify({ status: { phase: 'Cluster in healthy state', instances: 1, readyInstances: 1 } }),
     ]);
     const ready = await waitFor(
       async () => {

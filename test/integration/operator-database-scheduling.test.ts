@@ -72,7 +72,8 @@ describe('a database Pod the scheduler cannot place', () => {
     const cnpgReports = (phaseReason: string) =>
       client.patch(
         clusterRef,
-        { status: { phase: 'Setting up primary', phaseReason, instances: 2 } },
+        // Acigné is a small commune: its database has one instance (database-sizing.ts).
+        { status: { phase: 'Setting up primary', phaseReason, instances: 1 } },
         'merge',
         {
           subresource: 'status',
@@ -159,7 +160,7 @@ describe('a database Pod the scheduler cannot place', () => {
     // A healthy database ignores its Pods, even one still reported unschedulable.
     await client.patch(
       clusterRef,
-      { status: { phase: 'Cluster in healthy state', phaseReason: '', instances: 2, readyInstances: 2 } },
+      { status: { phase: 'Cluster in healthy state', phaseReason: '', instances: 1, readyInstances: 1 } },
       'merge',
       { subresource: 'status' },
     );

@@ -184,7 +184,8 @@ describe('restore drills', () => {
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.containers[0]?.args).toEqual(['drill']);
     expect(pod.containers[0]?.env.map((e) => e.name).filter((n) => n.startsWith('PG'))).toEqual([]);
-    expect(pod.volumes.find((v) => v.name === 'scratch')?.emptyDir).toEqual({ sizeLimit: '10Gi' });
+    // The database's volume: Rennes is a large commune, 100Gi (database-sizing.ts).
+    expect(pod.volumes.find((v) => v.name === 'scratch')?.emptyDir).toEqual({ sizeLimit: '100Gi' });
     expect(JSON.stringify(cron)).not.toContain('db-backup');
 
     const t = await territoryWhere(

@@ -30,6 +30,8 @@ import {
   authoritySecretManifests,
   backupHostOf,
   localNodeOperatorConfig,
+  NODE_DATABASE_RESOURCES,
+  NODE_DATABASE_STORAGE,
   NODE_MAX_INSTANCES,
   type SecretManifest,
   sizeForLocalNode,
@@ -73,6 +75,9 @@ export type LocalNodeResult =
       unreachableBackupHosts: string[];
       unroutableCidr: string;
       maxInstances: number;
+      /** Each instance's resources, and the volume of an example that names none (sizeForLocalNode). */
+      databaseResources: typeof NODE_DATABASE_RESOURCES;
+      databaseStorage: string;
       postgresMajor: number;
       /** Seconds per step. */
       durations: Record<string, number>;
@@ -240,6 +245,8 @@ async function up(): Promise<LocalNodeResult> {
     unreachableBackupHosts,
     unroutableCidr: UNROUTABLE_BACKUP_CIDR,
     maxInstances: NODE_MAX_INSTANCES,
+    databaseResources: NODE_DATABASE_RESOURCES,
+    databaseStorage: NODE_DATABASE_STORAGE,
     postgresMajor: PG_MAJOR,
     durations,
   };

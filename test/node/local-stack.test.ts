@@ -13,6 +13,8 @@ import {
   backupHostOf,
   imageRepository,
   localNodeOperatorConfig,
+  NODE_DATABASE_RESOURCES,
+  NODE_DATABASE_STORAGE,
   NODE_MAX_INSTANCES,
   sizeForLocalNode,
   type TerritoryManifest,
@@ -85,11 +87,12 @@ describe('sizeForLocalNode', () => {
     expect(parsed.ok ? [] : parsed.errors).toEqual([]);
     if (!parsed.ok) return;
     const db = parsed.territory.spec.database;
-    expect(db.instances).toBe(Math.min(t.spec.database?.instances ?? 2, NODE_MAX_INSTANCES));
+    // Everything explicit: the operator would size the database from the example's profile otherwise.
+    expect(db.instances).toBe(Math.min(t.spec.database?.instances ?? NODE_MAX_INSTANCES, NODE_MAX_INSTANCES));
     expect(db.postgresVersion).toBe('17');
-    expect(db.resources).toBeUndefined();
+    expect(db.resources).toEqual(NODE_DATABASE_RESOURCES);
     expect(db.storage.storageClass).toBeUndefined();
-    expect(db.storage.size).toBe(t.spec.database?.storage?.size ?? '10Gi');
+    expect(db.storage.size).toBe(t.spec.database?.storage?.size ?? NODE_DATABASE_STORAGE);
     expect(parsed.territory.spec.hosting.regions).toEqual([node.region]);
     expect(parsed.territory.metadata.name).toBe(t.metadata.name);
   });

@@ -13,6 +13,20 @@ export const UNROUTABLE_BACKUP_CIDR = '198.51.100.0/24';
 /** The node has 2 CPUs and little memory to spare: no example may ask more of it than that. */
 export const NODE_MAX_INSTANCES = 2;
 
+/**
+ * Each PostgreSQL instance's resources on the node: the namespace's LimitRange defaults, what every
+ * instance got before the operator sized databases from the quota profile. Said explicitly now, or the
+ * examples would ask for their profile's (a région's three instances of 8Gi), which one small node
+ * cannot schedule.
+ */
+export const NODE_DATABASE_RESOURCES = {
+  requests: { cpu: '100m', memory: '128Mi' },
+  limits: { cpu: '500m', memory: '512Mi' },
+} as const;
+
+/** The volume of an example that names none: what every one got before the profile's (up to 500Gi). */
+export const NODE_DATABASE_STORAGE = '10Gi';
+
 export interface BackupEgress {
   host: string;
   cidrs: string[];
@@ -94,10 +108,12 @@ export interface LocalNode {
 }
 
 /**
- * A Territory placed in the node's region and sized for it: at most NODE_MAX_INSTANCES instances of
- * the PostgreSQL major the node has an image for, no CPU or memory reservation (Rennes Métropole's
- * example asks for three instances of one CPU each, which only a bigger cluster can schedule), and
- * the node's default StorageClass (a provider's class, such as OVHcloud's, does not exist here).
+ * A Territory placed in the node's region and sized for it, explicitly (the operator would otherwise
+ * size its database from its quota profile): at most NODE_MAX_INSTANCES instances (NODE_MAX_INSTANCES
+ * when the example names none) of the PostgreSQL major the node has an image for, the LimitRange's
+ * small resources instead of the example's (Rennes Métropole's asks for three instances of one CPU
+ * each, which only a bigger cluster can schedule), a 10Gi volume when the example names none, and the
+ * node's default StorageClass (a provider's class, such as OVHcloud's, does not exist here).
  */
 export function sizeForLocalNode<T extends TerritoryManifest>(
   t: T,
@@ -117,9 +133,10 @@ export function sizeForLocalNode<T extends TerritoryManifest>(
       hosting: { ...t.spec.hosting, regions: [node.region] },
       database: {
         ...database,
-        ...(storage ? { storage: storageOnNode } : {}),
+        storage: { ...storageOnNode, size: storageOnNode.size ?? NODE_DATABASE_STORAGE },
         postgresVersion: String(node.postgresMajor),
         instances: Math.min(t.spec.database?.instances ?? NODE_MAX_INSTANCES, maxInstances),
+        resources: NODE_DATABASE_RESOURCES,
       },
     },
   };

@@ -68,6 +68,8 @@ type LocalNode = {
   unreachableBackupHosts: string[];
   unroutableCidr: string;
   maxInstances: number;
+  databaseResources: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } };
+  databaseStorage: string;
   postgresMajor: number;
 };
 type NoLocalNode = { node: false; reasons: string[] };
@@ -225,9 +227,12 @@ async function main(): Promise<void> {
       say(
         `Operator configuration: ${configPath} (Outscale SecNumCloud attested for the node's region ${node.region}, node evidence required).`,
       );
+      const { requests, limits } = node.databaseResources;
       say(
         `The examples are sized for the one node: region ${node.region}, at most ${node.maxInstances} instances of ` +
-          `PostgreSQL ${node.postgresMajor} (${node.postgresImage}), no CPU or memory reservation, the node's StorageClass.`,
+          `PostgreSQL ${node.postgresMajor} (${node.postgresImage}), each requesting ${requests.cpu} CPU and ${requests.memory} ` +
+          `(limits ${limits.cpu}, ${limits.memory}) rather than its profile's, a ${node.databaseStorage} volume unless the ` +
+          "example names one, the node's StorageClass.",
       );
       say(
         `Backups cannot run locally: the examples back up to real providers' S3 endpoints (${node.unreachableBackupHosts.join(', ')}), ` +
