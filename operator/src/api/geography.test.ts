@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isValidSiren, lookupAuthority } from './geography.ts';
+import { isValidSiren, listAuthorities, lookupAuthority } from './geography.ts';
 import { AUTHORITY_CODE_PATTERNS } from './territory.ts';
 
 type Raw = { code: string; nom: string; type?: string; zone?: string; siren?: string; population?: number };
@@ -19,6 +19,41 @@ const communes = raw('communes.json').filter((c) => c.type === 'commune-actuelle
 const epcis = raw('epci.json');
 const departements = raw('departements.json').filter((d) => d.zone !== 'com');
 const regions = raw('regions.json').filter((r) => r.zone !== 'com');
+
+describe('listAuthorities', () => {
+  const listed = listAuthorities();
+
+  it('lists every current commune, EPCI, département and région once', () => {
+    const count = (kind: string) => listed.filter((a) => a.kind === kind).length;
+    expect([count('commune'), count('epci'), count('departement'), count('region')]).toEqual([
+      communes.length,
+      epcis.length,
+      departements.length,
+      regions.length,
+    ]);
+    expect(new Set(listed.map((a) => `${a.kind} ${a.code}`)).size).toBe(listed.length);
+  });
+
+  it('says of each what lookupAuthority says: population and département', () => {
+    const sample = listed.filter((_, index) => index % 97 === 0);
+    for (const a of sample) {
+      const found = lookupAuthority(a.kind, a.code);
+      if (!found.found) expect.fail(`${a.kind} ${a.code} is not found`);
+      expect({ population: a.population, departement: a.departement }, `${a.kind} ${a.code}`).toEqual({
+        population: found.population,
+        departement: found.departement,
+      });
+    }
+    expect(listed.find((a) => a.kind === 'epci' && a.code === '243500139')).toMatchObject({
+      departement: '35',
+    });
+    expect(listed.find((a) => a.kind === 'region' && a.code === '53')?.departement).toBeUndefined();
+  });
+
+  it('gives every EPCI a home département', () => {
+    expect(listed.filter((a) => a.kind === 'epci' && a.departement === undefined)).toEqual([]);
+  });
+});
 
 describe('lookupAuthority on the official data', () => {
   it('has the sizes the official data announces', () => {

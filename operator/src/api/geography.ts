@@ -418,6 +418,59 @@ function find(kind: Exclude<AuthorityKind, 'syndicat'>, code: string): Entry | u
   }
 }
 
+/** An authority of the official lists, as a plan for all of them counts it. */
+export interface ListedAuthority {
+  kind: Exclude<AuthorityKind, 'syndicat'>;
+  code: string;
+  population?: number;
+  /** A commune's, an EPCI's home (where most of its population lives), a département's own. */
+  departement?: string;
+}
+
+/**
+ * Every current commune, EPCI, département and région of the official geography (syndicats have no
+ * official list in this data), each once, as lookupAuthority answers for its code. One object per
+ * authority, ~37,000: for a command that plans for all of them at once (`territoryctl plan`), not for
+ * the operator, which only ever looks its Territories up.
+ */
+export function listAuthorities(): ListedAuthority[] {
+  const listed: ListedAuthority[] = [];
+  const fromTable = (kind: 'commune' | 'epci', table: Table) => {
+    for (let row = 0; row < table.size; row++) {
+      const code = table.codes.get(row);
+      // A code listed twice is answered with its last row: counted once, there.
+      if (code === undefined || table.codes.rowOfText(code) !== row) continue;
+      const population = table.populations.get(row);
+      const departement = table.departements.get(row);
+      listed.push({
+        kind,
+        code,
+        ...(population === undefined ? {} : { population }),
+        ...(departement === undefined ? {} : { departement }),
+      });
+    }
+  };
+  fromTable('commune', communeTable());
+  epcis ??= loadEpcis();
+  fromTable('epci', epcis);
+  departements ??= loadDepartements();
+  regions ??= loadRegions();
+  for (const [kind, entries] of [
+    ['departement', departements],
+    ['region', regions],
+  ] as const) {
+    for (const { code, population, departement } of entries.values()) {
+      listed.push({
+        kind,
+        code,
+        ...(population === undefined ? {} : { population }),
+        ...(departement === undefined ? {} : { departement }),
+      });
+    }
+  }
+  return listed;
+}
+
 /**
  * SIREN numbers end with a Luhn check digit, so a mistyped SIREN is caught even where there is no
  * official list to look it up in (syndicats).
