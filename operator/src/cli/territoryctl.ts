@@ -9,6 +9,7 @@
 //   decrypt FILE     offline: an encrypted backup of an export bundle -> a plain pg_dump file
 //   restore NAME     restore a Territory's database from a backup (spec.restore), and follow it
 //   doctor           checks the cluster and says what to fix
+//   plan             offline: the databases of every local authority of France, per tier and in total
 //
 // Human-friendly output on stdout, `-o json|yaml` for scripts, progress and diagnostics on stderr.
 // Exit codes: 0 ok, 1 the command found a problem, 2 it could not run (usage, cluster, permissions).
@@ -19,6 +20,7 @@ import { doctorCommand } from './territoryctl/doctor.ts';
 import { CliError, EXIT } from './territoryctl/errors.ts';
 import { exportCommand } from './territoryctl/export.ts';
 import { styleFor } from './territoryctl/output.ts';
+import { planCommand } from './territoryctl/plan.ts';
 import { registerCommand } from './territoryctl/register.ts';
 import { renderCommand } from './territoryctl/render.ts';
 import { restoreCommand } from './territoryctl/restore.ts';
@@ -36,7 +38,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command(name)
   .description(
-    'Sovereign data stacks of French local authorities: render, status, register, export, restore, doctor',
+    'Sovereign data stacks of French local authorities: render, status, register, export, restore, doctor, plan',
   )
   .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
   .option('--context <name>', 'kubeconfig context to use')
@@ -51,6 +53,7 @@ for (const command of [
   decryptCommand(),
   restoreCommand(),
   doctorCommand(),
+  planCommand(),
 ]) {
   program.addCommand(command.exitOverride());
 }
