@@ -150,8 +150,8 @@ export const DatabaseSchema = z
           "in full, so PostgreSQL is not the first Pod a node under memory pressure kills). PostgreSQL's " +
           'memory parameters follow the memory limit: shared_buffers 25%, effective_cache_size 75%, ' +
           'maintenance_work_mem 1/16 (64MB to 2GB), work_mem half of what shared_buffers leaves shared ' +
-          'among max_connections (at least 4MB); max_connections comes from the profile: ' +
-          'small 50, medium 100, large 200, xlarge 300.',
+          'among max_connections (at least 4MB); max_connections comes from the profile (small 50, medium 100, ' +
+          'large 200, xlarge 300), lowered to one per 10MB of a memory limit below the profile’s (at least 20).',
         'x-kubernetes-validations': ['cpu', 'memory'].map((name) => ({
           rule:
             `!has(self.requests) || !has(self.limits) || !has(self.requests.${name}) || !has(self.limits.${name}) ` +

@@ -193,6 +193,19 @@ describe('resolveDatabaseSizing', () => {
     ).toEqual(postgresParameters('12Gi', 300));
   });
 
+  it('lowers max_connections with a memory limit below the profile’s, so the memory settings fit inside it', () => {
+    expect(postgresParameters('512Mi', 200)).toMatchObject({ max_connections: '51', work_mem: '4MB' });
+    for (const profile of PROFILE_NAMES) {
+      for (let limitMb = 256; limitMb <= 16 * 1024; limitMb += 64) {
+        const p = postgresParameters(`${limitMb}Mi`, DATABASE_SIZES[profile].maxConnections);
+        const mb = (name: string) => Number.parseInt(p[name] ?? '', 10);
+        const planned =
+          mb('shared_buffers') + mb('max_connections') * mb('work_mem') + mb('maintenance_work_mem');
+        expect(planned, `${profile} at ${limitMb}Mi`).toBeLessThanOrEqual(limitMb);
+      }
+    }
+  });
+
   it('keeps a live volume larger than the size asked for, and grows a smaller one', () => {
     // The profile went from large to medium: 100Gi volumes stay 100Gi.
     expect(resolveDatabaseSizing('medium', {}, '100Gi').storage).toBe('100Gi');

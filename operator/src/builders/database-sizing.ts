@@ -77,6 +77,12 @@ const MB = 2 ** 20;
 const MIN_WORK_MEM_MB = 4;
 const MIN_MAINTENANCE_WORK_MEM_MB = 64;
 const MAX_MAINTENANCE_WORK_MEM_MB = 2048;
+/**
+ * Memory a connection may take at the least (its backend, plus work_mem for a sort or two): a memory limit
+ * set below the profile's lowers max_connections with it, so the sum below stays inside the limit.
+ */
+const MB_PER_CONNECTION = 10;
+const MIN_CONNECTIONS = 20;
 
 /**
  * PostgreSQL's memory parameters for an instance limited to `memoryLimit`, in whole MB (PostgreSQL's MB
@@ -88,19 +94,26 @@ const MAX_MAINTENANCE_WORK_MEM_MB = 2048;
  *   and index builds gain little), taken by a few maintenance processes at a time;
  * - work_mem: half of what shared_buffers leaves, shared among max_connections: a query may take several
  *   work_mem at once (each sort or hash), and the rest is each connection's own memory, maintenance and
- *   autovacuum. Never below 4MB, PostgreSQL's default.
+ *   autovacuum. Never below 4MB, PostgreSQL's default;
+ * - max_connections: the profile's, lowered to one per 10MB of the limit (at least 20) when the limit is
+ *   set below the profile's, so that shared_buffers, every connection's work_mem and maintenance_work_mem
+ *   together stay inside the limit (from a 256Mi limit up).
  */
 export function postgresParameters(memoryLimit: string, maxConnections: number): Record<string, string> {
   const limitMb = Math.floor(amountOf(memoryLimit) / MB);
+  const connections = Math.min(
+    maxConnections,
+    Math.max(MIN_CONNECTIONS, Math.floor(limitMb / MB_PER_CONNECTION)),
+  );
   const sharedBuffers = Math.max(1, Math.floor(limitMb / 4));
   const effectiveCacheSize = Math.max(1, Math.floor((limitMb * 3) / 4));
   const maintenanceWorkMem = Math.min(
     MAX_MAINTENANCE_WORK_MEM_MB,
     Math.max(MIN_MAINTENANCE_WORK_MEM_MB, Math.floor(limitMb / 16)),
   );
-  const workMem = Math.max(MIN_WORK_MEM_MB, Math.floor((limitMb - sharedBuffers) / 2 / maxConnections));
+  const workMem = Math.max(MIN_WORK_MEM_MB, Math.floor((limitMb - sharedBuffers) / 2 / connections));
   return {
-    max_connections: String(maxConnections),
+    max_connections: String(connections),
     shared_buffers: `${sharedBuffers}MB`,
     effective_cache_size: `${effectiveCacheSize}MB`,
     maintenance_work_mem: `${maintenanceWorkMem}MB`,
