@@ -42,6 +42,16 @@ export function quantityValue(quantity: string): number | undefined {
   return factor === undefined ? undefined : number * factor;
 }
 
+/**
+ * The value of a quantity the schema has already admitted (a default, or a validated spec field): reaching
+ * the throw means a caller skipped validation.
+ */
+export function admittedQuantityValue(quantity: string): number {
+  const value = quantityValue(quantity);
+  if (value === undefined) throw new Error(`"${quantity}" is not a Kubernetes quantity`);
+  return value;
+}
+
 /** Negative, zero or positive like CEL's `quantity(a).compareTo(quantity(b))`; undefined if either is invalid. */
 export function compareQuantities(a: string, b: string): number | undefined {
   const left = quantityValue(a);

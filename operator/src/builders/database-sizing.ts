@@ -5,7 +5,7 @@
 // LimitRange defaults (a 512Mi limit), a région's as a village's. Each field of spec.database replaces
 // its default one by one. Pure.
 
-import { quantityValue } from '../api/quantity.ts';
+import { admittedQuantityValue, quantityValue } from '../api/quantity.ts';
 import type { BuildContext } from './context.ts';
 import { chooseProfile, type QuotaProfileName } from './profile.ts';
 
@@ -100,7 +100,7 @@ const MIN_CONNECTIONS = 20;
  *   together stay inside the limit (from a 256Mi limit up).
  */
 export function postgresParameters(memoryLimit: string, maxConnections: number): Record<string, string> {
-  const limitMb = Math.floor(amountOf(memoryLimit) / MB);
+  const limitMb = Math.floor(admittedQuantityValue(memoryLimit) / MB);
   const connections = Math.min(
     maxConnections,
     Math.max(MIN_CONNECTIONS, Math.floor(limitMb / MB_PER_CONNECTION)),
@@ -196,18 +196,11 @@ export function liveStorageOf(cluster: object | undefined): string | undefined {
   return typeof size === 'string' && quantityValue(size) !== undefined ? size : undefined;
 }
 
-function amountOf(quantity: string): number {
-  const value = quantityValue(quantity);
-  // The schema only admits valid quantities; reaching this means a caller skipped validation.
-  if (value === undefined) throw new Error(`"${quantity}" is not a Kubernetes quantity`);
-  return value;
-}
-
 /** The larger of two quantities, as written; `b` when absent is ignored. */
 function larger(a: string, b: string | undefined): string {
-  return b !== undefined && amountOf(b) > amountOf(a) ? b : a;
+  return b !== undefined && admittedQuantityValue(b) > admittedQuantityValue(a) ? b : a;
 }
 
 function smaller(a: string, b: string | undefined): string {
-  return b !== undefined && amountOf(b) < amountOf(a) ? b : a;
+  return b !== undefined && admittedQuantityValue(b) < admittedQuantityValue(a) ? b : a;
 }

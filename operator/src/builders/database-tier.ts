@@ -7,7 +7,7 @@
 // `territoryctl plan` already counts for every authority of the official geography. Pure.
 
 import type { AuthorityKind } from '../api/patterns.ts';
-import { quantityValue } from '../api/quantity.ts';
+import { admittedQuantityValue } from '../api/quantity.ts';
 import { type CpuMemory, DATABASE_SIZES } from './database-sizing.ts';
 import { autoProfile, PROFILE_NAMES, type QuotaProfileName } from './profile.ts';
 
@@ -59,7 +59,7 @@ export interface SharedPoolSize {
 export function sharedPoolSize(tenants: number): SharedPoolSize {
   const { base, perTenant } = SHARED_POOL;
   const sum = (b: string, t: string, unit: number, suffix: string) =>
-    `${Math.round((amount(b) + tenants * amount(t)) / unit)}${suffix}`;
+    `${Math.round((admittedQuantityValue(b) + tenants * admittedQuantityValue(t)) / unit)}${suffix}`;
   return {
     instances: SHARED_POOL.instances,
     storage: sum(base.storage, perTenant.storage, 2 ** 30, 'Gi'),
@@ -143,9 +143,9 @@ function cluster(
     authorities,
     clusters: 1,
     pods: instances,
-    cpuMillicores: instances * Math.round(amount(each.cpu) * 1000),
-    memoryBytes: instances * amount(each.memory),
-    storageBytes: instances * amount(each.storage),
+    cpuMillicores: instances * Math.round(admittedQuantityValue(each.cpu) * 1000),
+    memoryBytes: instances * admittedQuantityValue(each.memory),
+    storageBytes: instances * admittedQuantityValue(each.storage),
   };
 }
 
@@ -198,10 +198,4 @@ export function planFootprint(authorities: Iterable<PlannedAuthority>): National
     profiles,
     pools: { count: tenantsByPool.size, ...(largest ? { largest } : {}) },
   };
-}
-
-function amount(quantity: string): number {
-  const value = quantityValue(quantity);
-  if (value === undefined) throw new Error(`"${quantity}" is not a Kubernetes quantity`);
-  return value;
 }

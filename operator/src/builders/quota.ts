@@ -2,7 +2,7 @@
 // chosen from the authority's kind and its official population (a village and a métropole do not need
 // the same share of the cluster), and every value can be overridden in spec.quota.overrides.
 
-import { quantityValue } from '../api/quantity.ts';
+import { admittedQuantityValue } from '../api/quantity.ts';
 import { type BuildContext, type Owned, ownedMeta } from './context.ts';
 import { databaseSizing } from './database-sizing.ts';
 import { chooseProfile, type QuotaProfileName } from './profile.ts';
@@ -77,13 +77,6 @@ export const QUOTA_PROFILES: Record<QuotaProfileName, QuotaProfile> = {
   },
 };
 
-function bytes(quantity: string): number {
-  const value = quantityValue(quantity);
-  // The schema only admits valid quantities; reaching this means a caller skipped validation.
-  if (value === undefined) throw new Error(`"${quantity}" is not a Kubernetes quantity`);
-  return value;
-}
-
 /** Bytes rounded up to whole GiB, the unit platform engineers read storage quotas in. */
 function formatGi(value: number): string {
   return `${Math.ceil(value / 2 ** 30)}Gi`;
@@ -97,8 +90,8 @@ export function effectiveQuota(ctx: BuildContext): QuotaProfile & { profile: Quo
   // Never create a database the quota would refuse: one volume per instance, at the size the Cluster is
   // built with (the profile's, the spec's, or the live one that cannot shrink).
   const database = databaseSizing(ctx);
-  const dbBytes = bytes(database.storage) * database.instances;
-  if (dbBytes > bytes(base.requestsStorage)) base.requestsStorage = formatGi(dbBytes);
+  const dbBytes = admittedQuantityValue(database.storage) * database.instances;
+  if (dbBytes > admittedQuantityValue(base.requestsStorage)) base.requestsStorage = formatGi(dbBytes);
   base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, database.instances + 2);
   const overrides = t.spec.quota.overrides ?? {};
   const merged = { ...base };
