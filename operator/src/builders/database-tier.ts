@@ -163,6 +163,11 @@ export function planFootprint(authorities: Iterable<PlannedAuthority>): National
   const profiles = Object.fromEntries(
     PROFILE_NAMES.map((p) => [p, { authorities: 0, tier: DEFAULT_TIERS[p] }]),
   ) as NationalPlan['profiles'];
+  // One authority's own cluster depends only on its profile: four footprints, not one per authority.
+  const ownCluster = Object.fromEntries(PROFILE_NAMES.map((p) => [p, dedicated(p)])) as Record<
+    QuotaProfileName,
+    Footprint
+  >;
   const tenantsByPool = new Map<string, number>();
   let dedicatedTier = EMPTY;
   let dedicatedOnly = EMPTY;
@@ -170,7 +175,7 @@ export function planFootprint(authorities: Iterable<PlannedAuthority>): National
   for (const authority of authorities) {
     const profile = autoProfile(authority.kind, authority.population);
     profiles[profile].authorities += 1;
-    const own = dedicated(profile);
+    const own = ownCluster[profile];
     dedicatedOnly = add(dedicatedOnly, own);
     if (DEFAULT_TIERS[profile] === 'Dedicated') {
       dedicatedTier = add(dedicatedTier, own);
