@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  CRD_FILE,
+  CRD_SOURCES,
+  crdFileOf,
+  crdOf,
   type JsonSchema,
-  renderCrdYaml,
+  openApiSchemaOf,
+  renderCrdYamlOf,
   territoryCrd,
   territoryOpenApiSchema,
   toStructural,
@@ -22,55 +25,75 @@ function walk(node: JsonSchema, path: string, visit: (node: JsonSchema, path: st
     walk(node.additionalProperties as JsonSchema, `${path}.*`, visit);
 }
 
-function specAndStatus(): { spec: JsonSchema; status: JsonSchema } {
-  const properties = territoryOpenApiSchema().properties as Record<string, JsonSchema>;
+function specAndStatus(schema: JsonSchema = territoryOpenApiSchema()): {
+  spec: JsonSchema;
+  status: JsonSchema;
+} {
+  const properties = schema.properties as Record<string, JsonSchema>;
   if (!properties.spec || !properties.status) throw new Error('spec and status must be in the schema');
   return { spec: properties.spec, status: properties.status };
 }
 
-describe('the Territory CRD', () => {
-  it(`${CRD_FILE} is what \`npm run crds\` generates today`, () => {
-    const committed = readFileSync(`${repositoryRoot}${CRD_FILE}`, 'utf8');
-    expect(committed === renderCrdYaml(), `${CRD_FILE} is stale: run \`npm run crds\` and commit it`).toBe(
-      true,
-    );
-  });
+for (const source of CRD_SOURCES) {
+  describe(`the ${source.kind} CRD`, () => {
+    const file = crdFileOf(source);
+    const schema = openApiSchemaOf(source);
 
-  it('describes every spec field', () => {
-    const missing: string[] = [];
-    walk(specAndStatus().spec, 'spec', (node, path) => {
-      if (!path.endsWith('[]') && typeof node.description !== 'string') missing.push(path);
+    it(`${file} is what \`npm run crds\` generates today`, () => {
+      const committed = readFileSync(`${repositoryRoot}${file}`, 'utf8');
+      expect(
+        committed === renderCrdYamlOf(source),
+        `${file} is stale: run \`npm run crds\` and commit it`,
+      ).toBe(true);
     });
-    expect(missing).toEqual([]);
-  });
 
-  it('bounds every string and list, so CEL cost estimation accepts the rules', () => {
-    const unbounded: string[] = [];
-    const { spec, status } = specAndStatus();
-    for (const [root, name] of [
-      [spec, 'spec'],
-      [status, 'status'],
-    ] as const) {
-      walk(root, name, (node, path) => {
-        if (node.type === 'string' && node.maxLength === undefined && node.enum === undefined)
-          unbounded.push(path);
-        if (node.type === 'array' && node.maxItems === undefined) unbounded.push(path);
+    it('describes every spec field', () => {
+      const missing: string[] = [];
+      walk(specAndStatus(schema).spec, 'spec', (node, path) => {
+        if (!path.endsWith('[]') && typeof node.description !== 'string') missing.push(path);
       });
-    }
-    expect(unbounded).toEqual([]);
-  });
+      expect(missing).toEqual([]);
+    });
 
-  it('is structural: typed nodes only, no $ref/anyOf/additionalProperties:false, integers with a format', () => {
-    walk(territoryOpenApiSchema(), '', (node, path) => {
-      expect(node.type, path).toBeDefined();
-      for (const forbidden of ['$ref', '$schema', 'anyOf', 'oneOf', 'allOf', 'const']) {
-        expect(node[forbidden], `${path} ${forbidden}`).toBeUndefined();
+    it('bounds every string and list, so CEL cost estimation accepts the rules', () => {
+      const unbounded: string[] = [];
+      const { spec, status } = specAndStatus(schema);
+      for (const [root, name] of [
+        [spec, 'spec'],
+        [status, 'status'],
+      ] as const) {
+        walk(root, name, (node, path) => {
+          if (node.type === 'string' && node.maxLength === undefined && node.enum === undefined)
+            unbounded.push(path);
+          if (node.type === 'array' && node.maxItems === undefined) unbounded.push(path);
+        });
       }
-      expect(node.additionalProperties, path).not.toBe(false);
-      if (node.type === 'integer') expect(['int32', 'int64'], path).toContain(node.format);
+      expect(unbounded).toEqual([]);
+    });
+
+    it('is structural: typed nodes only, no $ref/anyOf/additionalProperties:false, integers with a format', () => {
+      walk(schema, '', (node, path) => {
+        expect(node.type, path).toBeDefined();
+        for (const forbidden of ['$ref', '$schema', 'anyOf', 'oneOf', 'allOf', 'const']) {
+          expect(node[forbidden], `${path} ${forbidden}`).toBeUndefined();
+        }
+        expect(node.additionalProperties, path).not.toBe(false);
+        if (node.type === 'integer') expect(['int32', 'int64'], path).toContain(node.format);
+      });
+    });
+
+    it('is cluster-scoped, in the sovereign category, with a status subresource', () => {
+      const crd = crdOf(source) as {
+        spec: Record<string, unknown> & { versions: Record<string, unknown>[] };
+      };
+      expect(crd.spec.scope).toBe('Cluster');
+      expect(crd.spec.names).toMatchObject({ kind: source.kind, categories: ['sovereign'] });
+      expect(crd.spec.versions[0]).toMatchObject({ subresources: { status: {} } });
     });
   });
+}
 
+describe('the Territory CRD', () => {
   it('keeps the defaults the API server must apply', () => {
     const { spec } = specAndStatus();
     const properties = spec.properties as Record<string, JsonSchema>;

@@ -1,4 +1,5 @@
-// The Territory CustomResourceDefinition, derived from the zod schema (never written by hand).
+// The CustomResourceDefinitions (Territory, DatabasePool), derived from their zod schemas (never written
+// by hand).
 //
 // zod emits JSON Schema; Kubernetes wants a *structural* OpenAPI v3 schema: every node typed, no
 // $ref/anyOf-of-types, no `additionalProperties: false` (pruning does that job), integer formats,
@@ -8,8 +9,8 @@
 
 import { stringify } from 'yaml';
 import * as z from 'zod';
+import type { CelRule } from './patterns.ts';
 import {
-  API_VERSION,
   GROUP,
   KIND,
   PLURAL,
@@ -162,106 +163,168 @@ function jsonSchemaOf(schema: z.ZodType): JsonSchema {
   }) as JsonSchema;
 }
 
-function description(schema: z.ZodType): string {
-  const text = schema.meta()?.description;
-  if (typeof text !== 'string') throw new Error('the Territory schema must carry a description');
+/** What one kind's CRD is made of: its names, its zod schemas, and how kubectl lists it. */
+export interface CrdSource {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  categories: string[];
+  /** The module holding the zod schema, named in the generated file's header. */
+  module: string;
+  /** The whole object's schema: its description becomes the CRD's. */
+  schema: z.ZodType;
+  spec: z.ZodType;
+  status: z.ZodType;
+  /** Rules on the whole object: the only place CEL sees metadata.name beside the spec. */
+  rootRules: CelRule[];
+  /** metadata.name's bound, when the name ends up in a label value or a derived name. */
+  nameMaxLength: number;
+  selectableFields?: { jsonPath: string }[];
+  printerColumns: Record<string, unknown>[];
+}
+
+function description(source: CrdSource): string {
+  const text = source.schema.meta()?.description;
+  if (typeof text !== 'string') throw new Error(`the ${source.kind} schema must carry a description`);
   return text;
 }
 
-/** The openAPIV3Schema of the Territory kind. */
-export function territoryOpenApiSchema(): JsonSchema {
+/** The openAPIV3Schema of a kind. */
+export function openApiSchemaOf(source: CrdSource): JsonSchema {
   return {
     type: 'object',
-    description: description(TerritorySchema),
+    description: description(source),
     properties: {
       apiVersion: {
         type: 'string',
-        description: `APIVersion of this object: ${API_VERSION}.`,
+        description: `APIVersion of this object: ${source.group}/${source.version}.`,
       },
-      kind: { type: 'string', description: `Kind of this object: ${KIND}.` },
+      kind: { type: 'string', description: `Kind of this object: ${source.kind}.` },
       // The API server owns metadata's schema; a CRD may only restrict name and generateName. CEL
       // keeps this schema only when BOTH are typed (else it substitutes unbounded strings); the bounds
-      // let CEL estimate the cost of the root rules. name stops at 63 (not the API server's 253)
-      // because it is the value of the sovereign.dev/territory label on every owned object.
+      // let CEL estimate the cost of the root rules.
       metadata: {
         type: 'object',
         properties: {
-          name: { type: 'string', maxLength: 63 },
+          name: { type: 'string', maxLength: source.nameMaxLength },
           generateName: { type: 'string', maxLength: 253 },
         },
       },
-      spec: toStructural(jsonSchemaOf(TerritorySpecSchema), 'spec'),
-      status: toStructural(jsonSchemaOf(TerritoryStatusSchema), 'status'),
+      spec: toStructural(jsonSchemaOf(source.spec), 'spec'),
+      status: toStructural(jsonSchemaOf(source.status), 'status'),
     },
     required: ['spec'],
-    'x-kubernetes-validations': ROOT_RULES,
+    'x-kubernetes-validations': source.rootRules,
   };
 }
 
-const readyCondition = '.status.conditions[?(@.type=="Ready")]';
+/** The name of a kind's CRD, and the file `npm run crds` writes it to. */
+export const crdNameOf = (source: CrdSource) => `${source.plural}.${source.group}`;
+export const crdFileOf = (source: CrdSource) => `crds/${source.group}_${source.plural}.yaml`;
 
-/** The whole CustomResourceDefinition object. */
-export function territoryCrd(): JsonSchema {
+/** The whole CustomResourceDefinition object of a kind. */
+export function crdOf(source: CrdSource): JsonSchema {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: {
-      name: CRD_NAME,
+      name: crdNameOf(source),
       labels: {
         'app.kubernetes.io/name': 'territory-operator',
         'app.kubernetes.io/part-of': 'territory-operator',
       },
     },
     spec: {
-      group: GROUP,
+      group: source.group,
       scope: 'Cluster',
       names: {
-        kind: KIND,
-        listKind: `${KIND}List`,
-        plural: PLURAL,
-        singular: SINGULAR,
-        shortNames: ['terr'],
-        categories: ['sovereign'],
+        kind: source.kind,
+        listKind: `${source.kind}List`,
+        plural: source.plural,
+        singular: source.singular,
+        shortNames: source.shortNames,
+        categories: source.categories,
       },
       versions: [
         {
-          name: VERSION,
+          name: source.version,
           served: true,
           storage: true,
           subresources: { status: {} },
-          // Field selectors let an operator instance (or a person) list one kind or level only.
-          selectableFields: [{ jsonPath: '.spec.authority.kind' }, { jsonPath: '.spec.hosting.level' }],
-          additionalPrinterColumns: [
-            { name: 'Authority', type: 'string', jsonPath: '.spec.authority.kind' },
-            { name: 'Code', type: 'string', jsonPath: '.spec.authority.code' },
-            { name: 'Name', type: 'string', jsonPath: '.status.authority.officialName' },
-            { name: 'Level', type: 'string', jsonPath: '.spec.hosting.level' },
-            { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
-            { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason` },
-            // A date column prints as an age: how long since the last encrypted backup succeeded.
-            {
-              name: 'Last-Backup',
-              type: 'date',
-              jsonPath: '.status.backup.logical.lastSuccessful',
-              priority: 1,
-            },
-            { name: 'Backup', type: 'string', jsonPath: '.status.backup.logical.state', priority: 1 },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
-          schema: { openAPIV3Schema: territoryOpenApiSchema() },
+          ...(source.selectableFields ? { selectableFields: source.selectableFields } : {}),
+          additionalPrinterColumns: source.printerColumns,
+          schema: { openAPIV3Schema: openApiSchemaOf(source) },
         },
       ],
     },
   };
 }
 
-const HEADER = [
-  '# GENERATED FILE, DO NOT EDIT.',
-  '# Generated from the zod schema in operator/src/api/territory.ts by `npm run crds`.',
-  '# A unit test fails when this file is stale.',
-].join('\n');
+/** The exact content of a kind's CRD file. */
+export function renderCrdYamlOf(source: CrdSource): string {
+  const header = [
+    '# GENERATED FILE, DO NOT EDIT.',
+    `# Generated from the zod schema in ${source.module} by \`npm run crds\`.`,
+    '# A unit test fails when this file is stale.',
+  ].join('\n');
+  return `${header}\n${stringify(crdOf(source), { lineWidth: 0 })}`;
+}
+
+export const readyCondition = '.status.conditions[?(@.type=="Ready")]';
+
+export const TERRITORY_CRD: CrdSource = {
+  group: GROUP,
+  version: VERSION,
+  kind: KIND,
+  plural: PLURAL,
+  singular: SINGULAR,
+  shortNames: ['terr'],
+  categories: ['sovereign'],
+  module: 'operator/src/api/territory.ts',
+  schema: TerritorySchema,
+  spec: TerritorySpecSchema,
+  status: TerritoryStatusSchema,
+  rootRules: ROOT_RULES,
+  // Not the API server's 253: the name is the value of the sovereign.dev/territory label on every owned
+  // object, and label values stop at 63.
+  nameMaxLength: 63,
+  // Field selectors let an operator instance (or a person) list one kind or level only.
+  selectableFields: [{ jsonPath: '.spec.authority.kind' }, { jsonPath: '.spec.hosting.level' }],
+  printerColumns: [
+    { name: 'Authority', type: 'string', jsonPath: '.spec.authority.kind' },
+    { name: 'Code', type: 'string', jsonPath: '.spec.authority.code' },
+    { name: 'Name', type: 'string', jsonPath: '.status.authority.officialName' },
+    { name: 'Level', type: 'string', jsonPath: '.spec.hosting.level' },
+    { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
+    { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason` },
+    // A date column prints as an age: how long since the last encrypted backup succeeded.
+    {
+      name: 'Last-Backup',
+      type: 'date',
+      jsonPath: '.status.backup.logical.lastSuccessful',
+      priority: 1,
+    },
+    { name: 'Backup', type: 'string', jsonPath: '.status.backup.logical.state', priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};
+
+/** The openAPIV3Schema of the Territory kind. */
+export const territoryOpenApiSchema = (): JsonSchema => openApiSchemaOf(TERRITORY_CRD);
+
+/** The Territory's CustomResourceDefinition object. */
+export const territoryCrd = (): JsonSchema => crdOf(TERRITORY_CRD);
 
 /** The exact content of crds/sovereign.dev_territories.yaml. */
-export function renderCrdYaml(): string {
-  return `${HEADER}\n${stringify(territoryCrd(), { lineWidth: 0 })}`;
+export const renderCrdYaml = (): string => renderCrdYamlOf(TERRITORY_CRD);
+
+/** Every kind the operator defines, in the order their files are written. */
+export const CRD_SOURCES: readonly CrdSource[] = [TERRITORY_CRD];
+
+/** The CRD files of crds/, as `npm run crds` writes them. */
+export function crdFiles(): { path: string; content: string }[] {
+  return CRD_SOURCES.map((source) => ({ path: crdFileOf(source), content: renderCrdYamlOf(source) }));
 }

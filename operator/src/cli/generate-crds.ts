@@ -1,15 +1,15 @@
-// `npm run crds`: write the CRD generated from the zod schema, and the Helm chart's generated files (its
-// CRD copy, the operator's RBAC rules, values.schema.json); `--check` only verifies the committed files
+// `npm run crds`: write the CRDs generated from the zod schemas, and the Helm chart's generated files (its
+// CRD copies, the operator's RBAC rules, values.schema.json); `--check` only verifies the committed files
 // are up to date (for CI), exiting 1 when one is stale.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CRD_FILE, renderCrdYaml } from '../api/crd.ts';
+import { crdFiles } from '../api/crd.ts';
 import { chartGeneratedFiles } from '../rbac/chart-files.ts';
 
 const repositoryRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const files = [{ path: CRD_FILE, content: renderCrdYaml() }, ...chartGeneratedFiles()];
+const files = [...crdFiles(), ...chartGeneratedFiles()];
 
 if (process.argv.includes('--check')) {
   let stale = 0;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { renderCrdYaml } from '../api/crd.ts';
+import { crdFiles } from '../api/crd.ts';
 import { parseOperatorConfig } from '../config/operator-config.ts';
 import { CHART_DIR, chartGeneratedFiles } from './chart-files.ts';
 import { operatorClusterRoleRules } from './operator-rbac.ts';
@@ -26,9 +26,10 @@ describe("the Helm chart's generated files", () => {
     });
   }
 
-  it("holds the same CRD as the repository's crds/", () => {
-    const chartCrd = chartGeneratedFiles().find((f) => f.path.startsWith(`${CHART_DIR}/crds/`));
-    expect(chartCrd?.content).toBe(renderCrdYaml());
+  it("holds the same CRDs as the repository's crds/", () => {
+    const chartCrds = chartGeneratedFiles().filter((f) => f.path.startsWith(`${CHART_DIR}/crds/`));
+    expect(chartCrds.map((f) => f.path)).toEqual(crdFiles().map((f) => `${CHART_DIR}/${f.path}`));
+    expect(chartCrds.map((f) => f.content)).toEqual(crdFiles().map((f) => f.content));
   });
 
   it('writes the ClusterRole rules as YAML that parses back to the computed rules', () => {

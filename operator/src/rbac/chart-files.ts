@@ -1,9 +1,9 @@
-// The Helm chart's generated files, written by `npm run crds` beside the repository's CRD, so the chart can
-// never drift from the code: the CRD copy in the chart's crds/, the operator's RBAC rules (from
+// The Helm chart's generated files, written by `npm run crds` beside the repository's CRDs, so the chart can
+// never drift from the code: the CRD copies in the chart's crds/, the operator's RBAC rules (from
 // operator-rbac.ts) and values.schema.json, whose `config` part is the operator configuration's zod schema.
 // Pure: returns paths and contents; the script writes them and a unit test compares them with the tree.
 import { Document, isSeq, visit } from 'yaml';
-import { CRD_FILE, renderCrdYaml } from '../api/crd.ts';
+import { crdFiles } from '../api/crd.ts';
 import { ADMIN_RULES, READER_RULES } from '../builders/rbac.ts';
 import {
   leaderElectionRoleRules,
@@ -35,10 +35,12 @@ function rulesYaml(what: string, rules: PolicyRule[]): string {
 }
 
 export function chartGeneratedFiles(): GeneratedFile[] {
-  const crdName = CRD_FILE.slice(CRD_FILE.lastIndexOf('/') + 1);
   return [
-    // Helm installs crds/ on first install only; the README says how to upgrade it.
-    { path: `${CHART_DIR}/crds/${crdName}`, content: renderCrdYaml() },
+    // Helm installs crds/ on first install only; the README says how to upgrade them.
+    ...crdFiles().map(({ path, content }) => ({
+      path: `${CHART_DIR}/crds/${path.slice(path.lastIndexOf('/') + 1)}`,
+      content,
+    })),
     {
       path: `${CHART_DIR}/files/clusterrole-rules.yaml`,
       content: rulesYaml(
