@@ -11,6 +11,16 @@ import { stringify } from 'yaml';
 import * as z from 'zod';
 import type { CelRule } from './patterns.ts';
 import {
+  DatabasePoolSchema,
+  DatabasePoolSpecSchema,
+  DatabasePoolStatusSchema,
+  POOL_KIND,
+  POOL_NAME_MAX,
+  POOL_PLURAL,
+  POOL_ROOT_RULES,
+  POOL_SINGULAR,
+} from './pool.ts';
+import {
   GROUP,
   KIND,
   PLURAL,
@@ -321,8 +331,34 @@ export const territoryCrd = (): JsonSchema => crdOf(TERRITORY_CRD);
 /** The exact content of crds/sovereign.dev_territories.yaml. */
 export const renderCrdYaml = (): string => renderCrdYamlOf(TERRITORY_CRD);
 
+export const DATABASE_POOL_CRD: CrdSource = {
+  group: GROUP,
+  version: VERSION,
+  kind: POOL_KIND,
+  plural: POOL_PLURAL,
+  singular: POOL_SINGULAR,
+  shortNames: ['dbpool'],
+  categories: ['sovereign'],
+  module: 'operator/src/api/pool.ts',
+  schema: DatabasePoolSchema,
+  spec: DatabasePoolSpecSchema,
+  status: DatabasePoolStatusSchema,
+  rootRules: POOL_ROOT_RULES,
+  // The name of the pool's CloudNativePG Cluster, which CloudNativePG keeps to 50 characters.
+  nameMaxLength: POOL_NAME_MAX,
+  printerColumns: [
+    { name: 'Namespace', type: 'string', jsonPath: '.spec.namespace' },
+    { name: 'Tenants', type: 'integer', jsonPath: '.status.tenants' },
+    { name: 'Max-Tenants', type: 'integer', jsonPath: '.spec.maxTenants' },
+    { name: 'Level', type: 'string', jsonPath: '.spec.hosting.level' },
+    { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
+    { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason`, priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+};
+
 /** Every kind the operator defines, in the order their files are written. */
-export const CRD_SOURCES: readonly CrdSource[] = [TERRITORY_CRD];
+export const CRD_SOURCES: readonly CrdSource[] = [TERRITORY_CRD, DATABASE_POOL_CRD];
 
 /** The CRD files of crds/, as `npm run crds` writes them. */
 export function crdFiles(): { path: string; content: string }[] {

@@ -69,6 +69,82 @@ const cpuMemory = (what: string) =>
 
 const MIN_STORAGE = '1Gi';
 
+/**
+ * The volume of each PostgreSQL instance, for a Territory's own cluster (spec.database.storage) and a pool's
+ * (spec.storage): `path` is the field's path in the API server's messages, `sizeDefault` says where the size
+ * comes from when it is left out.
+ */
+export function instanceStorageSchema(path: string, sizeDefault: { changed: string; value: string }) {
+  return z
+    .strictObject({
+      size: quantity()
+        .refine((size) => (compareQuantities(size, MIN_STORAGE) ?? 0) >= 0, {
+          message: `must be at least ${MIN_STORAGE}`,
+        })
+        .optional()
+        .meta({
+          description:
+            'Volume size of each PostgreSQL instance, e.g. 10Gi. At least 1Gi. It can grow but never ' +
+            'shrink (volumes cannot shrink): the API server refuses a smaller value, and when a smaller ' +
+            `size takes effect otherwise (this field set where it was absent, or removed, or ${sizeDefault.changed}) ` +
+            `the operator keeps the live volume. Default: ${sizeDefault.value}.`,
+          'x-kubernetes-validations': [
+            {
+              rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${MIN_STORAGE}')) >= 0`,
+              message: `${path}.size must be at least ${MIN_STORAGE}`,
+            },
+            {
+              rule: '!isQuantity(self) || !isQuantity(oldSelf) || quantity(self).compareTo(quantity(oldSelf)) >= 0',
+              message: `${path}.size cannot shrink: volumes can only grow`,
+            },
+          ] satisfies CelRule[],
+        }),
+      storageClass: z
+        .string()
+        .max(253)
+        .regex(DNS_SUBDOMAIN, { message: 'must be a StorageClass name' })
+        .optional()
+        .meta({ description: "StorageClass of the volumes; the cluster's default class when absent." }),
+    })
+    .meta({ description: 'Persistent storage of each PostgreSQL instance.' });
+}
+
+/**
+ * CPU and memory of each PostgreSQL instance, for a Territory's own cluster (spec.database.resources) and a
+ * pool's (spec.resources): a request never above its limit, in zod and CEL, with messages naming `path`.
+ */
+export function instanceResourcesSchema(path: string, description: string) {
+  return z
+    .strictObject({
+      requests: cpuMemory('requests').optional(),
+      limits: cpuMemory('limits').optional(),
+    })
+    .superRefine((resources, ctx) => {
+      for (const name of ['cpu', 'memory'] as const) {
+        const request = resources.requests?.[name];
+        const limit = resources.limits?.[name];
+        if (request !== undefined && limit !== undefined && (compareQuantities(request, limit) ?? 0) > 0) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['requests', name],
+            message: `must not exceed ${path}.limits.${name}`,
+          });
+        }
+      }
+    })
+    .meta({
+      description,
+      'x-kubernetes-validations': ['cpu', 'memory'].map((name) => ({
+        rule:
+          `!has(self.requests) || !has(self.limits) || !has(self.requests.${name}) || !has(self.limits.${name}) ` +
+          `|| !isQuantity(self.requests.${name}) || !isQuantity(self.limits.${name}) ` +
+          `|| quantity(self.requests.${name}).compareTo(quantity(self.limits.${name})) <= 0`,
+        message: `${path}.requests.${name} must not exceed ${path}.limits.${name}`,
+        fieldPath: `.requests.${name}`,
+      })) satisfies CelRule[],
+    });
+}
+
 export const DatabaseSchema = z
   .strictObject({
     postgresVersion: z.enum(POSTGRES_VERSIONS).default('17').meta({
@@ -87,80 +163,23 @@ export const DatabaseSchema = z
           'Number of PostgreSQL instances (1 primary + replicas), 1 to 9. Use 2 or more for high availability. ' +
           'Default: from the quota profile: small 1, medium 1, large 2, xlarge 3.',
       }),
-    storage: z
-      .strictObject({
-        size: quantity()
-          .refine((size) => (compareQuantities(size, MIN_STORAGE) ?? 0) >= 0, {
-            message: `must be at least ${MIN_STORAGE}`,
-          })
-          .optional()
-          .meta({
-            description:
-              'Volume size of each PostgreSQL instance, e.g. 10Gi. At least 1Gi. It can grow but never ' +
-              'shrink (volumes cannot shrink): the API server refuses a smaller value, and when a smaller ' +
-              'size takes effect otherwise (this field set where it was absent, or removed, or the profile ' +
-              'changed) the operator keeps the live volume. Default: from the quota profile: small 5Gi, ' +
-              'medium 20Gi, large 100Gi, xlarge 500Gi.',
-            'x-kubernetes-validations': [
-              {
-                rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${MIN_STORAGE}')) >= 0`,
-                message: `spec.database.storage.size must be at least ${MIN_STORAGE}`,
-              },
-              {
-                rule: '!isQuantity(self) || !isQuantity(oldSelf) || quantity(self).compareTo(quantity(oldSelf)) >= 0',
-                message: 'spec.database.storage.size cannot shrink: volumes can only grow',
-              },
-            ] satisfies CelRule[],
-          }),
-        storageClass: z
-          .string()
-          .max(253)
-          .regex(DNS_SUBDOMAIN, { message: 'must be a StorageClass name' })
-          .optional()
-          .meta({ description: "StorageClass of the volumes; the cluster's default class when absent." }),
-      })
-      .prefault({})
-      .meta({ description: 'Persistent storage of each PostgreSQL instance.' }),
-    resources: z
-      .strictObject({
-        requests: cpuMemory('requests').optional(),
-        limits: cpuMemory('limits').optional(),
-      })
-      .superRefine((resources, ctx) => {
-        for (const name of ['cpu', 'memory'] as const) {
-          const request = resources.requests?.[name];
-          const limit = resources.limits?.[name];
-          if (request !== undefined && limit !== undefined && (compareQuantities(request, limit) ?? 0) > 0) {
-            ctx.addIssue({
-              code: 'custom',
-              path: ['requests', name],
-              message: `must not exceed spec.database.resources.limits.${name}`,
-            });
-          }
-        }
-      })
-      .optional()
-      .meta({
-        description:
-          'CPU and memory of each PostgreSQL instance. Each value left out comes from the quota profile ' +
-          '(requests/limits): small cpu 250m/1, memory 512Mi/512Mi; medium cpu 500m/2, memory 2Gi/2Gi; ' +
-          'large cpu 1/4, memory 4Gi/4Gi; xlarge cpu 2/8, memory 8Gi/8Gi. ' +
-          "A request above the profile's limit raises the limit to it; a CPU limit below the profile's " +
-          'request lowers the request to it; a memory request left out equals the memory limit (reserved ' +
-          "in full, so PostgreSQL is not the first Pod a node under memory pressure kills). PostgreSQL's " +
-          'memory parameters follow the memory limit: shared_buffers 25%, effective_cache_size 75%, ' +
-          'maintenance_work_mem 1/16 (64MB to 2GB), work_mem half of what shared_buffers leaves shared ' +
-          'among max_connections (at least 4MB); max_connections comes from the profile (small 50, medium 100, ' +
-          'large 200, xlarge 300), lowered to one per 10MB of a memory limit below the profile’s (at least 20).',
-        'x-kubernetes-validations': ['cpu', 'memory'].map((name) => ({
-          rule:
-            `!has(self.requests) || !has(self.limits) || !has(self.requests.${name}) || !has(self.limits.${name}) ` +
-            `|| !isQuantity(self.requests.${name}) || !isQuantity(self.limits.${name}) ` +
-            `|| quantity(self.requests.${name}).compareTo(quantity(self.limits.${name})) <= 0`,
-          message: `spec.database.resources.requests.${name} must not exceed spec.database.resources.limits.${name}`,
-          fieldPath: `.requests.${name}`,
-        })) satisfies CelRule[],
-      }),
+    storage: instanceStorageSchema('spec.database.storage', {
+      changed: 'the profile changed',
+      value: 'from the quota profile: small 5Gi, medium 20Gi, large 100Gi, xlarge 500Gi',
+    }).prefault({}),
+    resources: instanceResourcesSchema(
+      'spec.database.resources',
+      'CPU and memory of each PostgreSQL instance. Each value left out comes from the quota profile ' +
+        '(requests/limits): small cpu 250m/1, memory 512Mi/512Mi; medium cpu 500m/2, memory 2Gi/2Gi; ' +
+        'large cpu 1/4, memory 4Gi/4Gi; xlarge cpu 2/8, memory 8Gi/8Gi. ' +
+        "A request above the profile's limit raises the limit to it; a CPU limit below the profile's " +
+        'request lowers the request to it; a memory request left out equals the memory limit (reserved ' +
+        "in full, so PostgreSQL is not the first Pod a node under memory pressure kills). PostgreSQL's " +
+        'memory parameters follow the memory limit: shared_buffers 25%, effective_cache_size 75%, ' +
+        'maintenance_work_mem 1/16 (64MB to 2GB), work_mem half of what shared_buffers leaves shared ' +
+        'among max_connections (at least 4MB); max_connections comes from the profile (small 50, medium 100, ' +
+        'large 200, xlarge 300), lowered to one per 10MB of a memory limit below the profile’s (at least 20).',
+    ).optional(),
   })
   .meta({ description: 'The PostgreSQL cluster (run by CloudNativePG) that holds the authority data.' });
 

@@ -147,7 +147,12 @@ export function parseTerritory(obj: unknown): ParseResult {
   // reportInput tells a missing field (input undefined) from a wrong type; inputs are not shown.
   const result = TerritorySchema.safeParse(obj, { reportInput: true });
   if (result.success) return { ok: true, territory: result.data };
-  return { ok: false, errors: result.error.issues.flatMap(formatIssue) };
+  return { ok: false, errors: formatIssues(result.error.issues) };
+}
+
+/** zod's issues as `path: problem` lines, as parseTerritory (and parseDatabasePool) report them. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.flatMap(formatIssue);
 }
 
 /** `spec.controller.purposes[0].name` from zod's `['spec','controller','purposes',0,'name']`. */
