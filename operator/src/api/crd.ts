@@ -9,13 +9,12 @@
 
 import { stringify } from 'yaml';
 import * as z from 'zod';
-import type { CelRule } from './patterns.ts';
+import { type CelRule, POOL_NAME_MAX } from './patterns.ts';
 import {
   DatabasePoolSchema,
   DatabasePoolSpecSchema,
   DatabasePoolStatusSchema,
   POOL_KIND,
-  POOL_NAME_MAX,
   POOL_PLURAL,
   POOL_ROOT_RULES,
   POOL_SINGULAR,

@@ -48,6 +48,16 @@ export const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
 export const CONDITION_TYPE =
   /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
 
+/**
+ * A DatabasePool's name is its CloudNativePG Cluster's, which CloudNativePG wants a DNS-1035 label (a letter
+ * first) of at most 50 characters: its Pods and Services are named after it.
+ */
+export const POOL_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const POOL_NAME_MAX = 50;
+export const POOL_NAME_HINT =
+  'a DNS-1035 label (lowercase letters, digits and -, starting with a letter) of at most 50 characters: ' +
+  "it names the pool's CloudNativePG Cluster";
+
 /** Namespaces Kubernetes keeps for itself; a Territory must never land in one. */
 export function isReservedNamespace(name: string): boolean {
   return name === 'default' || name.startsWith('kube-');

@@ -14,6 +14,9 @@ import {
   type CelRule,
   DNS_LABEL,
   isReservedNamespace,
+  POOL_NAME,
+  POOL_NAME_HINT,
+  POOL_NAME_MAX,
   rejectDuplicates,
 } from './patterns.ts';
 import { HostingSchema, instanceResourcesSchema, instanceStorageSchema, POSTGRES_VERSIONS } from './stack.ts';
@@ -24,16 +27,6 @@ export const POOL_KIND = 'DatabasePool';
 export const POOL_PLURAL = 'databasepools';
 export const POOL_SINGULAR = 'databasepool';
 export const POOL_API_VERSION = `${GROUP}/${VERSION}`;
-
-/**
- * A pool's name is its CloudNativePG Cluster's, which CloudNativePG wants a DNS-1035 label (a letter first)
- * of at most 50 characters: its Pods and Services are named after it.
- */
-export const POOL_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-export const POOL_NAME_MAX = 50;
-export const POOL_NAME_HINT =
-  'a DNS-1035 label (lowercase letters, digits and -, starting with a letter) of at most 50 characters: ' +
-  "it names the pool's CloudNativePG Cluster";
 
 /** The connections of the whole pool, unless spec.maxConnections says otherwise: see its description. */
 export const BASE_CONNECTIONS = 100;

@@ -11,6 +11,8 @@ import {
   EncryptionSchema,
   HostingSchema,
   QuotaSchema,
+  sharedAsked,
+  sharedAskedCel,
 } from './stack.ts';
 
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
@@ -20,6 +22,19 @@ const PHYSICAL_REFUSAL =
   "physical backups are encrypted with the storage provider's key only (barman-cloud cannot encrypt on the " +
   'client side), so the provider could read the whole database (SecNumCloud 10.5). Remove ' +
   "spec.backup.physical: the logical backups, encrypted with the authority's keys, remain";
+
+/** Why a Shared database has no physical backups of its own, and what to do instead (zod and CEL). */
+const SHARED_PHYSICAL_REFUSAL =
+  'must be false when the database is Shared (spec.database.tier Shared, or spec.database.pool set): physical ' +
+  "backups (the WAL archive, for point-in-time recovery) are the pool's, run by the platform for all its " +
+  "tenants. The logical backups, encrypted with the authority's keys, remain; set spec.database.tier " +
+  "Dedicated for physical backups of the Territory's own";
+
+/** Why a Shared database cannot be recovered to a point in time, and what to do instead (zod and CEL). */
+const SHARED_POINT_IN_TIME_REFUSAL =
+  "PointInTime needs a cluster of the Territory's own: a Shared database (spec.database.tier Shared, or " +
+  "spec.database.pool set) cannot be rewound alone, since its pool's recovery would rewind every tenant. " +
+  'Restore from a LogicalBackup, or set spec.database.tier Dedicated';
 
 export const TerritorySpecSchema = z
   .strictObject({
@@ -68,6 +83,18 @@ export const TerritorySpecSchema = z
       }),
   })
   .superRefine((spec, ctx) => {
+    if (sharedAsked(spec.database)) {
+      if (spec.backup.physical.enabled) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backup', 'physical', 'enabled'],
+          message: SHARED_PHYSICAL_REFUSAL,
+        });
+      }
+      if (spec.restore?.from === 'PointInTime') {
+        ctx.addIssue({ code: 'custom', path: ['restore', 'from'], message: SHARED_POINT_IN_TIME_REFUSAL });
+      }
+    }
     if (spec.hosting.level !== 'secnumcloud') return;
     if (schedulePeriodDays(spec.backup.schedule) !== 1) {
       ctx.addIssue({
@@ -117,6 +144,21 @@ export const TerritorySpecSchema = z
           '!has(self.backup.physical.enabled) || !self.backup.physical.enabled',
         message: `spec.backup.physical.enabled must be false when spec.hosting.level is secnumcloud: ${PHYSICAL_REFUSAL}`,
         fieldPath: '.backup.physical.enabled',
+      },
+      {
+        // has(): database, physical and enabled are defaulted, and an object stored before may lack them.
+        rule:
+          `!has(self.database) || !${sharedAskedCel('self.database')} || !has(self.backup.physical) || ` +
+          '!has(self.backup.physical.enabled) || !self.backup.physical.enabled',
+        message: `spec.backup.physical.enabled ${SHARED_PHYSICAL_REFUSAL}`,
+        fieldPath: '.backup.physical.enabled',
+      },
+      {
+        rule:
+          `!has(self.database) || !${sharedAskedCel('self.database')} || !has(self.restore) || ` +
+          "self.restore.from != 'PointInTime'",
+        message: `spec.restore.from: ${SHARED_POINT_IN_TIME_REFUSAL}`,
+        fieldPath: '.restore.from',
       },
     ] satisfies CelRule[],
   });

@@ -8,6 +8,9 @@ import {
   type CelRule,
   DNS_SUBDOMAIN,
   label,
+  POOL_NAME,
+  POOL_NAME_HINT,
+  POOL_NAME_MAX,
   PROVIDER_REGION,
   quantity,
   rejectDuplicates,
@@ -54,6 +57,33 @@ export const HostingSchema = z
 // spec.database
 
 export const POSTGRES_VERSIONS = ['15', '16', '17', '18'] as const;
+
+/**
+ * Where a Territory's database lives: a PostgreSQL cluster of its own (Dedicated), or a database of its own
+ * in a DatabasePool shared with other small authorities (Shared).
+ */
+export const DATABASE_TIERS = ['Shared', 'Dedicated'] as const;
+export type DatabaseTier = (typeof DATABASE_TIERS)[number];
+
+/** What a Territory whose database is Shared is told about a field that belongs to its pool. */
+export const POOL_OWNS =
+  "is the pool's when the database is Shared (spec.database.tier Shared, or spec.database.pool set): " +
+  "remove it, or set spec.database.tier Dedicated for a cluster of the Territory's own";
+
+const POOL_WITH_DEDICATED =
+  "goes with tier Shared (or no tier): it names the pool holding a shared database; remove it for a cluster of the Territory's own";
+
+/** Whether a Territory asks for the Shared tier itself: tier Shared, or a pool named (tier left out). */
+export function sharedAsked(database: {
+  tier?: DatabaseTier | undefined;
+  pool?: string | undefined;
+}): boolean {
+  return database.tier === 'Shared' || (database.tier === undefined && database.pool !== undefined);
+}
+
+/** The same, in CEL, on spec.database (`db`). */
+export const sharedAskedCel = (db: string) =>
+  `((has(${db}.tier) && ${db}.tier == 'Shared') || (!has(${db}.tier) && has(${db}.pool)))`;
 
 const cpuMemory = (what: string) =>
   z
@@ -147,6 +177,32 @@ export function instanceResourcesSchema(path: string, description: string) {
 
 export const DatabaseSchema = z
   .strictObject({
+    tier: z
+      .enum(DATABASE_TIERS)
+      .optional()
+      .meta({
+        description:
+          "Where the database lives. Dedicated: a PostgreSQL cluster of the Territory's own, in its namespace, " +
+          'sized from its profile and the fields below. Shared: a database of its own in a DatabasePool, a ' +
+          'PostgreSQL cluster the platform runs for small authorities (spec.database.pool, or a pool serving the ' +
+          'Territory), sized by the pool: no instances, storage or resources of its own, and no physical backups ' +
+          "or point-in-time recovery (they are the pool's). Left out (automatic): a Territory whose dedicated " +
+          'cluster exists keeps it (a database is never moved silently); otherwise Shared when its profile shares ' +
+          'by default (small), asks for nothing a pool cannot give, and a ready pool serves its département (or ' +
+          'selects it) with room and meets its hosting; else Dedicated. status.database.tier says which it got.',
+      }),
+    pool: z
+      .string()
+      .max(POOL_NAME_MAX)
+      .regex(POOL_NAME, { message: `must be a DatabasePool name: ${POOL_NAME_HINT}` })
+      .optional()
+      .meta({
+        description:
+          'The DatabasePool to hold the database, by name: the Shared tier in this very pool. Left out with tier ' +
+          'Shared: a pool that serves the Territory. Not with tier Dedicated. A pool that does not serve the ' +
+          'Territory, is full, or does not meet its hosting (level and regions) is refused, and DatabaseReady ' +
+          'says why: the Territory then waits for it rather than getting a cluster of its own.',
+      }),
     postgresVersion: z.enum(POSTGRES_VERSIONS).default('17').meta({
       description: 'PostgreSQL major version: "15", "16", "17" or "18" (quoted in YAML).',
     }),
@@ -181,7 +237,43 @@ export const DatabaseSchema = z
         'large 200, xlarge 300), lowered to one per 10MB of a memory limit below the profile’s (at least 20).',
     ).optional(),
   })
-  .meta({ description: 'The PostgreSQL cluster (run by CloudNativePG) that holds the authority data.' });
+  .superRefine((database, ctx) => {
+    if (database.pool !== undefined && database.tier === 'Dedicated') {
+      ctx.addIssue({ code: 'custom', path: ['pool'], message: POOL_WITH_DEDICATED });
+    }
+    if (!sharedAsked(database)) return;
+    const owned: [string[], unknown][] = [
+      [['instances'], database.instances],
+      [['storage', 'size'], database.storage.size],
+      [['storage', 'storageClass'], database.storage.storageClass],
+      [['resources'], database.resources],
+    ];
+    for (const [path, value] of owned) {
+      if (value !== undefined) ctx.addIssue({ code: 'custom', path, message: POOL_OWNS });
+    }
+  })
+  .meta({
+    description: 'The PostgreSQL cluster (run by CloudNativePG) that holds the authority data.',
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.pool) || !has(self.tier) || self.tier == 'Shared'",
+        message: `spec.database.pool ${POOL_WITH_DEDICATED}`,
+        fieldPath: '.pool',
+      },
+      ...(
+        [
+          ['instances', '!has(self.instances)'],
+          ['storage.size', '!has(self.storage) || !has(self.storage.size)'],
+          ['storage.storageClass', '!has(self.storage) || !has(self.storage.storageClass)'],
+          ['resources', '!has(self.resources)'],
+        ] as const
+      ).map(([field, absent]) => ({
+        rule: `!${sharedAskedCel('self')} || ${absent}`,
+        message: `spec.database.${field} ${POOL_OWNS}`,
+        fieldPath: `.${field}`,
+      })),
+    ] satisfies CelRule[],
+  });
 
 // ---------------------------------------------------------------------------------------------
 // spec.encryption

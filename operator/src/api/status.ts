@@ -1,8 +1,8 @@
 // status: written by the operator only; never key material or passwords.
 
 import * as z from 'zod';
-import { CONDITION_REASON, CONDITION_TYPE, RFC3339 } from './patterns.ts';
-import { PHYSICAL_BACKUP_ENCRYPTIONS } from './stack.ts';
+import { CONDITION_REASON, CONDITION_TYPE, POOL_NAME_MAX, RFC3339 } from './patterns.ts';
+import { DATABASE_TIERS, PHYSICAL_BACKUP_ENCRYPTIONS } from './stack.ts';
 
 /** Condition types the operator reports, `Ready` first; Reconciling/Stalled are the kstatus pair. */
 export const CONDITION_TYPES = [
@@ -125,9 +125,22 @@ export const TerritoryStatusSchema = z
           .optional()
           .meta({ description: 'Secret with the application credentials (its name only).' }),
         phase: z.string().max(256).optional().meta({ description: 'Phase reported by CloudNativePG.' }),
+        tier: z
+          .enum(DATABASE_TIERS)
+          .optional()
+          .meta({
+            description:
+              "Where the database lives: Dedicated (a cluster of the Territory's own) or Shared (a database in " +
+              'a DatabasePool), as resolved from spec.database.tier and the live facts.',
+          }),
+        pool: z
+          .string()
+          .max(POOL_NAME_MAX)
+          .optional()
+          .meta({ description: 'The DatabasePool holding the database, when Shared.' }),
       })
       .optional()
-      .meta({ description: 'The PostgreSQL cluster as observed.' }),
+      .meta({ description: 'The PostgreSQL database as observed.' }),
     keys: z
       .object({
         current: z.string().max(128).optional().meta({ description: 'Id of the key version in use.' }),

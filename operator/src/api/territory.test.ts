@@ -229,3 +229,71 @@ describe('quantities', () => {
     expect(compareQuantities('x', '2')).toBeUndefined();
   });
 });
+
+describe('the database tier', () => {
+  const withSpec = (patch: Record<string, unknown>) =>
+    parseTerritory(invalidTerritory({ name: '', field: '', patch: { spec: patch } as never }, 'rennes'));
+
+  it('is automatic unless the spec names it, and the pool goes with Shared', () => {
+    const auto = withSpec({});
+    if (!auto.ok) throw new Error(auto.errors.join('\n'));
+    expect(auto.territory.spec.database.tier).toBeUndefined();
+    expect(auto.territory.spec.database.pool).toBeUndefined();
+    for (const database of [{ tier: 'Shared' }, { pool: 'pool-35' }, { tier: 'Shared', pool: 'pool-35' }]) {
+      const shared = withSpec({ database });
+      expect(shared.ok ? [] : shared.errors, JSON.stringify(database)).toEqual([]);
+    }
+    // A Dedicated database keeps every field of its own cluster.
+    const dedicated = withSpec({
+      database: {
+        tier: 'Dedicated',
+        instances: 2,
+        storage: { size: '30Gi' },
+        resources: { limits: { cpu: '2' } },
+      },
+      backup: { physical: { enabled: true, encryption: 'ProviderManaged' } },
+    });
+    expect(dedicated.ok ? [] : dedicated.errors).toEqual([]);
+  });
+
+  it("refuses what is the pool's in a Shared database, saying what to do instead", () => {
+    expect(withSpec({ database: { tier: 'Shared', instances: 2, storage: { size: '10Gi' } } })).toEqual({
+      ok: false,
+      errors: [
+        "spec.database.instances: is the pool's when the database is Shared (spec.database.tier Shared, or spec.database.pool set): remove it, or set spec.database.tier Dedicated for a cluster of the Territory's own",
+        "spec.database.storage.size: is the pool's when the database is Shared (spec.database.tier Shared, or spec.database.pool set): remove it, or set spec.database.tier Dedicated for a cluster of the Territory's own",
+      ],
+    });
+  });
+
+  it('refuses physical backups and point-in-time recovery in a pool: they are the platform’s', () => {
+    const result = withSpec({
+      database: { pool: 'pool-35' },
+      backup: { physical: { enabled: true, encryption: 'ProviderManaged' } },
+      restore: { from: 'PointInTime', targetTime: '2026-11-01T03:00:00Z' },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors).toHaveLength(2);
+    expect(result.errors[0]).toMatch(
+      /^spec\.backup\.physical\.enabled: must be false when the database is Shared/,
+    );
+    expect(result.errors[0]).toContain('The logical backups, encrypted with the authority');
+    expect(result.errors[1]).toMatch(
+      /^spec\.restore\.from: PointInTime needs a cluster of the Territory's own/,
+    );
+    expect(result.errors[1]).toContain('Restore from a LogicalBackup');
+    // A logical restore is the same in both tiers.
+    const logical = withSpec({ database: { tier: 'Shared' }, restore: { from: 'LogicalBackup' } });
+    expect(logical.ok ? [] : logical.errors).toEqual([]);
+  });
+
+  it('refuses a pool named with tier Dedicated', () => {
+    expect(withSpec({ database: { tier: 'Dedicated', pool: 'pool-35' } })).toEqual({
+      ok: false,
+      errors: [
+        "spec.database.pool: goes with tier Shared (or no tier): it names the pool holding a shared database; remove it for a cluster of the Territory's own",
+      ],
+    });
+  });
+});

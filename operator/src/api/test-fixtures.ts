@@ -569,6 +569,55 @@ export const INVALID_CASES: InvalidCase[] = [
     field: 'spec.deletionPolicy',
     patch: spec({ deletionPolicy: 'Orphan' }),
   },
+  {
+    name: 'a pool named with tier Dedicated',
+    field: 'spec.database.pool',
+    patch: spec({ database: { tier: 'Dedicated', pool: 'pool-35' } }),
+  },
+  {
+    name: 'a pool name CloudNativePG refuses for a Cluster',
+    field: 'spec.database.pool',
+    patch: spec({ database: { pool: '35-pool' } }),
+  },
+  {
+    name: 'an unknown database tier',
+    field: 'spec.database.tier',
+    patch: spec({ database: { tier: 'Serverless' } }),
+  },
+  {
+    name: 'a Shared database with instances of its own',
+    field: 'spec.database.instances',
+    patch: spec({ database: { tier: 'Shared', instances: 2 } }),
+  },
+  {
+    name: 'a database in a named pool with a volume size of its own',
+    field: 'spec.database.storage.size',
+    patch: spec({ database: { pool: 'pool-35', storage: { size: '10Gi' } } }),
+  },
+  {
+    name: 'a Shared database with a StorageClass of its own',
+    field: 'spec.database.storage.storageClass',
+    patch: spec({ database: { tier: 'Shared', storage: { storageClass: 'fast' } } }),
+  },
+  {
+    name: 'a Shared database with resources of its own',
+    field: 'spec.database.resources',
+    patch: spec({ database: { tier: 'Shared', resources: { limits: { memory: '1Gi' } } } }),
+  },
+  {
+    name: 'a Shared database with physical backups',
+    field: 'spec.backup.physical.enabled',
+    patch: spec({ database: { tier: 'Shared' }, backup: { physical: PHYSICAL_ON } }),
+  },
+  {
+    name: 'a point-in-time recovery of a database in a pool',
+    field: 'spec.restore.from',
+    patch: spec({
+      database: { pool: 'pool-35' },
+      restore: { from: 'PointInTime', targetTime: '2026-11-01T03:00:00Z' },
+      backup: { physical: PHYSICAL_ON },
+    }),
+  },
 ];
 
 /**

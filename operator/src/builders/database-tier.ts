@@ -8,11 +8,12 @@
 
 import type { AuthorityKind } from '../api/patterns.ts';
 import { admittedQuantityValue } from '../api/quantity.ts';
+import type { DatabaseTier } from '../api/stack.ts';
 import { type CpuMemory, DATABASE_SIZES } from './database-sizing.ts';
 import { autoProfile, PROFILE_NAMES, type QuotaProfileName } from './profile.ts';
 
-export const DATABASE_TIERS = ['Shared', 'Dedicated'] as const;
-export type DatabaseTier = (typeof DATABASE_TIERS)[number];
+// The tiers are the API's (spec.database.tier): one list for the schema, the plan and the builders.
+export { DATABASE_TIERS, type DatabaseTier } from '../api/stack.ts';
 
 /**
  * The tier an authority gets unless its Territory says otherwise, from its size profile: small
