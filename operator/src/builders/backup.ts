@@ -4,7 +4,14 @@
 // (what CloudNativePG does not offer).
 import type { BuildContext, Owned } from './context.ts';
 import { ownedMeta, regionAffinity } from './context.ts';
-import { BACKUP_ROLE, BACKUP_SECRET, CA_SECRET, CLUSTER_NAME, databaseName, RW_SERVICE } from './database.ts';
+import {
+  BACKUP_SECRET,
+  backupRole,
+  CA_SECRET,
+  CLUSTER_NAME,
+  databaseHost,
+  databaseName,
+} from './database.ts';
 import { KEYRING_KEY, KEYRING_SECRET } from './keys.ts';
 import { backupPodLabels } from './network.ts';
 import { BARMAN_CLOUD_PLUGIN } from './object-store.ts';
@@ -201,12 +208,13 @@ export function buildLogicalBackupCronJob(ctx: BuildContext): Owned {
   const b = t.spec.backup;
   const env = [
     { name: 'TERRITORY_NAME', value: t.metadata.name },
-    { name: 'PGHOST', value: RW_SERVICE },
+    { name: 'PGHOST', value: databaseHost(ctx) },
     { name: 'PGPORT', value: '5432' },
     { name: 'PGDATABASE', value: databaseName(ctx) },
-    { name: 'PGUSER', value: BACKUP_ROLE },
+    { name: 'PGUSER', value: backupRole(ctx) },
     { name: 'PG_PASSWORD_FILE', value: `${DB_CREDENTIALS_DIR}/password` },
-    // The server certificate is checked against CloudNativePG's CA for this cluster.
+    // The server certificate is checked against CloudNativePG's CA for the cluster serving the database
+    // (its own, or its pool's: the Territory's db-ca Secret holds either).
     { name: 'PGSSLMODE', value: 'verify-full' },
     { name: 'PGSSLROOTCERT', value: `${CA_DIR}/ca.crt` },
     ...storeEnv(ctx),

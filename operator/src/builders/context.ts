@@ -2,6 +2,7 @@
 // everything they need (the Territory, official facts, configuration, the sovereignty verdict) is
 // in the context, so `territoryctl render` and the reconciler produce the same objects.
 import type { KubernetesObject, V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
+import type { DatabasePoolSpec } from '../api/pool.ts';
 import type { Territory } from '../api/territory.ts';
 import { API_VERSION, KIND, territoryNamespace } from '../api/territory.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
@@ -17,6 +18,8 @@ export const LABELS = {
   authorityCode: 'sovereign.dev/authority-code',
   departement: 'sovereign.dev/departement',
   region: 'sovereign.dev/region',
+  /** On a Territory's namespace: the DatabasePool holding its database, whose Pods then accept it. */
+  pool: 'sovereign.dev/pool',
 } as const;
 
 /** Official facts derived from the authority's code (geography), never from free text in the spec. */
@@ -37,6 +40,22 @@ export interface DatabaseBootstrap {
   request: string;
   targetTime: string;
   sourceServer: string;
+}
+
+/**
+ * The DatabasePool a Territory's database lives in (the Shared tier), as the reconciler resolved it
+ * (territory/tier.ts): the pool's name (its CloudNativePG Cluster's too), namespace and parsed spec.
+ */
+export interface DatabasePoolPlacement {
+  name: string;
+  namespace: string;
+  spec: DatabasePoolSpec;
+  /**
+   * The PEM of the pool's server CA (`ca.crt` of CloudNativePG's `<pool>-ca` Secret in the pool's namespace),
+   * which the Territory's `db-ca` Secret holds so that its Pods verify the pool's certificate. Absent until
+   * CloudNativePG has issued it: no `db-ca` is built then.
+   */
+  serverCa?: string;
 }
 
 export interface BuildContext {
@@ -77,6 +96,12 @@ export interface BuildContext {
    * offline (`territoryctl render`).
    */
   liveDatabaseStorage?: string;
+  /**
+   * Where the database lives when it is Shared: a database of its own in this DatabasePool, and no cluster
+   * in the Territory's namespace. Absent: the Dedicated tier, a cluster of the Territory's own, built as it
+   * always was.
+   */
+  databasePool?: DatabasePoolPlacement;
   /**
    * When true, objects are built without owner references: used when a Territory with
    * `deletionPolicy: Retain` is deleted, so garbage collection leaves its data in place.

@@ -40,7 +40,7 @@ describe('the sizes per profile', () => {
       PROFILE_NAMES.map((p) => `${p} ${value(DATABASE_SIZES[p])}`).join(', ');
     expect(description(DatabaseSchema.shape.instances)).toContain(per((s) => String(s.instances)));
     expect(description(DatabaseSchema.shape.storage.unwrap().shape.size)).toContain(per((s) => s.storage));
-    const resources = description(DatabaseSchema.shape.resources);
+    const resources = description(DatabaseSchema.shape.resources.unwrap());
     expect(resources).toContain(
       PROFILE_NAMES.map((p) => {
         const { requests, limits } = DATABASE_SIZES[p];

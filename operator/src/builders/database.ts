@@ -4,8 +4,11 @@
 import { RFC3339 } from '../api/patterns.ts';
 import type { BuildContext, DatabaseBootstrap, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
+import { BACKUP_ROLE, backupRole, databaseName, ownerRole, purposeRole } from './database-names.ts';
 import { databaseSizing } from './database-sizing.ts';
 import { clusterPlugins, recoveryPluginConfiguration } from './object-store.ts';
+
+export { BACKUP_ROLE, backupRole, databaseName, ownerRole, purposeRole } from './database-names.ts';
 
 export const CLUSTER_NAME = 'db';
 export const OWNER_SECRET = 'db-owner';
@@ -59,47 +62,40 @@ export function serverNameFor(bootstrap: DatabaseBootstrap | undefined): string 
   return bootstrap ? `${CLUSTER_NAME}-${bootstrap.request}` : CLUSTER_NAME;
 }
 
-/** PostgreSQL identifiers: the territory name with dashes turned into underscores. */
-export function databaseName(ctx: BuildContext): string {
-  return ctx.territory.metadata.name.replace(/-/g, '_').slice(0, 63);
-}
-
-export function ownerRole(ctx: BuildContext): string {
-  return `${databaseName(ctx)}_owner`.slice(0, 63);
-}
-
-export function purposeRole(purpose: string): string {
-  return `purpose_${purpose.replace(/-/g, '_')}`;
-}
-
 export function purposeSecret(purpose: string): string {
   return `db-purpose-${purpose}`;
 }
 
-/**
- * The role the logical backups dump as: read-only (pg_read_all_data, PostgreSQL 14+), with BYPASSRLS
- * because pg_dump refuses to dump a table whose row-level security would hide rows. It owns nothing
- * and is a member of no role that writes, so a leaked backup password reads the data but cannot change
- * or drop it. A fixed name: each Territory has its own Cluster, and neither the owner role
- * (`<database>_owner`) nor a purpose role (`purpose_<name>`) can take it.
- */
-export const BACKUP_ROLE = 'territory_backup';
 export const BACKUP_SECRET = 'db-backup';
 
-/** The roles whose passwords the operator generates, each with its basic-auth Secret. */
+/**
+ * The roles whose passwords the operator generates (owner, one per purpose, the read-only backup role),
+ * each with its basic-auth Secret in the Territory's namespace: the same Secret names in both tiers, so an
+ * application does not change between them. The usernames are the tier's (database-names.ts).
+ */
 export function credentialRoles(ctx: BuildContext): { secret: string; username: string }[] {
   return [
     { secret: OWNER_SECRET, username: ownerRole(ctx) },
     ...ctx.territory.spec.controller.purposes.map((p) => ({
       secret: purposeSecret(p.name),
-      username: purposeRole(p.name),
+      username: purposeRole(ctx, p.name),
     })),
-    { secret: BACKUP_SECRET, username: BACKUP_ROLE },
+    { secret: BACKUP_SECRET, username: backupRole(ctx) },
   ];
 }
 
+/**
+ * The host the Territory's Pods reach the database at, and that its certificate names: its own cluster's
+ * read-write Service in its namespace (the short name, as it always was), or its pool's, across namespaces.
+ */
+export function databaseHost(ctx: BuildContext): string {
+  const pool = ctx.databasePool;
+  return pool ? `${pool.name}-rw.${pool.namespace}.svc` : RW_SERVICE;
+}
+
 export function databaseEndpoint(ctx: BuildContext): string {
-  return `${RW_SERVICE}.${namespaceOf(ctx.territory)}.svc:5432`;
+  const pool = ctx.databasePool;
+  return pool ? `${databaseHost(ctx)}:5432` : `${RW_SERVICE}.${namespaceOf(ctx.territory)}.svc:5432`;
 }
 
 export function buildDatabaseCluster(ctx: BuildContext): Owned {
@@ -169,10 +165,10 @@ export function buildDatabaseCluster(ctx: BuildContext): Owned {
           // drop and recreate it. Member of each purpose role, it holds their objects' privileges; the
           // purpose roles stay strangers to each other. (Backups no longer need this: they run as
           // the read-only backup role below.)
-          inRoles: purposes.map((p) => purposeRole(p.name)),
+          inRoles: purposes.map((p) => purposeRole(ctx, p.name)),
         },
         ...purposes.map((p) => ({
-          name: purposeRole(p.name),
+          name: purposeRole(ctx, p.name),
           ensure: 'present',
           login: true,
           inherit: true,

@@ -29,13 +29,13 @@ import {
 import type { BuildContext, Owned } from './context.ts';
 import { ownedMeta } from './context.ts';
 import {
-  BACKUP_ROLE,
   BACKUP_SECRET,
+  backupRole,
   CA_SECRET,
+  databaseHost,
   databaseName,
   OWNER_SECRET,
   ownerRole,
-  RW_SERVICE,
 } from './database.ts';
 import { backupPodLabels } from './network.ts';
 
@@ -87,12 +87,12 @@ export function buildRestoreJob(ctx: BuildContext, restore: RestoreSpec, request
     ...(restore.sourceTerritory
       ? [{ name: 'RESTORE_SOURCE_TERRITORY', value: restore.sourceTerritory }]
       : []),
-    { name: 'PGHOST', value: RW_SERVICE },
+    { name: 'PGHOST', value: databaseHost(ctx) },
     { name: 'PGPORT', value: '5432' },
     { name: 'PGDATABASE', value: databaseName(ctx) },
     { name: 'PGUSER', value: ownerRole(ctx) },
     { name: 'PG_PASSWORD_FILE', value: `${DB_CREDENTIALS_DIR}/password` },
-    { name: 'PG_CHECK_USER', value: BACKUP_ROLE },
+    { name: 'PG_CHECK_USER', value: backupRole(ctx) },
     { name: 'PG_CHECK_PASSWORD_FILE', value: `${CHECK_CREDENTIALS_DIR}/password` },
     { name: 'PGSSLMODE', value: 'verify-full' },
     { name: 'PGSSLROOTCERT', value: `${CA_DIR}/ca.crt` },

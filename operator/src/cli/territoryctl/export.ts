@@ -443,7 +443,7 @@ export async function exportTerritory(
       backup: { source: manifest.backup.source, takenAt, keyId },
       dumpFile,
       ...(keyringFacts ? { keyring: keyringFacts } : {}),
-      roles: [ownerRole(ctx), ...t.spec.controller.purposes.map((p) => purposeRole(p.name))],
+      roles: [ownerRole(ctx), ...t.spec.controller.purposes.map((p) => purposeRole(ctx, p.name))],
       createdAt: manifest.createdAt,
     };
     await writeFile(join(work, 'README.md'), bundleReadme(facts), { mode: 0o600 });
