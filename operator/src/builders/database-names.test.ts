@@ -1,7 +1,5 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseDatabasePool } from '../api/pool.ts';
-import type { BuildContext } from './context.ts';
 import {
   BACKUP_ROLE,
   backupRole,
@@ -12,18 +10,7 @@ import {
   sharedNames,
   tenantKey,
 } from './database-names.ts';
-import { context, territory } from './fixtures.test-helpers.ts';
-
-function inPool(ctx: BuildContext): BuildContext {
-  const parsed = parseDatabasePool({
-    apiVersion: 'sovereign.dev/v1alpha1',
-    kind: 'DatabasePool',
-    metadata: { name: 'pool-35' },
-    spec: { namespace: 'db-pool-35', maxTenants: 100, serves: { departements: ['35'] } },
-  });
-  if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-  return { ...ctx, databasePool: { name: 'pool-35', namespace: 'db-pool-35', spec: parsed.pool.spec } };
-}
+import { context, inPool, territory } from './fixtures.test-helpers.ts';
 
 /** Every name a Territory with these purposes has in a pool. */
 const namesOf = (territoryName: string, purposes: string[]) => {

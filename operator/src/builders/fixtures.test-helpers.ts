@@ -1,4 +1,5 @@
 // Shared fixtures for builder unit tests: a parsed Territory (defaults applied) and a build context.
+import { type DatabasePool, parseDatabasePool } from '../api/pool.ts';
 import { parseTerritory, type Territory } from '../api/territory.ts';
 import { parseOperatorConfig } from '../config/operator-config.ts';
 import type { BuildContext } from './context.ts';
@@ -71,5 +72,38 @@ export function context(t: Territory = territory(), over: Partial<BuildContext> 
     backupAllowed: true,
     barmanCloudPlugin: true,
     ...over,
+  };
+}
+
+/** A DatabasePool serving Ille-et-Vilaine (parsed, defaults applied); `spec` is merged over its own. */
+export function databasePool(name = 'pool-35', spec: Record<string, unknown> = {}): DatabasePool {
+  const parsed = parseDatabasePool({
+    apiVersion: 'sovereign.dev/v1alpha1',
+    kind: 'DatabasePool',
+    metadata: { name, uid: '7c3e1d2a-0000-4000-8000-0000000000ff' },
+    spec: { namespace: `db-${name}`, maxTenants: 100, serves: { departements: ['35'] }, ...spec },
+  });
+  if (!parsed.ok) throw new Error(`pool fixture does not parse: ${parsed.errors.join('; ')}`);
+  return parsed.pool;
+}
+
+/** A fake CA certificate, shaped like the pool's (PEM), for the db-ca copy. */
+export const POOL_CA_PEM = '-----BEGIN CERTIFICATE-----\nTUlJQmZha2VDQQ==\n-----END CERTIFICATE-----\n';
+
+/** The context of a Territory whose database lives in `pool` (the Shared tier); `serverCa: null`: not read yet. */
+export function inPool(
+  ctx: BuildContext = context(),
+  opts: { pool?: DatabasePool; serverCa?: string | null } = {},
+): BuildContext {
+  const pool = opts.pool ?? databasePool();
+  const serverCa = opts.serverCa === undefined ? POOL_CA_PEM : opts.serverCa;
+  return {
+    ...ctx,
+    databasePool: {
+      name: pool.metadata.name,
+      namespace: pool.spec.namespace,
+      spec: pool.spec,
+      ...(serverCa !== null ? { serverCa } : {}),
+    },
   };
 }

@@ -37,14 +37,14 @@ export type SecretWrite =
 /** Annotation on the Territory by which a human accepts a new keyring after the old one was lost. */
 export const ACCEPT_NEW_KEYRING = 'sovereign.dev/accept-new-keyring';
 
-function decode(secret: KubeObject, key: string): string | undefined {
+export function decode(secret: KubeObject, key: string): string | undefined {
   const data = secret.data as Record<string, string> | undefined;
   const value = data?.[key];
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
 
 /** Metadata the operator maintains on a Secret it owns (labels, owner): replaced when it drifted. */
-function metadataDrifted(live: KubeObject, desired: Owned): boolean {
+export function metadataDrifted(live: KubeObject, desired: Owned): boolean {
   const want = desired.metadata ?? {};
   const have = live.metadata;
   const labels = Object.entries(want.labels ?? {}).some(([k, v]) => have.labels?.[k] !== v);
@@ -53,7 +53,7 @@ function metadataDrifted(live: KubeObject, desired: Owned): boolean {
 }
 
 /** Keeps the live data and resourceVersion, takes the desired metadata: a replace that changes no key. */
-function withLiveData(live: KubeObject, desired: Owned): Owned {
+export function withLiveData(live: KubeObject, desired: Owned): Owned {
   const { stringData: _ignored, ...rest } = desired as Owned & { stringData?: unknown };
   return {
     ...rest,
