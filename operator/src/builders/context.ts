@@ -154,8 +154,8 @@ export function ownedMeta(
   return meta;
 }
 
-/** Node affinity that keeps a workload in the regions the sovereignty gate allowed. */
-export function regionAffinity(ctx: BuildContext) {
+/** Node affinity that keeps a workload in the regions the sovereignty gate allowed (a Territory's or a pool's). */
+export function regionAffinity(ctx: Pick<BuildContext, 'allowedRegions'>) {
   return {
     requiredDuringSchedulingIgnoredDuringExecution: {
       nodeSelectorTerms: [

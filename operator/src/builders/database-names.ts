@@ -98,3 +98,8 @@ export function backupRole(ctx: BuildContext): string {
   if (ctx.databasePool) return sharedNames(ctx.territory.metadata.name).backup;
   return BACKUP_ROLE;
 }
+
+/** A pool's Cluster is named after the pool: its Services are `<pool>-rw`, `<pool>-r` and `<pool>-ro`. */
+export function poolClusterName(pool: { name: string }): string {
+  return pool.name;
+}

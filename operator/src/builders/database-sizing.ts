@@ -133,14 +133,18 @@ export interface DatabaseSizeRequest {
     | undefined;
 }
 
-/** What the database Cluster is built with. */
-export interface DatabaseSizing {
-  profile: QuotaProfileName;
+/** What a database Cluster is built with: a Territory's own (with its profile), or a pool's. */
+export interface ClusterSizing {
   instances: number;
   storage: string;
   resources: { requests: CpuMemory; limits: CpuMemory };
-  /** Follow the effective memory limit and the profile's max_connections. */
+  /** Follow the effective memory limit and the size's max_connections. */
   parameters: Record<string, string>;
+}
+
+/** What the database Cluster of a Territory is built with. */
+export interface DatabaseSizing extends ClusterSizing {
+  profile: QuotaProfileName;
 }
 
 /**
@@ -158,7 +162,15 @@ export function resolveDatabaseSizing(
   asked: DatabaseSizeRequest,
   liveStorage?: string,
 ): DatabaseSizing {
-  const size = DATABASE_SIZES[profile];
+  return { profile, ...resolveClusterSizing(DATABASE_SIZES[profile], asked, liveStorage) };
+}
+
+/** `size`, then each field `asked` gives, by the rules of resolveDatabaseSizing (shared with the pools). */
+export function resolveClusterSizing(
+  size: DatabaseSize,
+  asked: DatabaseSizeRequest,
+  liveStorage?: string,
+): ClusterSizing {
   const requests = asked.resources?.requests;
   const limits = asked.resources?.limits;
   const cpuRequest = requests?.cpu ?? smaller(size.requests.cpu, limits?.cpu);
@@ -166,7 +178,6 @@ export function resolveDatabaseSizing(
   const memoryLimit = limits?.memory ?? larger(size.limits.memory, requests?.memory);
   const memoryRequest = requests?.memory ?? memoryLimit;
   return {
-    profile,
     instances: asked.instances ?? size.instances,
     storage: larger(asked.storage?.size ?? size.storage, liveStorage),
     resources: {

@@ -4,7 +4,14 @@
 import { RFC3339 } from '../api/patterns.ts';
 import type { BuildContext, DatabaseBootstrap, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
-import { BACKUP_ROLE, backupRole, databaseName, ownerRole, purposeRole } from './database-names.ts';
+import {
+  BACKUP_ROLE,
+  backupRole,
+  databaseName,
+  ownerRole,
+  poolClusterName,
+  purposeRole,
+} from './database-names.ts';
 import { databaseSizing } from './database-sizing.ts';
 import { clusterPlugins, recoveryPluginConfiguration } from './object-store.ts';
 
@@ -90,7 +97,7 @@ export function credentialRoles(ctx: BuildContext): { secret: string; username: 
  */
 export function databaseHost(ctx: BuildContext): string {
   const pool = ctx.databasePool;
-  return pool ? `${pool.name}-rw.${pool.namespace}.svc` : RW_SERVICE;
+  return pool ? `${poolClusterName(pool)}-rw.${pool.namespace}.svc` : RW_SERVICE;
 }
 
 export function databaseEndpoint(ctx: BuildContext): string {

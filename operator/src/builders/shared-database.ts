@@ -24,7 +24,7 @@
 import type { BuildContext, Owned } from './context.ts';
 import { LABELS, ownedMeta } from './context.ts';
 import { CA_SECRET, credentialRoles, databaseName, ownerRole, purposeRole } from './database.ts';
-import { backupRole } from './database-names.ts';
+import { backupRole, poolClusterName } from './database-names.ts';
 import { ROTATED_AT } from './keys.ts';
 
 export const DATABASE_API_VERSION = 'postgresql.cnpg.io/v1';
@@ -83,7 +83,7 @@ export function buildTenantDatabase(ctx: BuildContext): Owned {
     kind: 'Database',
     metadata: poolObjectMeta(ctx, tenantObjectName(ctx), 'database'),
     spec: {
-      cluster: { name: pool.name },
+      cluster: { name: poolClusterName(pool) },
       name: databaseName(ctx),
       owner: ownerRole(ctx),
       ensure: 'present',
@@ -111,7 +111,7 @@ export function buildTenantRoles(ctx: BuildContext): Owned[] {
     kind: 'DatabaseRole',
     metadata: poolObjectMeta(ctx, objectName, 'database'),
     spec: {
-      cluster: { name: pool.name },
+      cluster: { name: poolClusterName(pool) },
       ...spec,
       databaseRoleReclaimPolicy: reclaimPolicy(ctx),
     },
