@@ -4,12 +4,13 @@
 // on the operator's upgrade. The file holds the database objects in full (readable diffs where recovery
 // touches) and a hash of everything built. A deliberate change to a builder updates it: `vitest run -u`.
 // (Sizing the database from the quota profile did, on purpose: every Cluster got its instances, volume,
-// resources and memory parameters from database-sizing.ts.)
+// resources and memory parameters from database-sizing.ts. The shared tier added its own cases, at the
+// end, and changed none of the others.)
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseTerritory } from '../api/territory.ts';
 import { readExamples } from '../api/test-fixtures.ts';
-import { context, territory, withPhysicalBackups } from './fixtures.test-helpers.ts';
+import { context, databasePool, inPool, territory, withPhysicalBackups } from './fixtures.test-helpers.ts';
 import { buildDesiredState } from './index.ts';
 
 function example(manifest: unknown) {
@@ -17,6 +18,10 @@ function example(manifest: unknown) {
   if (!parsed.ok) throw new Error(parsed.errors.join('; '));
   return parsed.territory;
 }
+
+const SECNUMCLOUD_POOL = databasePool('pool-35', {
+  hosting: { level: 'secnumcloud', regions: ['cloudgouv-eu-west-1'] },
+});
 
 const CASES = {
   secnumcloud: context(territory()),
@@ -35,6 +40,13 @@ const CASES = {
   'physical, backups not allowed': context(withPhysicalBackups(), { backupAllowed: false }),
   'physical, orphaned': context(withPhysicalBackups(), { orphan: true }),
   ...Object.fromEntries(readExamples().map((e) => [e.file, context(example(e.manifest))])),
+  // The Shared tier: the fixture in a pool meeting its hosting, then released (deletionPolicy Retain).
+  'in a pool': inPool(context(territory()), { pool: SECNUMCLOUD_POOL }),
+  'in a pool, orphaned': inPool(context(territory(), { orphan: true }), { pool: SECNUMCLOUD_POOL }),
+  'in a pool, deletionPolicy Delete, CA not read yet': inPool(
+    context(territory({ spec: { deletionPolicy: 'Delete' } })),
+    { pool: SECNUMCLOUD_POOL, serverCa: null },
+  ),
 };
 
 describe('buildDesiredState for the fixtures and examples', () => {

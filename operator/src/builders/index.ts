@@ -9,6 +9,7 @@ import { buildBackupRegionSecret, buildObjectStore, physicalBackupsOn } from './
 import { buildLimitRange, buildResourceQuota } from './quota.ts';
 import { buildRbac } from './rbac.ts';
 import { buildRestoreDrillCronJob } from './restore-drill.ts';
+import { buildPoolCaSecret, buildSharedDatabase } from './shared-database.ts';
 
 export interface DesiredState {
   /** The isolation boundary, created first. */
@@ -16,8 +17,11 @@ export interface DesiredState {
   /** Quota, limits, network policies and roles: no data, safe before the sovereignty gate opens. */
   tenancy: Owned[];
   /**
-   * The CloudNativePG Cluster (after its Secrets exist), preceded by the ObjectStore it archives WAL into
-   * (and its region Secret) when physical backups are on. Data-bearing: only when sovereignty is met.
+   * Dedicated: the CloudNativePG Cluster (after its Secrets exist), preceded by the ObjectStore it archives
+   * WAL into (and its region Secret) when physical backups are on. Shared: the Territory's db-ca (its pool's
+   * CA, once read), then its DatabaseRoles and Database in the pool's namespace (shared-database.ts; their
+   * password Secrets are planned, as the Territory's own: territory/pool-credentials.ts). Data-bearing: only
+   * when sovereignty is met.
    */
   database: Owned[];
   /**
@@ -37,9 +41,10 @@ export function buildDesiredState(ctx: BuildContext): DesiredState {
   return {
     namespace: buildNamespace(ctx),
     tenancy: [buildResourceQuota(ctx), buildLimitRange(ctx), ...buildNetworkPolicies(ctx), ...buildRbac(ctx)],
-    database: [buildBackupRegionSecret(ctx), buildObjectStore(ctx), buildDatabaseCluster(ctx)].filter(
-      (o): o is Owned => !!o,
-    ),
+    database: (ctx.databasePool
+      ? [buildPoolCaSecret(ctx), ...buildSharedDatabase(ctx)]
+      : [buildBackupRegionSecret(ctx), buildObjectStore(ctx), buildDatabaseCluster(ctx)]
+    ).filter((o): o is Owned => !!o),
     backup,
   };
 }

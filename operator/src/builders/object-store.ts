@@ -47,9 +47,13 @@ export function physicalBackupPath(ctx: BuildContext): string {
  */
 export const BACKUP_REGION_SECRET = 'backup-s3-region';
 
-/** Physical backups are asked for, allowed (sovereign destination, credentials present), and possible. */
+/**
+ * Physical backups are asked for, allowed (sovereign destination, credentials present), and possible: only
+ * in a cluster of the Territory's own (a pool's physical backups are the platform's, and the API refuses
+ * them with the Shared tier).
+ */
 export const physicalBackupsWanted = (ctx: BuildContext): boolean =>
-  ctx.backupAllowed && ctx.territory.spec.backup.physical.enabled;
+  ctx.backupAllowed && ctx.territory.spec.backup.physical.enabled && !ctx.databasePool;
 
 /** Whether the Cluster archives WAL and takes base backups through the plugin (ObjectStore, region Secret). */
 export const physicalBackupsOn = (ctx: BuildContext): boolean =>

@@ -82,17 +82,20 @@ function formatGi(value: number): string {
   return `${Math.ceil(value / 2 ** 30)}Gi`;
 }
 
-/** The profile, then the database's own volume needs, then the authority's explicit overrides. */
+/** The profile, then its own database's volume needs (Dedicated), then the authority's explicit overrides. */
 export function effectiveQuota(ctx: BuildContext): QuotaProfile & { profile: QuotaProfileName } {
   const t = ctx.territory;
   const profile = chooseProfile(t, ctx.authority.population);
   const base = { ...QUOTA_PROFILES[profile] };
   // Never create a database the quota would refuse: one volume per instance, at the size the Cluster is
-  // built with (the profile's, the spec's, or the live one that cannot shrink).
-  const database = databaseSizing(ctx);
-  const dbBytes = admittedQuantityValue(database.storage) * database.instances;
-  if (dbBytes > admittedQuantityValue(base.requestsStorage)) base.requestsStorage = formatGi(dbBytes);
-  base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, database.instances + 2);
+  // built with (the profile's, the spec's, or the live one that cannot shrink). A database in a pool has
+  // no volume in the Territory's namespace: the profile's quota stands.
+  if (!ctx.databasePool) {
+    const database = databaseSizing(ctx);
+    const dbBytes = admittedQuantityValue(database.storage) * database.instances;
+    if (dbBytes > admittedQuantityValue(base.requestsStorage)) base.requestsStorage = formatGi(dbBytes);
+    base.persistentVolumeClaims = Math.max(base.persistentVolumeClaims, database.instances + 2);
+  }
   const overrides = t.spec.quota.overrides ?? {};
   const merged = { ...base };
   for (const [k, v] of Object.entries(overrides)) {

@@ -11,7 +11,8 @@
 // immutable once created: nothing can change what a running restore restores.
 //
 // Its Pods carry the backup Pods' labels: the same egress to the object store (network.ts), and the
-// database, like every Pod of the namespace, through allow-same-namespace.
+// database, like every Pod of the namespace: through allow-same-namespace, or allow-database-pool when
+// the database is in a pool (the host, roles and CA are then the pool's: database.ts, database-names.ts).
 import type { RestoreSpec } from '../api/restore.ts';
 import {
   CA_DIR,
