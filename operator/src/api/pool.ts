@@ -230,9 +230,11 @@ export const DatabasePoolSpecSchema = z
       'A PostgreSQL cluster shared by small authorities, one database each, in a namespace of its own.',
     'x-kubernetes-validations': [
       {
-        // has(): limits and its fields are defaulted, but a rule must hold on whatever is stored.
+        // has(): limits and its fields are defaulted, but a rule must hold on whatever is stored; and a
+        // missing maxTenants is reported as required, not as this rule failing to evaluate.
         rule:
           '!has(self.limits) || !has(self.limits.connectionsPerTenant) || ' +
+          '(!has(self.maxConnections) && !has(self.maxTenants)) || ' +
           `self.limits.connectionsPerTenant * 2 <= (has(self.maxConnections) ? self.maxConnections : ${BASE_CONNECTIONS} + self.maxTenants)`,
         message:
           "spec.limits.connectionsPerTenant must be at most half of the pool's max_connections " +
