@@ -3,8 +3,9 @@
 // département (Shared). 35,000 communes with a cluster each would be 35,000 PostgreSQL servers, most of
 // them idle; sharing is how a national platform stays within a few thousand.
 //
-// The shared tier is not built yet. These are the decisions it will be built on, in one place, which
-// `territoryctl plan` already counts for every authority of the official geography. Pure.
+// The shared tier is being built (docs/shared-tier.md): DatabasePools (api/pool.ts, builders/pool.ts) and
+// the tier decision (territory/tier.ts) read their defaults here, which `territoryctl plan` counts for every
+// authority of the official geography. Pure.
 
 import type { AuthorityKind } from '../api/patterns.ts';
 import { admittedQuantityValue } from '../api/quantity.ts';

@@ -1,6 +1,8 @@
 // PostgreSQL through CloudNativePG: one Cluster per Territory, in its namespace and its regions, with
 // an owner role and database named for the territory and one login role per GDPR purpose, so adding
-// a purpose later adds a role without touching the others ("start small, grow").
+// a purpose later adds a role without touching the others ("start small, grow"). That is the Dedicated
+// tier; a Territory whose database is in a pool (Shared) gets the same roles there (shared-database.ts),
+// and what both tiers share is here: the credentials, the host its Pods connect to, the endpoint.
 import { RFC3339 } from '../api/patterns.ts';
 import type { BuildContext, DatabaseBootstrap, Owned } from './context.ts';
 import { namespaceOf, ownedMeta, regionAffinity } from './context.ts';
