@@ -83,7 +83,18 @@ export function osUser(): { name: string; uid: number; gid: number } | undefined
   return { name, uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+export interface PostgresOptions {
+  /**
+   * pg_hba.conf's lines for TCP connections, replacing the default password rule. The superuser then
+   * reaches the server through its Unix socket only (`local all all trust`, as CloudNativePG's instance
+   * manager does), so the lines under test govern every TCP connection, the superuser's included.
+   */
+  hba?: string[];
+  /** Serve TLS (a throwaway self-signed certificate), for `hostssl` lines. */
+  tls?: boolean;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<PostgresServer> {
   const binDir = findPostgresBinDir();
   const user = osUser();
   const asServerUser = (bin: string, args: string[]): [string, string[]] =>
@@ -125,8 +136,39 @@ export async function startPostgres(): Promise<PostgresServer> {
   ]);
   await rm(pwfile);
 
+  if (options.hba) {
+    await writeFile(join(dataDir, 'pg_hba.conf'), ['local all all trust', ...options.hba, ''].join('\n'));
+  }
+  const tlsOptions: string[] = [];
+  if (options.tls) {
+    const key = join(dataDir, 'server.key');
+    const crt = join(dataDir, 'server.crt');
+    await execFileAsync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      crt,
+    ]);
+    await chmod(key, 0o600);
+    if (user) {
+      await chown(key, user.uid, user.gid);
+      await chown(crt, user.uid, user.gid);
+    }
+    tlsOptions.push('-c ssl=on', `-c ssl_cert_file='${crt}'`, `-c ssl_key_file='${key}'`);
+  }
+
   const port = await freePort();
-  const options = [
+  const serverOptions = [
+    ...tlsOptions,
     "-c listen_addresses='127.0.0.1'",
     `-p ${port}`,
     `-c unix_socket_directories='${dir}'`,
@@ -144,7 +186,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-t',
     '60',
     '-o',
-    options,
+    serverOptions,
     'start',
   ]);
 
@@ -163,7 +205,8 @@ export async function startPostgres(): Promise<PostgresServer> {
   await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
 
   const env = {
-    PGHOST: '127.0.0.1',
+    // With pg_hba lines under test, the superuser comes in through the socket (see PostgresOptions.hba).
+    PGHOST: options.hba ? dir : '127.0.0.1',
     PGPORT: String(port),
     PGUSER: 'postgres',
     PGPASSWORD: password,

@@ -216,3 +216,22 @@ export function buildPoolCaSecret(ctx: BuildContext): Owned | undefined {
 export function buildSharedDatabase(ctx: BuildContext): Owned[] {
   return [...buildTenantRoles(ctx), buildTenantDatabase(ctx)];
 }
+
+/** A PostgreSQL identifier, quoted (our names are plain, but a statement never trusts that). */
+const quoted = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
+
+/**
+ * What the Territory's owner runs in its new database, once (CloudNativePG's Database object creates it
+ * with PostgreSQL's defaults, which let every role connect): the second lock beside pg_hba's `samerole`.
+ * PUBLIC loses CONNECT and TEMPORARY, the Territory's group gets them back (its purpose and backup roles
+ * connect through it), and PUBLIC loses the public schema. An owner may change its own database's and
+ * schema's privileges: no platform role runs SQL in a tenant's database.
+ */
+export function databaseAccessStatements(ctx: BuildContext): string[] {
+  const database = quoted(databaseName(ctx));
+  return [
+    `REVOKE CONNECT, TEMPORARY ON DATABASE ${database} FROM PUBLIC`,
+    `GRANT CONNECT, TEMPORARY ON DATABASE ${database} TO ${database}`,
+    'REVOKE ALL ON SCHEMA public FROM PUBLIC',
+  ];
+}
