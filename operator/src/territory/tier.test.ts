@@ -236,7 +236,6 @@ describe('decideTier: automatic', () => {
 
   it.each<[string, PoolFacts[], string]>([
     ['no pool exists', [], 'no DatabasePool exists'],
-    ['the pool is not ready', [pool('pool-35', {}, { ready: false })], 'pool pool-35 is not ready'],
     ['the pool is full', [pool('pool-35', {}, { tenants: 10 })], 'pool pool-35 is full (10 of 10 tenants)'],
     [
       'the pool serves another département',
@@ -247,6 +246,21 @@ describe('decideTier: automatic', () => {
     const decision = decide({ pools });
     expect(summary(decision)).toEqual({ tier: 'Dedicated', reason: 'NoPoolAvailable' });
     expect(decision.message).toContain(why);
+  });
+
+  it('waits for a pool that would take a small authority but is not ready yet, rather than going Dedicated for good', () => {
+    const decision = decide({ pools: [pool('pool-35', {}, { ready: false })] });
+    expect(summary(decision)).toEqual({ tier: null, reason: 'PoolNotReady' });
+    expect(decision.message).toContain('pool pool-35 serves the Territory but is not ready yet');
+    // A ready one is taken at once, a full one is no reason to wait.
+    expect(summary(decide({ pools: [pool('pool-a', {}, { ready: false }), pool('pool-b')] }))).toMatchObject({
+      tier: 'Shared',
+      pool: 'pool-b',
+    });
+    expect(summary(decide({ pools: [pool('pool-a', {}, { ready: false, tenants: 10 })] }))).toEqual({
+      tier: 'Dedicated',
+      reason: 'NoPoolAvailable',
+    });
   });
 
   it('shares a Territory a pool selects by label, with or without a département', () => {

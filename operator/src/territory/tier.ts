@@ -11,7 +11,8 @@
 //    database at all: the Territory waits rather than getting the other tier behind its back.
 // 3. Otherwise (automatic): Dedicated when the profile's default tier is (DEFAULT_TIERS) or the Territory
 //    asks for what only a cluster of its own gives (physical backups, a size of its own); else Shared in a
-//    ready pool that serves it, meets its hosting and has room; else Dedicated.
+//    ready pool that serves it, meets its hosting and has room; waiting while such a pool is only not ready
+//    yet; else Dedicated.
 
 import { matchesSelector } from '../api/label-selector.ts';
 import type { DatabasePoolSpec } from '../api/pool.ts';
@@ -58,7 +59,8 @@ export type TierReason =
   /** Rule 3. */
   | 'ProfileDefault'
   | 'NeedsOwnCluster'
-  | 'NoPoolAvailable';
+  | 'NoPoolAvailable'
+  | 'PoolNotReady';
 
 export type TierDecision =
   | { tier: 'Dedicated'; reason: TierReason; message: string }
@@ -230,6 +232,15 @@ export function decideTier(facts: TierFacts): TierDecision {
       ready,
       'ProfileDefault',
       `the ${profile} profile shares a pool by default: pool ${ready.name} serves the Territory`,
+    );
+  }
+  // A pool that would take it is only not ready yet (being created, failing over): wait for it. Going
+  // Dedicated now would be for good (rule 1 keeps a database where it is) for a passing state.
+  const [coming] = candidates;
+  if (coming) {
+    return refused(
+      'PoolNotReady',
+      `the ${profile} profile shares a pool by default, and pool ${coming.name} serves the Territory but is not ready yet: the database is created once it is`,
     );
   }
   return dedicated(
