@@ -17,7 +17,7 @@
 // labels and decides what a pool's deletion does (not built yet: a pool with tenants must refuse it).
 import type { DatabasePool } from '../api/pool.ts';
 import { defaultMaxConnections } from '../api/pool.ts';
-import { quantityValue } from '../api/quantity.ts';
+import { admittedQuantityValue } from '../api/quantity.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
 import type { Owned } from './context.ts';
 import { LABELS, MANAGED_BY, regionAffinity } from './context.ts';
@@ -92,7 +92,7 @@ const CPU_LIMIT_PER_REQUEST = 4;
 /** The default size of a pool: sharedPoolSize(maxTenants), a memory limit equal to its request, CPU ×4. */
 export function defaultPoolSize(pool: DatabasePool): DatabaseSize {
   const size = sharedPoolSize(pool.spec.maxTenants);
-  const cpuMillicores = Math.round((quantityValue(size.requests.cpu) ?? 0) * 1000);
+  const cpuMillicores = Math.round(admittedQuantityValue(size.requests.cpu) * 1000);
   return {
     instances: pool.spec.instances,
     storage: size.storage,
