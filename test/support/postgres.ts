@@ -2,6 +2,7 @@
 // 127.0.0.1 port with password (SCRAM) authentication over TCP, stopped and deleted afterwards.
 // PostgreSQL refuses to run as root, so when the tests run as root the server runs as the
 // `postgres` OS user (TERRITORY_PG_OS_USER to change it) through runuser.
+
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { selfSignedCertificate } from './certificate.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -143,21 +145,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Post
   if (options.tls) {
     const key = join(dataDir, 'server.key');
     const crt = join(dataDir, 'server.crt');
-    await execFileAsync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      crt,
-    ]);
+    await selfSignedCertificate({ commonName: '127.0.0.1', keyFile: key, certFile: crt });
     await chmod(key, 0o600);
     if (user) {
       await chown(key, user.uid, user.gid);

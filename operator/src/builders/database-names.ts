@@ -103,3 +103,8 @@ export function backupRole(ctx: BuildContext): string {
 export function poolClusterName(pool: { name: string }): string {
   return pool.name;
 }
+
+/** CloudNativePG's CA Secret of a pool's cluster (`<cluster>-ca`, in the pool's namespace): ca.crt and ca.key. */
+export function poolCaSecretName(pool: { name: string }): string {
+  return `${poolClusterName(pool)}-ca`;
+}

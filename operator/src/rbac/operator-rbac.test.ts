@@ -40,6 +40,8 @@ describe('resourceOf', () => {
       'postgresql.cnpg.io/clusters',
       'postgresql.cnpg.io/scheduledbackups',
       'barmancloud.cnpg.io/objectstores',
+      'postgresql.cnpg.io/databases',
+      'postgresql.cnpg.io/databaseroles',
     ]);
     expect(resourceOf('Ingress')).toBe('ingresses');
     expect(resourceOf('Gateway')).toBe('gateways');

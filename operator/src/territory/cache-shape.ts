@@ -97,3 +97,28 @@ export function jobForCache(job: KubeObject): KubeObject {
     },
   } as KubeObject;
 }
+
+/**
+ * A DatabasePool as the Territories see it: its spec and whether it is Ready. Its other status (tenants,
+ * times) is dropped, so that a pool taking one more tenant does not wake every Territory.
+ */
+export function poolForCache(pool: KubeObject): KubeObject {
+  const { name, uid, resourceVersion, generation, labels, deletionTimestamp } = pool.metadata;
+  const conditions = (pool.status as { conditions?: { type: string; status: string }[] } | undefined)
+    ?.conditions;
+  const ready = conditions?.find((c) => c.type === 'Ready');
+  return {
+    apiVersion: pool.apiVersion,
+    kind: pool.kind,
+    metadata: {
+      name,
+      uid,
+      resourceVersion,
+      generation,
+      ...(labels ? { labels } : {}),
+      ...(deletionTimestamp ? { deletionTimestamp } : {}),
+    },
+    spec: (pool as { spec?: unknown }).spec,
+    ...(ready ? { status: { conditions: [{ type: 'Ready', status: ready.status }] } } : {}),
+  } as KubeObject;
+}

@@ -7,6 +7,7 @@
 //   logical backups left in the bucket become unreadable, SecNumCloud 19.4), then the namespace.
 // Each step is idempotent; a crash in the middle resumes where it stopped. A step that cannot be done
 // (the bucket unreachable) stops the sequence there: the reconcile fails and is retried with backoff.
+import { POOL_API_VERSION, POOL_KIND } from '../api/pool.ts';
 import { API_VERSION, KIND, type Territory } from '../api/territory.ts';
 import { namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME } from '../builders/database.ts';
@@ -46,14 +47,23 @@ export async function finalizeTerritory(
   );
 }
 
+/** The Territory's objects: in its namespace, and in the pools' namespaces (its database in a pool). */
 function ownedObjects(ports: TerritoryPorts, t: Territory): KubeObject[] {
   const ns = namespaceOf(t);
+  const namespaces = [ns, ...poolNamespaces(ports).filter((n) => n !== ns)];
   return OWNED_KINDS.flatMap((k) =>
     (k.namespaced
-      ? (ports.cache(k.apiVersion, k.kind)?.listInNamespace(ns) ?? [])
+      ? namespaces.flatMap((n) => ports.cache(k.apiVersion, k.kind)?.listInNamespace(n) ?? [])
       : [ports.cache(k.apiVersion, k.kind)?.get(ns)].filter((o) => o !== undefined)
     ).filter((o) => territoryOf(o) === t.metadata.name),
   );
+}
+
+function poolNamespaces(ports: TerritoryPorts): string[] {
+  return (ports.cache(POOL_API_VERSION, POOL_KIND)?.list() ?? []).flatMap((pool) => {
+    const namespace = (pool as { spec?: { namespace?: string } }).spec?.namespace;
+    return namespace ? [namespace] : [];
+  });
 }
 
 async function orphanStack(
@@ -90,9 +100,19 @@ async function orphanStack(
 /**
  * Order matters: nothing may still write backups or data once the keys are gone. The ObjectStore goes
  * once the database is gone (its instances archive WAL through it until they stop), before the erasure.
+ * In a pool, the Database object goes first (CloudNativePG drops the database), its roles once it is gone
+ * (a role that owns a database cannot be dropped), then their password copies with the other Secrets.
  */
-const DELETE_ORDER = ['CronJob', 'ScheduledBackup', 'Cluster', 'ObjectStore', 'Secret'];
-const AFTER_THE_DATABASE = ['ObjectStore', 'Secret'];
+const DELETE_ORDER = [
+  'CronJob',
+  'ScheduledBackup',
+  'Cluster',
+  'Database',
+  'DatabaseRole',
+  'ObjectStore',
+  'Secret',
+];
+const AFTER_THE_DATABASE = ['DatabaseRole', 'ObjectStore', 'Secret'];
 
 /** How soon to look again while the database's instances stop (its deletion also wakes the Territory). */
 const DATABASE_GONE_POLL_MS = 5_000;
@@ -114,10 +134,20 @@ async function deleteStack(
   const steps = owned.filter((o) => byOrder(o) >= 0).sort((a, b) => byOrder(a) - byOrder(b));
   const remove = (o: KubeObject) =>
     ports.applier.deleteIfExists(
-      { apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name ?? '', namespace: ns },
+      { ...refOf(o), namespace: o.metadata.namespace ?? ns },
       { propagationPolicy: 'Foreground' },
     );
   for (const o of steps.filter((o) => !AFTER_THE_DATABASE.includes(o.kind))) await remove(o);
+  // A database in a pool: CloudNativePG drops it when its Database object goes (reclaim policy delete).
+  const database = owned.find((o) => o.kind === 'Database');
+  if (
+    database &&
+    (await ports.kube.get({ ...refOf(database), namespace: database.metadata.namespace ?? ns }))
+  ) {
+    log.info({ pool: database.metadata.namespace }, 'waiting for the database to be dropped from its pool');
+    return { requeueAfterMs: DATABASE_GONE_POLL_MS };
+  }
+  for (const o of steps.filter((o) => o.kind === 'DatabaseRole')) await remove(o);
   // Only a namespace labelled for this Territory: one it was refused (NamespaceConflict) belongs to
   // someone else, and deleting it (or using the credentials in it) would touch their data.
   const ownsNamespace = owned.some((o) => o.kind === 'Namespace' && o.metadata.name === ns);

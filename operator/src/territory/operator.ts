@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
+import { POOL_API_VERSION, POOL_KIND } from '../api/pool.ts';
 import { API_VERSION, KIND } from '../api/territory.ts';
 import { LABELS, MANAGED_BY } from '../builders/context.ts';
 import { RESTORE_COMPONENT } from '../builders/restore.ts';
@@ -13,7 +14,7 @@ import type { ClusterAccess } from '../runtime/cluster-access.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { KubeObject, Logger, OwnedResource } from '../runtime/types.ts';
 import { API_SERVER_SLICES } from './api-server.ts';
-import { identityForCache, jobForCache, nodeForCache, slimForCache } from './cache-shape.ts';
+import { identityForCache, jobForCache, nodeForCache, poolForCache, slimForCache } from './cache-shape.ts';
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { TerritoryReconciler } from './reconciler.ts';
@@ -112,6 +113,16 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
   owned.push({
     ...API_SERVER_SLICES,
     mapToPrimary: () => controller.primaryKeys(),
+    quietWhenUnchanged: true,
+  });
+
+  // The DatabasePools: a pool appearing, becoming ready or changing what it serves re-decides the tier of
+  // every Territory (a pool's tenant count is read from its Database objects, so its status churn is dropped).
+  owned.push({
+    apiVersion: POOL_API_VERSION,
+    kind: POOL_KIND,
+    mapToPrimary: () => controller.primaryKeys(),
+    transform: poolForCache,
     quietWhenUnchanged: true,
   });
 

@@ -45,6 +45,25 @@ export const OWNED_KINDS: OwnedKind[] = [
     cnpg: true,
     statusRead: true,
   },
+  // A database in a pool (the Shared tier): the Territory's Database and DatabaseRoles live in the pool's
+  // namespace (shared-database.ts), found by their labels. Data-bearing: never pruned, deleted only by the
+  // finalizer (deletionPolicy Delete); their status says whether CloudNativePG applied them.
+  {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Database',
+    namespaced: true,
+    prune: false,
+    cnpg: true,
+    statusRead: true,
+  },
+  {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'DatabaseRole',
+    namespaced: true,
+    prune: false,
+    cnpg: true,
+    statusRead: true,
+  },
 ];
 
 /** Every owned object carries this label, so one selector finds them all, orphaned or not. */

@@ -14,9 +14,10 @@ import {
   type Territory,
 } from '../api/territory.ts';
 import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
-import type { BuildContext, Owned } from '../builders/context.ts';
+import type { BuildContext, DatabasePoolPlacement, Owned } from '../builders/context.ts';
 import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, serverNameOf } from '../builders/database.ts';
+import { poolCaSecretName } from '../builders/database-names.ts';
 import { databaseSizing, liveStorageOf } from '../builders/database-sizing.ts';
 import { buildDesiredState } from '../builders/index.ts';
 import { KEYRING_SECRET } from '../builders/keys.ts';
@@ -29,8 +30,10 @@ import {
   physicalBackupsOn,
   physicalBackupsWanted,
 } from '../builders/object-store.ts';
+import { chooseProfile } from '../builders/profile.ts';
 import { buildRestoreJob, restoreJobName } from '../builders/restore.ts';
 import { RESTORE_DRILL_COMPONENT, RESTORE_DRILL_CRONJOB } from '../builders/restore-drill.ts';
+import { certificatesOnly, DATABASE_API_VERSION, tenantObjectName } from '../builders/shared-database.ts';
 import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
@@ -66,6 +69,7 @@ import {
   recoverySourceServer,
   recoveryWindowOf,
 } from './point-in-time.ts';
+import { planPoolCredentials } from './pool-credentials.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { describeRefusal, ObjectRefusedError, type Refusal, refusalOf, refusedOutcome } from './refusals.ts';
 import {
@@ -77,6 +81,9 @@ import {
 } from './restore.ts';
 import { readRestoreTermination } from './restore-pods.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
+import { sharedDatabaseOutcome } from './shared-database-health.ts';
+import { decideTier, type PoolFacts, poolPlacement, type TierDecision } from './tier.ts';
+import { cachedTierFacts, confirmTierFacts, noDataStoreCached } from './tier-facts.ts';
 
 type Status = Record<string, unknown> & {
   conditions?: Condition[];
@@ -202,6 +209,11 @@ export class TerritoryReconciler {
       barmanCloudPlugin: false,
       ...apiServerFacts(ports.cache(API_SERVER_SLICES.apiVersion, API_SERVER_SLICES.kind)?.list() ?? []),
     };
+    // Which tier holds the database (tier.ts), decided before the namespace is built: its labels are what
+    // lets the Territory's Pods into a pool. Nothing data-bearing is decided for a non-compliant Territory.
+    const cnpg = await ports.kube.serves('postgresql.cnpg.io/v1', 'Cluster');
+    const tier = verdict.compliant && cnpg ? await this.decideTier(ctx) : undefined;
+    if (tier?.tier === 'Shared') ctx.databasePool = poolPlacement(tier.pool);
     // Volumes never shrink: the live Cluster's size is kept when the Territory now asks for less, by the
     // Cluster and by the quota (built next) alike.
     const liveStorage = liveStorageOf(
@@ -262,7 +274,6 @@ export class TerritoryReconciler {
     // 7. Database through CloudNativePG, if installed; physical backups through its Barman Cloud plugin,
     // if installed too (asked only when they are wanted: a Cluster naming a plugin CloudNativePG does
     // not know is never reconciled, so without it the database comes up without them).
-    const cnpg = await ports.kube.serves('postgresql.cnpg.io/v1', 'Cluster');
     ctx.barmanCloudPlugin =
       cnpg &&
       physicalBackupsWanted(ctx) &&
@@ -272,10 +283,13 @@ export class TerritoryReconciler {
     const liveCluster = cnpg
       ? this.cached('postgresql.cnpg.io/v1', 'Cluster', namespaceOf(t), CLUSTER_NAME)
       : undefined;
+    // A database in a pool has no physical backups of its own to recover from (reported at step 9).
     const pointInTime =
-      cnpg && t.spec.restore?.from === 'PointInTime'
+      cnpg && t.spec.restore?.from === 'PointInTime' && !ctx.databasePool
         ? this.decidePointInTime(ctx, object, liveCluster, now)
         : undefined;
+    // A database in a pool: its Pods verify the pool's certificate with the pool's CA, copied into db-ca.
+    if (ctx.databasePool) ctx.databasePool = await this.withPoolServerCa(ctx.databasePool);
     const bootstrap = pointInTime ? pointInTime.bootstrap : pointInTimeClusterOf(liveCluster)?.bootstrap;
     if (bootstrap) ctx.databaseBootstrap = bootstrap;
     const desired = buildDesiredState(ctx);
@@ -302,6 +316,32 @@ export class TerritoryReconciler {
     } else if (credentialsRefused) {
       // The database's credentials were refused: the Cluster would wait for Secrets that cannot exist.
       parts.push(refusedOutcome('DatabaseReady', credentialsRefused));
+    } else if (!tier?.tier) {
+      // The spec asks for a tier or a pool that cannot be had now: no database at all, rather than the
+      // other tier behind the authority's back (tier.ts).
+      parts.push({
+        type: 'DatabaseReady',
+        status: 'False',
+        reason: tier?.reason ?? 'TierUndecided',
+        message: tier?.message ?? 'the database tier is not decided',
+        progressing: tier?.reason === 'PoolNotReady',
+      });
+    } else if (tier.tier === 'Shared') {
+      const outcome = await this.reconcileSharedDatabase(
+        ctx,
+        tier.pool,
+        desired.database,
+        credentials.writes,
+        refusals,
+      );
+      databaseReady = outcome.status === 'True';
+      parts.push(outcome);
+      status.database = {
+        tier: 'Shared',
+        pool: tier.pool.name,
+        endpoint: databaseEndpoint(ctx),
+        credentialsSecret: OWNER_SECRET,
+      };
     } else {
       const refused = await this.unlessRefused(refusals, async () => {
         if (pointInTime?.action === 'delete-cluster' && liveCluster) {
@@ -326,6 +366,7 @@ export class TerritoryReconciler {
         parts.push(judged);
         const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
         status.database = {
+          tier: 'Dedicated',
           endpoint: databaseEndpoint(ctx),
           credentialsSecret: OWNER_SECRET,
           ...(phase ? { phase } : {}),
@@ -333,15 +374,21 @@ export class TerritoryReconciler {
       }
     }
 
-    // 8. Backups: applied toward a sovereign destination, removed otherwise.
-    const backupObjects = desired.backup.filter(
-      (o) => cnpg || !o.apiVersion?.startsWith('postgresql.cnpg.io/'),
-    );
+    // 8. Backups: applied toward a sovereign destination, removed otherwise. While the tier is undecided
+    // they are left as they are: built for no database, they would point at one that is not the Territory's.
+    const tierUndecided = tier?.tier === null;
+    const backupObjects = tierUndecided
+      ? []
+      : desired.backup.filter((o) => cnpg || !o.apiVersion?.startsWith('postgresql.cnpg.io/'));
     const backupApplied = await this.unlessRefused(refusals, async () => {
       for (const o of backupObjects) await this.apply(o);
     });
-    await this.pruneKinds(ctx, ['CronJob', 'ScheduledBackup'], new Set(backupObjects.map(ownedKey)));
-    if (backupGate) {
+    if (!tierUndecided) {
+      await this.pruneKinds(ctx, ['CronJob', 'ScheduledBackup'], new Set(backupObjects.map(ownedKey)));
+    }
+    if (tierUndecided) {
+      parts.push(...blocked('DatabaseReady', `the database's tier is not decided: ${tier.message}`));
+    } else if (backupGate) {
       parts.push(backupGate);
     } else if (backupApplied) {
       parts.push(refusedOutcome('BackupReady', backupApplied.refused));
@@ -399,7 +446,14 @@ export class TerritoryReconciler {
     // The backup and drill CronJobs are not suspended meanwhile: the restore is one transaction, so a
     // backup taken during it dumps the data as it was before (or waits on its locks), never a database
     // half restored; and the drill restores into a server of its own, never this database.
-    if (pointInTime) {
+    if (ctx.databasePool && t.spec.restore?.from === 'PointInTime') {
+      parts.push({
+        type: 'Restored',
+        status: 'False',
+        reason: 'PointInTimeUnavailableInSharedTier',
+        message: `the database is in pool ${ctx.databasePool.name}, whose physical backups are the platform's: restore from a logical backup (spec.restore.from: LogicalBackup), or give the Territory a cluster of its own first`,
+      });
+    } else if (pointInTime) {
       status.restore = pointInTime.status;
       parts.push(pointInTime.outcome);
       const event = restoreEvent((object.status as Status | undefined)?.restore, pointInTime.status);
@@ -469,6 +523,88 @@ export class TerritoryReconciler {
     if (outcome) parts.push(outcome);
     const event = restoreEvent(previous, decision.status);
     if (event) this.ports.events.record(object, event);
+  }
+
+  /**
+   * The tier of the Territory's database (tier.ts), from the caches; when they hold no data store of the
+   * Territory's at all (one is about to be created), from the API server itself: two reads, so that a cache
+   * lagging behind a creation never gives the Territory a database in each tier.
+   */
+  private async decideTier(ctx: BuildContext): Promise<TierDecision> {
+    const t = ctx.territory;
+    let facts = cachedTierFacts(this.ports, {
+      territory: t,
+      departement: ctx.authority.departement,
+      profile: chooseProfile(t, ctx.authority.population),
+    });
+    if (noDataStoreCached(facts)) facts = await confirmTierFacts(this.ports, facts);
+    return decideTier(facts);
+  }
+
+  /** The pool's server CA (certificates of `<pool>-ca`, read once per change of that Secret), if issued yet. */
+  private async withPoolServerCa(pool: DatabasePoolPlacement): Promise<DatabasePoolPlacement> {
+    const serverCa = await this.authoritySecrets.judge(
+      'pool-ca',
+      pool.namespace,
+      poolCaSecretName(pool),
+      (secret) => {
+        const pem = (secret?.data as Record<string, string> | undefined)?.['ca.crt'];
+        return pem === undefined ? undefined : certificatesOnly(Buffer.from(pem, 'base64').toString('utf8'));
+      },
+    );
+    return serverCa ? { ...pool, serverCa } : pool;
+  }
+
+  /**
+   * The Territory's database in its pool: the password copies of its roles (SCRAM verifiers of the
+   * Territory's own Secrets as just written), its db-ca, DatabaseRoles and Database; then how CloudNativePG
+   * says they are.
+   */
+  private async reconcileSharedDatabase(
+    ctx: BuildContext,
+    pool: PoolFacts,
+    objects: Owned[],
+    credentialWrites: SecretWrite[],
+    refusals: Refusal[],
+  ): Promise<PartOutcome> {
+    const ns = namespaceOf(ctx.territory);
+    const placement = ctx.databasePool as DatabasePoolPlacement;
+    const written = new Map(credentialWrites.map((w) => [w.object.metadata?.name, w.object as KubeObject]));
+    const plan = planPoolCredentials({
+      ctx,
+      source: (name) => written.get(name) ?? this.cached('v1', 'Secret', ns, name),
+      live: (name) => this.cached('v1', 'Secret', placement.namespace, name),
+      randomBytes: this.ports.randomBytes,
+    });
+    const refused = await this.unlessRefused(refusals, async () => {
+      await this.executeWrites(plan.writes);
+      for (const o of objects) await this.apply(o);
+    });
+    if (refused) return refusedOutcome('DatabaseReady', refused.refused);
+    const inPool = (kind: string, name: string) =>
+      this.cached(DATABASE_API_VERSION, kind, placement.namespace, name);
+    const outcome = sharedDatabaseOutcome({
+      pool: pool.name,
+      poolReady: pool.ready,
+      database: inPool('Database', tenantObjectName(ctx)),
+      roles: objects
+        .filter((o) => o.kind === 'DatabaseRole')
+        .map((o) => ({
+          name: (o.spec as { name: string }).name,
+          object: inPool('DatabaseRole', o.metadata?.name ?? ''),
+        })),
+      waitingFor: plan.waiting,
+    });
+    if (outcome.status === 'True' && !placement.serverCa) {
+      return {
+        type: 'DatabaseReady',
+        status: 'False',
+        reason: 'PoolCANotIssued',
+        message: `pool ${pool.name} has not issued its server CA yet (${placement.namespace}/${poolCaSecretName(placement)}): the Territory's Pods could not verify it`,
+        progressing: true,
+      };
+    }
+    return outcome;
   }
 
   /** A point-in-time recovery request, decided on what the cache holds (point-in-time.ts). */
