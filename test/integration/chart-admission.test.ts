@@ -9,8 +9,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse as parseYaml, stringify } from 'yaml';
 import { parseTerritory } from '../../operator/src/api/territory.ts';
 import { LOGICAL_BACKUP_CRONJOB } from '../../operator/src/builders/backup.ts';
+import { buildDatabaseAccessJob } from '../../operator/src/builders/database-access.ts';
 import {
   context,
+  inPool,
   territory,
   withPhysicalBackups,
 } from '../../operator/src/builders/fixtures.test-helpers.ts';
@@ -39,6 +41,7 @@ const unmanaged = uniqueName('adm-unmanaged');
 const ADMIN_GROUP = 'rennes:admins'; // the fixture Territory's admin group
 /** The restore Job the operator would create for the Territory declared below. */
 let restoreJob: unknown;
+let databaseAccessJob: unknown;
 let access: InstalledAccess;
 
 const json = (o: unknown) => JSON.stringify(o);
@@ -112,6 +115,7 @@ beforeAll(async () => {
     },
     '0123456789',
   );
+  databaseAccessJob = buildDatabaseAccessJob(inPool(ctx), '4f1c2a7e-0000-4000-8000-000000000000');
   const keyring = buildKeyringSecret(ctx, json({ format: 'test', current: 'k1', keys: [] }));
   const apply = async (docs: unknown[]) =>
     accepted(
@@ -208,6 +212,39 @@ describe("the operator's own token is confined to the namespaces it manages", ()
       .template.spec.containers[0]?.image;
     await refused(asOperator(['create', '-f', '-'], job('miner', image ?? '')), /its restores/);
     await refused(asOperator(['create', '-f', '-'], job('restore-x', image ?? '', unmanaged)), /is not one/);
+  });
+
+  it('creates database-access Jobs running that command alone, and database roles that are a tenant’s, no more', async () => {
+    await accepted(asOperator(['create', '--dry-run=server', '-f', '-'], json(databaseAccessJob)));
+    type AccessJob = { spec: { template: { spec: { containers: { args?: string[] }[] } } } };
+    for (const args of [['backup'], ['database-access', '--sql=ALTER ROLE x SUPERUSER'], ['restore-into']]) {
+      const copy = structuredClone(databaseAccessJob) as AccessJob;
+      const [container] = copy.spec.template.spec.containers;
+      if (container) container.args = args;
+      const r = await asOperator(['create', '--dry-run=server', '-f', '-'], json(copy));
+      expect(r.code, `a database-access Job running ${args.join(' ')} was accepted`).not.toBe(0);
+      expect(r.stderr).toMatch(/database-access Jobs/);
+    }
+    const role = (spec: Record<string, unknown>) =>
+      json({
+        apiVersion: 'postgresql.cnpg.io/v1',
+        kind: 'DatabaseRole',
+        metadata: { name: 'a-role', namespace: tenant },
+        spec: { cluster: { name: 'pool-35' }, name: 't_x__owner', login: true, ...spec },
+      });
+    await accepted(
+      asOperator(['create', '--dry-run=server', '-f', '-'], role({ inRoles: ['t_x', 'pg_read_all_data'] })),
+    );
+    for (const spec of [
+      { superuser: true },
+      { createrole: true },
+      { createdb: true },
+      { replication: true },
+      { inRoles: ['t_x', 'pg_write_all_data'] },
+      { inRoles: ['pg_execute_server_program'] },
+    ]) {
+      await refused(asOperator(['create', '--dry-run=server', '-f', '-'], role(spec)), /never superuser/);
+    }
   });
 
   it('runs only its own command in its restores and CronJobs: no other command, argument, variable, mount or token', async () => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { restoreRequestId } from '../../operator/src/api/territory.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { endJob as endJobAs, jobRef } from '../support/jobs.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator, territoryEvents } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
@@ -46,9 +47,7 @@ afterAll(async () => {
 });
 
 const territoryRef = (name: string) => ({ apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', name });
-const jobRef = (ns: string, name: string) => ({ apiVersion: 'batch/v1', kind: 'Job', name, namespace: ns });
 const condition = (t: T | undefined, type: string) => t?.status?.conditions?.find((c) => c.type === type);
-const stamp = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 async function territoryWhere(name: string, what: string, pred: (t: T) => boolean): Promise<T> {
   return waitFor(
@@ -70,57 +69,8 @@ async function restoreJobs(ns: string): Promise<Job[]> {
   return items as Job[];
 }
 
-/** What the Job controller writes when the command exits: Complete (exit 0), or Failed by the policy. */
-async function endJob(ns: string, name: string, exitCode: number, durationSeconds: number): Promise<void> {
-  const failedBy = {
-    reason: 'PodFailurePolicy',
-    message: `Container restore for pod ${ns}/${name}-q8x2z failed with exit code ${exitCode} matching FailJob rule at index 1`,
-  };
-  await waitFor(
-    async () => {
-      const job = (await op.client.get(jobRef(ns, name))) as KubeObject;
-      // kube-controller-manager's Job controller runs here and may have started the Job already: its
-      // startTime is immutable once set, so the end is placed relative to it.
-      const startTime =
-        (job.status as { startTime?: string } | undefined)?.startTime ??
-        stamp(new Date(Date.now() - durationSeconds * 1000));
-      const at = stamp(new Date(Date.parse(startTime) + durationSeconds * 1000));
-      const cond = (type: string, extra: Record<string, string> = {}) => ({
-        type,
-        status: 'True',
-        lastProbeTime: at,
-        lastTransitionTime: at,
-        ...extra,
-      });
-      const status =
-        exitCode === 0
-          ? {
-              startTime,
-              completionTime: at,
-              active: 0,
-              ready: 0,
-              succeeded: 1,
-              conditions: [cond('SuccessCriteriaMet'), cond('Complete')],
-            }
-          : {
-              startTime,
-              active: 0,
-              ready: 0,
-              failed: 1,
-              conditions: [cond('FailureTarget', failedBy), cond('Failed', failedBy)],
-            };
-      // The Job controller writes too (it started the Job): retry on a conflict with it.
-      return op.client.replace({ ...job, status } as KubeObject, 'status').then(
-        () => true,
-        (e: { statusCode?: number }) => {
-          if (e.statusCode === 409) return undefined;
-          throw e;
-        },
-      );
-    },
-    { what: `${name} ended`, timeoutMs: 10_000 },
-  );
-}
+const endJob = (ns: string, name: string, exitCode: number, durationSeconds: number) =>
+  endJobAs(op.client, { namespace: ns, name, exitCode, durationSeconds });
 
 const eventsAbout = (name: string, reason: string) => territoryEvents(op.client, name, reason);
 

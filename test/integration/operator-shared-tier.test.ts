@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { selfSignedCertificate } from '../support/certificate.ts';
+import { endJob, jobRef } from '../support/jobs.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
 import { startTestOperator, type TestOperator } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
@@ -213,10 +214,29 @@ describe('a Territory in a DatabasePool', () => {
       PGUSER: `t_${key}__backup`,
     });
 
-    // Not ready until CloudNativePG has applied the database and every role.
+    // Not ready until CloudNativePG has applied the database and every role, then until the Territory's
+    // database-access Job has taken CONNECT away from every other role of the pool.
     const pending = (await get(territoryRef(name))) as T;
     expect(condition(pending, 'DatabaseReady')).toMatchObject({ status: 'False' });
     await applyInPostgres(name, pool.namespace);
+    const accessJob = `database-access-${(database.metadata.uid ?? '').replace(/-/g, '').slice(0, 12)}`;
+    const job = await waitFor(() => get(jobRef(name, accessJob)), {
+      what: 'the database-access Job',
+      timeoutMs: 20_000,
+    });
+    expect(
+      (job as unknown as { spec: { template: { spec: { containers: { args: string[] }[] } } } }).spec.template
+        .spec.containers[0]?.args,
+    ).toEqual(['database-access']);
+    const restricting = await waitFor(
+      async () => {
+        const t = (await get(territoryRef(name))) as T;
+        return condition(t, 'DatabaseReady')?.reason === 'RestrictingAccess' ? t : undefined;
+      },
+      { what: 'DatabaseReady RestrictingAccess', timeoutMs: 20_000 },
+    );
+    expect(condition(restricting, 'DatabaseReady')?.status).toBe('False');
+    await endJob(op.client, { namespace: name, name: accessJob, exitCode: 0, durationSeconds: 2 });
     const ready = await waitFor(
       async () => {
         const t = (await get(territoryRef(name))) as T;

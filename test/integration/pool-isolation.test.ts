@@ -6,17 +6,16 @@
 // the isolation: the names, the pg_hba lines and the grants are enough, and what every role can still see.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDatabaseAccess } from '../../operator/src/backup/database-access.ts';
 import type { BuildContext, Owned } from '../../operator/src/builders/context.ts';
 import { context, inPool, territory } from '../../operator/src/builders/fixtures.test-helpers.ts';
 import { POOL_PG_HBA } from '../../operator/src/builders/pool.ts';
-import {
-  buildTenantDatabase,
-  buildTenantRoles,
-  databaseAccessStatements,
-} from '../../operator/src/builders/shared-database.ts';
+import { buildTenantDatabase, buildTenantRoles } from '../../operator/src/builders/shared-database.ts';
 import { type PostgresServer, startPostgres } from '../support/postgres.ts';
 
 const execFileAsync = promisify(execFile);
@@ -73,9 +72,22 @@ async function createInPool(ctx: BuildContext): Promise<Tenant> {
     purpose: login.find((r) => r.includes('__p_')) ?? '',
     passwords,
   };
-  // The Territory's own bootstrap, as its owner.
-  for (const statement of databaseAccessStatements(ctx)) {
-    expectConnected(await as(tenant, tenant.owner, tenant.database, statement));
+  // The Territory's database-access Job: the command itself, as the owner, its password in a file.
+  const dir = await mkdtemp(join(tmpdir(), 'database-access-'));
+  try {
+    const passwordFile = join(dir, 'password');
+    await writeFile(passwordFile, passwords.get(database.owner) ?? '', { mode: 0o600 });
+    const logged: string[] = [];
+    await runDatabaseAccess(
+      { database: database.name, passwordFile, binDir: pg.binDir },
+      {
+        log: { info: (_o, msg) => logged.push(msg), warn: (_o, msg) => logged.push(msg) },
+        pgEnv: { PGHOST: pg.host, PGPORT: String(pg.port), PGUSER: database.owner, PGSSLMODE: 'require' },
+      },
+    );
+    expect(logged).toEqual(['database access restricted to its Territory']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
   return tenant;
 }

@@ -152,8 +152,8 @@ async function withPgEnv<T>(
  * from `passwordFile` (a restore writes as the owner and checks what it wrote as the backup role).
  */
 export async function withPgCredentials<T>(
-  cfg: BackupConfig,
-  deps: Deps,
+  cfg: Pick<BackupConfig, 'runtimeDir'>,
+  deps: Pick<Deps, 'pgEnv'>,
   credentials: { user?: string | undefined; passwordFile?: string | undefined },
   fn: (env: Record<string, string>) => Promise<T>,
 ): Promise<T> {

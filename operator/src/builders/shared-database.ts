@@ -147,8 +147,8 @@ export function buildTenantRoles(ctx: BuildContext): Owned[] {
     }),
     // pg_read_all_data reads every table of every database the role can connect to; in a pool that is its
     // own Territory's database only: pg_hba lets it into the database of its group alone (`samerole`), and
-    // the Territory's bootstrap revokes CONNECT on its database from PUBLIC, so two independent locks keep
-    // it out of the others. Grants of its own instead would have to follow every table each purpose role
+    // the Territory's database-access Job (database-access.ts) revokes CONNECT on its database from PUBLIC,
+    // so two independent locks keep it out of the others. Grants of its own instead would have to follow every table each purpose role
     // creates (default privileges are per creating role): a table missed would make pg_dump fail, and
     // backups with it. BYPASSRLS: pg_dump refuses a table whose row-level security would hide rows.
     login(backupRole(ctx), {
@@ -215,23 +215,4 @@ export function buildPoolCaSecret(ctx: BuildContext): Owned | undefined {
 /** Everything of the Territory's database that is built (not planned): its roles, then its database. */
 export function buildSharedDatabase(ctx: BuildContext): Owned[] {
   return [...buildTenantRoles(ctx), buildTenantDatabase(ctx)];
-}
-
-/** A PostgreSQL identifier, quoted (our names are plain, but a statement never trusts that). */
-const quoted = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
-
-/**
- * What the Territory's owner runs in its new database, once (CloudNativePG's Database object creates it
- * with PostgreSQL's defaults, which let every role connect): the second lock beside pg_hba's `samerole`.
- * PUBLIC loses CONNECT and TEMPORARY, the Territory's group gets them back (its purpose and backup roles
- * connect through it), and PUBLIC loses the public schema. An owner may change its own database's and
- * schema's privileges: no platform role runs SQL in a tenant's database.
- */
-export function databaseAccessStatements(ctx: BuildContext): string[] {
-  const database = quoted(databaseName(ctx));
-  return [
-    `REVOKE CONNECT, TEMPORARY ON DATABASE ${database} FROM PUBLIC`,
-    `GRANT CONNECT, TEMPORARY ON DATABASE ${database} TO ${database}`,
-    'REVOKE ALL ON SCHEMA public FROM PUBLIC',
-  ];
 }

@@ -12,6 +12,8 @@
 //                                         (a declarative restore's Job: verifies, refuses a database that
 //                                         holds data unless told to replace it, restores in one
 //                                         transaction, compares every table with the manifest)
+//   territory-backup database-access     (a database in a pool, once, as its owner: only the Territory's
+//                                         roles may connect to it; needs no store and no keys)
 //   territory-backup list [--json]
 //   territory-backup prune
 //
@@ -41,6 +43,7 @@ import {
   verifyBackup,
 } from '../backup/commands.ts';
 import { type BackupConfig, ConfigError, loadConfig } from '../backup/config.ts';
+import { loadDatabaseAccessConfig, runDatabaseAccess } from '../backup/database-access.ts';
 import { DRILL_EXIT, DrillError, runDrill } from '../backup/drill.ts';
 import { RestoreIntoError, runRestoreInto, terminationOf, writeTermination } from '../backup/restore-into.ts';
 import { createS3Client } from '../backup/s3-store.ts';
@@ -255,6 +258,15 @@ program
   .action(async () => {
     const { cfg, deps } = setup();
     await runPrune(cfg, deps);
+  });
+
+program
+  .command('database-access')
+  .description(
+    "a database in a pool, once, as its owner: only the Territory's own roles may connect to it (no S3, no keys)",
+  )
+  .action(async () => {
+    await runDatabaseAccess(loadDatabaseAccessConfig(process.env), { log });
   });
 
 try {

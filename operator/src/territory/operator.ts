@@ -7,6 +7,7 @@ import { Gauge } from 'prom-client';
 import { POOL_API_VERSION, POOL_KIND } from '../api/pool.ts';
 import { API_VERSION, KIND } from '../api/territory.ts';
 import { LABELS, MANAGED_BY } from '../builders/context.ts';
+import { DATABASE_ACCESS_COMPONENT } from '../builders/database-access.ts';
 import { RESTORE_COMPONENT } from '../builders/restore.ts';
 import { RESTORE_DRILL_COMPONENT } from '../builders/restore-drill.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
@@ -21,8 +22,8 @@ import { TerritoryReconciler } from './reconciler.ts';
 
 export const OPERATOR_NAME = 'territory-operator';
 
-/** The Jobs the operator reads: every Territory's restore drills and declarative restores. */
-export const JOB_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component} in (${RESTORE_DRILL_COMPONENT},${RESTORE_COMPONENT})`;
+/** The Jobs the operator reads: every Territory's restore drills, declarative restores and database-access Jobs. */
+export const JOB_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY},${LABELS.component} in (${RESTORE_DRILL_COMPONENT},${RESTORE_COMPONENT},${DATABASE_ACCESS_COMPONENT})`;
 
 export interface OperatorOptions {
   kubeConfig: ClusterAccess | KubeConfig;

@@ -17,6 +17,7 @@ import { LOGICAL_BACKUP_CRONJOB } from '../builders/backup.ts';
 import type { BuildContext, DatabasePoolPlacement, Owned } from '../builders/context.ts';
 import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME, databaseEndpoint, OWNER_SECRET, serverNameOf } from '../builders/database.ts';
+import { buildDatabaseAccessJob, databaseAccessJobName } from '../builders/database-access.ts';
 import { poolCaSecretName } from '../builders/database-names.ts';
 import { databaseSizing, liveStorageOf } from '../builders/database-sizing.ts';
 import { buildDesiredState } from '../builders/index.ts';
@@ -81,7 +82,7 @@ import {
 } from './restore.ts';
 import { readRestoreTermination } from './restore-pods.ts';
 import { planCredentials, planKeyring, type SecretWrite } from './secrets.ts';
-import { sharedDatabaseOutcome } from './shared-database-health.ts';
+import { databaseAccessOutcome, sharedDatabaseOutcome } from './shared-database-health.ts';
 import { decideTier, type PoolFacts, poolPlacement, type TierDecision } from './tier.ts';
 import { cachedTierFacts, confirmTierFacts, noDataStoreCached } from './tier-facts.ts';
 
@@ -595,7 +596,8 @@ export class TerritoryReconciler {
         })),
       waitingFor: plan.waiting,
     });
-    if (outcome.status === 'True' && !placement.serverCa) {
+    if (outcome.status !== 'True') return outcome;
+    if (!placement.serverCa) {
       return {
         type: 'DatabaseReady',
         status: 'False',
@@ -604,7 +606,27 @@ export class TerritoryReconciler {
         progressing: true,
       };
     }
-    return outcome;
+    // The database exists, with PostgreSQL's default privileges (every role may connect): its owner takes
+    // them away, once per Database object, in a Job of the Territory's.
+    const uid = inPool('Database', tenantObjectName(ctx))?.metadata.uid ?? '';
+    const jobName = databaseAccessJobName(uid);
+    const job = this.cached('batch/v1', 'Job', ns, jobName);
+    if (!job) {
+      const created = await this.unlessRefused(refusals, () =>
+        this.createOnce(buildDatabaseAccessJob(ctx, uid) as KubeObject),
+      );
+      if (created) return refusedOutcome('DatabaseReady', created.refused);
+    }
+    return databaseAccessOutcome(job, jobName);
+  }
+
+  /** POST, never apply: a Job is made once; one that exists already (409) is that one. */
+  private async createOnce(object: KubeObject): Promise<void> {
+    try {
+      await this.naming(object, () => this.ports.kube.create(object));
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode !== 409) throw error;
+    }
   }
 
   /** A point-in-time recovery request, decided on what the cache holds (point-in-time.ts). */
@@ -667,12 +689,8 @@ export class TerritoryReconciler {
     log: Logger,
   ): Promise<void> {
     const job = buildRestoreJob(ctx, spec, request) as KubeObject;
-    try {
-      await this.naming(job, () => this.ports.kube.create(job));
-      log.info({ job: job.metadata.name, request }, 'restore Job created');
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 409) throw error;
-    }
+    await this.createOnce(job);
+    log.info({ job: job.metadata.name, request }, 'restore Job created (or found)');
   }
 
   /** The drill Jobs of this Territory (its own and those run by hand from its CronJob). */

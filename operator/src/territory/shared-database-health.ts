@@ -75,3 +75,40 @@ export function sharedDatabaseOutcome(opts: {
     message: `database and ${opts.roles.length} roles in pool ${opts.pool}`,
   };
 }
+
+interface JobStatus {
+  conditions?: { type: string; status: string; message?: string }[];
+}
+
+/**
+ * DatabaseReady while the database-access Job (builders/database-access.ts) runs or once it ended: the
+ * database is not ready for the Territory until only its own roles may connect to it.
+ */
+export function databaseAccessOutcome(job: Obj, jobName: string): PartOutcome {
+  const conditions = (job?.status as JobStatus | undefined)?.conditions ?? [];
+  const isTrue = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
+  if (isTrue('Complete')) {
+    return {
+      type: 'DatabaseReady',
+      status: 'True',
+      reason: 'Healthy',
+      message: "the database accepts the Territory's own roles only",
+    };
+  }
+  const failed = isTrue('Failed');
+  if (failed) {
+    return {
+      type: 'DatabaseReady',
+      status: 'False',
+      reason: 'DatabaseAccessFailed',
+      message: `Job ${jobName} could not restrict who may connect to the database${failed.message ? `: ${failed.message}` : ''}; see its Pods' logs, then delete the Job to run it again`,
+    };
+  }
+  return {
+    type: 'DatabaseReady',
+    status: 'False',
+    reason: 'RestrictingAccess',
+    message: `Job ${jobName} restricts who may connect to the database to the Territory's own roles`,
+    progressing: true,
+  };
+}
