@@ -70,7 +70,8 @@ export async function runDatabaseAccess(
       env,
     });
     try {
-      for (const statement of statements) await session.query(statement);
+      // psql runs what it has read once a statement ends with a semicolon.
+      for (const statement of statements) await session.query(`${statement};`);
       await session.close();
     } finally {
       session.kill();
