@@ -11,24 +11,39 @@ export const purposesOf = (t: TerritoryObject) =>
 export const roleOf = (purpose: string) => `purpose_${purpose.replace(/-/g, '_')}`;
 export const dbNameOf = (t: TerritoryObject) => t.metadata.name.replace(/-/g, '_');
 
-/** psql over TLS, verifying the server's certificate against the Territory's CA. */
+/** Where a client connects: a host (a CloudNativePG Service) and a database. */
+export interface DatabaseTarget {
+  host: string;
+  dbname: string;
+}
+
+/** psql over TLS, verifying the server's certificate against the CA mounted at /ca. */
+export function psqlAt(target: DatabaseTarget, sql: string, extra = ''): string {
+  return (
+    `psql "host=${target.host} port=5432 dbname=${target.dbname} sslmode=verify-full sslrootcert=/ca/ca.crt ` +
+    `connect_timeout=10 ${extra}" -v ON_ERROR_STOP=1 -At -c "${sql}"`
+  );
+}
+
+/** psql over TLS to the Territory's own cluster, verifying the server's certificate against its CA. */
 export function psql(
   t: TerritoryObject,
   sql: string,
   opts: { extra?: string; service?: 'rw' | 'ro' } = {},
 ): string {
-  return (
-    `psql "host=${dbHost(t, opts.service)} port=5432 dbname=${dbNameOf(t)} sslmode=verify-full sslrootcert=/ca/ca.crt ` +
-    `connect_timeout=10 ${opts.extra ?? ''}" -v ON_ERROR_STOP=1 -At -c "${sql}"`
-  );
+  return psqlAt({ host: dbHost(t, opts.service), dbname: dbNameOf(t) }, sql, opts.extra);
 }
 
 /**
  * NetworkPolicies are enforced a moment after a Pod gets its address (the enforcer learns it from
  * the API), as in any cluster: a client waits until the server answers before it starts.
  */
+export function awaitHost(host: string): string {
+  return `for i in $(seq 1 30); do pg_isready -q -h ${host} -p 5432 && break; sleep 1; done`;
+}
+
 export function awaitServer(t: TerritoryObject, service: 'rw' | 'ro' = 'rw'): string {
-  return `for i in $(seq 1 30); do pg_isready -q -h ${dbHost(t, service)} -p 5432 && break; sleep 1; done`;
+  return awaitHost(dbHost(t, service));
 }
 
 /**

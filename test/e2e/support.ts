@@ -43,7 +43,7 @@ export interface TerritoryObject {
   spec: {
     namespace?: string;
     hosting?: { level?: string; regions?: string[] };
-    database?: { instances?: number; storage?: { size?: string } };
+    database?: { instances?: number; storage?: { size?: string }; tier?: string; pool?: string };
     deletionPolicy?: string;
     backup: {
       destination: {
@@ -54,7 +54,11 @@ export interface TerritoryObject {
     };
     [key: string]: unknown;
   };
-  status?: { observedGeneration?: number; conditions?: Condition[] };
+  status?: {
+    observedGeneration?: number;
+    conditions?: Condition[];
+    database?: { tier?: string; pool?: string; endpoint?: string };
+  };
 }
 
 /** The Secrets each example's namespace gets for the cluster's object storage. */

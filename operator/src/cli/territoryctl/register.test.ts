@@ -167,6 +167,25 @@ describe('register of the examples (offline)', () => {
     expect(parseCsv(toCsv([off]))[1]?.[header?.indexOf('backup_physical') ?? -1]).toBe('off');
   });
 
+  it('says plainly when the database runs on infrastructure shared with other authorities', () => {
+    const t = territories.find((x) => x.metadata.name === 'acigne');
+    if (!t) throw new Error('acigne example missing');
+    const shared = registerEntry(t, providers, { database: { tier: 'Shared', pool: 'pool-35' } });
+    expect(shared.database).toMatchObject({ tier: 'Shared', pool: 'pool-35' });
+    expect(shared.database.description).toContain('shared infrastructure');
+    expect(shared.securityMeasures.join(' ')).toContain('shared with other authorities');
+    expect(toMarkdown([shared])).toMatch(
+      /\| Base de données \/ Database \| shared infrastructure: .*pool-35/,
+    );
+    const [header, row] = parseCsv(toCsv([shared]));
+    expect(row?.[header?.indexOf('database') ?? -1]).toContain('pool pool-35');
+    const own = registerEntry(t, providers, { database: { tier: 'Dedicated' } });
+    expect(own.database.description).toBe('a PostgreSQL cluster of its own, in its namespace');
+    expect(own.securityMeasures.join(' ')).not.toContain('shared with other authorities');
+    // Offline, the record says what the spec asks and that the operator decides.
+    expect(registerEntry(t, providers).database).toMatchObject({ tier: 'undecided' });
+  });
+
   it('reports the hosting the operator verified, when read from the cluster', () => {
     const t = territories.find((x) => x.metadata.name === 'acigne');
     if (!t) throw new Error('acigne example missing');

@@ -46,6 +46,11 @@ export interface RegisterEntry {
   purposes: RegisterPurpose[];
   recipients: string[];
   hosting: { level: string; provider?: string; regions: string[]; verified: boolean; note: string };
+  /**
+   * Where the database runs: a PostgreSQL cluster of the authority's own (Dedicated), or a database in a
+   * pool that the platform shares among several authorities (Shared): the record says so plainly.
+   */
+  database: { tier: 'Dedicated' | 'Shared' | 'undecided'; pool?: string; description: string };
   backups: {
     host: string;
     bucket: string;
@@ -71,6 +76,7 @@ export interface ObservedStatus {
   authority?: { officialName?: string; siren?: string };
   sovereignty?: { provider?: string; regions?: string[]; level?: string };
   backup?: { destinationHost?: string };
+  database?: { tier?: string; pool?: string };
   conditions?: { type: string; status: string; message: string }[];
 }
 
@@ -104,6 +110,7 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
     hosting = { level: spec.hosting.level, regions: spec.hosting.regions ?? [], verified: false, note: why };
   }
 
+  const database = databaseEntry(t, observed);
   const b = spec.backup;
   const destination = evaluateDestination(b.destination.endpoint, spec.hosting.level, providers);
   const host = observed?.backup?.destinationHost ?? safeHost(b.destination.endpoint);
@@ -140,6 +147,11 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
 
   const securityMeasures = [
     `isolated namespace ${ns} (Pod Security restricted, default-deny network policies, per-namespace roles)`,
+    ...(database.tier === 'Shared'
+      ? [
+          "a database and roles of its own in a PostgreSQL cluster shared with other authorities: other tenants' roles are refused a connection to it (pg_hba and CONNECT privilege), its passwords stay in its namespace",
+        ]
+      : []),
     'PostgreSQL over TLS 1.3 only, SCRAM-SHA-256 passwords rotated by the operator, one database role per purpose',
     b.clientSideEncryption
       ? `logical backups encrypted before they leave the cluster (AES-256-GCM) with keys rotated every ${spec.encryption.rotationDays} days`
@@ -183,12 +195,37 @@ export function registerEntry(t: Territory, providers: Provider[], observed?: Ob
     })),
     recipients,
     hosting,
+    database,
     backups,
     keys,
     transfersOutsideEU: backups.french
       ? 'none: data and backups are hosted in France'
       : `none intended, but the backup endpoint ${host} is not in the French provider table: the operator refuses to back up there`,
     securityMeasures,
+  };
+}
+
+/** The database's tier, as the operator resolved it (status), or as the spec asks for it (offline). */
+function databaseEntry(t: Territory, observed: ObservedStatus | undefined): RegisterEntry['database'] {
+  const tier = observed?.database?.tier;
+  const pool = observed?.database?.pool;
+  if (tier === 'Shared' && pool) {
+    return {
+      tier: 'Shared',
+      pool,
+      description: `shared infrastructure: a database of its own in PostgreSQL pool ${pool}, run by the platform for several authorities (the platform also makes the pool's physical backups)`,
+    };
+  }
+  if (tier === 'Dedicated') {
+    return { tier: 'Dedicated', description: 'a PostgreSQL cluster of its own, in its namespace' };
+  }
+  const asked = t.spec.database.tier;
+  const declared = asked
+    ? `declared ${asked}${t.spec.database.pool ? ` (pool ${t.spec.database.pool})` : ''}`
+    : "chosen by the operator from the authority's size";
+  return {
+    tier: 'undecided',
+    description: `${declared}; the operator reports the tier in effect at run time`,
   };
 }
 
@@ -248,6 +285,7 @@ export function toMarkdown(entries: RegisterEntry[]): string {
       `| Délégué à la protection des données / DPO | ${md(dpo)} |`,
       `| Destinataires / Recipients | ${md(e.recipients.join(', ') || 'none declared')} |`,
       `| Hébergement des données / Data hosting | ${md(hostingText(e))} |`,
+      `| Base de données / Database | ${md(e.database.description)} |`,
       `| Sauvegardes / Backups | ${md(backupText(e))}, kept ${e.backups.retentionDays} days |`,
       `| Clés de chiffrement / Encryption keys | ${md(e.keys.description)} |`,
       `| Transferts hors UE / Transfers outside the EU | ${md(e.transfersOutsideEU)} |`,
@@ -284,6 +322,7 @@ export const CSV_COLUMNS = [
   'hosting_provider',
   'hosting_regions',
   'hosting_verified',
+  'database',
   'backup_host',
   'backup_bucket',
   'backup_provider',
@@ -329,6 +368,7 @@ export function toCsv(entries: RegisterEntry[]): string {
         hosting_provider: e.hosting.provider ?? '',
         hosting_regions: e.hosting.regions.join('; '),
         hosting_verified: e.hosting.verified,
+        database: e.database.description,
         backup_host: e.backups.host,
         backup_bucket: e.backups.bucket,
         backup_provider: e.backups.provider ? `${e.backups.provider} ${e.backups.region}` : '',
