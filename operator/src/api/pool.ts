@@ -256,14 +256,23 @@ export const DatabasePoolStatusSchema = z
       .min(0)
       .max(100000)
       .optional()
-      .meta({ description: 'How many Territories have their database in the pool.' }),
+      .meta({
+        description:
+          'How many Territories have their database in the pool: the Database objects in its namespace ' +
+          'labelled sovereign.dev/pool=<pool> (one per Territory; one being deleted still counts).',
+      }),
     conditions: z
       .array(ConditionSchema)
       .max(32)
       .default([])
       .meta({
         description:
-          'Ready (the pool takes tenants: its cluster is healthy) and the kstatus pair Reconciling/Stalled.',
+          'Ready and the kstatus pair Reconciling/Stalled. Ready is True (reason Serving) when the pool takes ' +
+          'tenants: every instance of its cluster is ready and CloudNativePG has issued its CA Secret ' +
+          '(<pool>-ca). Otherwise False, with the reason: ClusterNotReady, NamespaceTerminating or Deleting ' +
+          '(converging: Reconciling True); InvalidSpec, ReservedNamespace, NamespaceConflict, ' +
+          "CloudNativePGNotInstalled, RefusedByAPIServer, DeletionBlocked or the sovereignty gate's " +
+          '(NoHostingAttestation, QualificationNotMet, RegionNotEligible...): a person must act (Stalled True).',
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['type'],
       }),

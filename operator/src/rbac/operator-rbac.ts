@@ -2,7 +2,9 @@
 // drift from the code: the kinds it owns (OWNED_KINDS), `bind` on exactly the two tenant ClusterRoles the
 // chart ships (so it hands them out without holding what they grant: no Pod or Deployment write, a Job
 // only to create a restore, no Secret it does not own through its admission policy), and the few reads and writes of the controller
-// loop itself (Territories, Nodes, the database's Pods, Events, its leader-election Lease).
+// loops themselves (Territories, DatabasePools and their tenants' Databases, Nodes, the database's Pods,
+// Events, its leader-election Lease).
+import { POOL_PLURAL } from '../api/pool.ts';
 import { GROUP, PLURAL } from '../api/territory.ts';
 import { ADMIN_RULES, type PolicyRule, READER_RULES } from '../builders/rbac.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
@@ -52,8 +54,23 @@ function ownedKindRules(kinds: readonly OwnedKind[]): PolicyRule[] {
   }));
 }
 
+/**
+ * What the DatabasePool controller needs beyond the kinds a Territory owns (it creates and deletes the same
+ * kinds: namespaces, NetworkPolicies, CloudNativePG Clusters, and reads its CA Secret).
+ */
+export const POOL_RULES: readonly PolicyRule[] = [
+  // DatabasePools are watched and carry the pool's finalizer; their status is the operator's.
+  { apiGroups: [GROUP], resources: [POOL_PLURAL], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+  { apiGroups: [GROUP], resources: [`${POOL_PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
+  { apiGroups: [GROUP], resources: [`${POOL_PLURAL}/finalizers`], verbs: ['update'] },
+  // A pool's tenants are the Database objects in its namespace: counted (status.tenants), and read before
+  // a deleted pool's Cluster is deleted (never written by the pool controller).
+  { apiGroups: ['postgresql.cnpg.io'], resources: ['databases'], verbs: ['get', 'list', 'watch'] },
+];
+
 /** What the reconcile loop needs beyond its owned kinds. */
 export const CONTROLLER_RULES: readonly PolicyRule[] = [
+  ...POOL_RULES,
   // Territories are watched and carry the operator's finalizer (metadata, so patch on the main resource).
   { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },

@@ -11,6 +11,7 @@ import { DATABASE_ACCESS_COMPONENT } from '../builders/database-access.ts';
 import { RESTORE_COMPONENT } from '../builders/restore.ts';
 import { RESTORE_DRILL_COMPONENT } from '../builders/restore-drill.ts';
 import type { OperatorConfig } from '../config/operator-config.ts';
+import { addPoolController } from '../pool/controller.ts';
 import type { ClusterAccess } from '../runtime/cluster-access.ts';
 import { Manager } from '../runtime/manager.ts';
 import type { KubeObject, Logger, OwnedResource } from '../runtime/types.ts';
@@ -160,6 +161,7 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     randomBytes: (size) => randomBytes(size),
   };
   reconciler = new TerritoryReconciler(ports);
+  addPoolController(manager, config);
 
   // Territories by condition, from the informer's events (what the API server holds): no extra work per
   // reconcile, and a scrape reads a small map instead of decoding every cached Territory.

@@ -6,7 +6,6 @@ import { schedulePeriodDays } from '../api/patterns.ts';
 import {
   API_VERSION,
   type Condition,
-  isReservedNamespace,
   KIND,
   parseTerritory,
   type RestoreSpec,
@@ -72,7 +71,9 @@ import {
 } from './point-in-time.ts';
 import { planPoolCredentials } from './pool-credentials.ts';
 import type { TerritoryPorts } from './ports.ts';
+import { readyTransitionEvent } from './ready-transition.ts';
 import { describeRefusal, ObjectRefusedError, type Refusal, refusalOf, refusedOutcome } from './refusals.ts';
+import { reservedNamespaceOwner } from './reserved-namespaces.ts';
 import {
   decideRestore,
   type RestoreJob,
@@ -998,18 +999,8 @@ export class TerritoryReconciler {
   }
 
   private recordTransition(object: KubeObject, before: Condition[], after: Condition[]): void {
-    const was = before.find((c) => c.type === 'Ready');
-    const is = after.find((c) => c.type === 'Ready');
-    if (!is || (was?.status === is.status && was?.reason === is.reason)) return;
-    // A first status that says "still converging" is not news: status shows it. An event is for a
-    // change, for reaching Ready, or for a first status that is already stuck (Stalled).
-    const stalled = after.find((c) => c.type === 'Stalled')?.status === 'True';
-    if (!was && is.status !== 'True' && !stalled) return;
-    this.ports.events.record(object, {
-      type: is.status === 'True' ? 'Normal' : 'Warning',
-      reason: is.status === 'True' ? 'Ready' : is.reason,
-      message: is.message,
-    });
+    const event = readyTransitionEvent(before, after);
+    if (event) this.ports.events.record(object, event);
   }
 
   private async writeInvalid(object: KubeObject, errors: string[]): Promise<void> {
@@ -1091,18 +1082,11 @@ function failKeysWith(outcome: PartOutcome) {
 }
 
 /**
- * The namespaces a Territory may never claim, whatever the CRD let through: Kubernetes' own (also
- * refused at admission), CloudNativePG's and the operator's (they depend on the installation, so only
- * the operator knows them). Claiming one would put the authority's admins in charge of the platform.
+ * A namespace a Territory may never claim (reserved-namespaces.ts): claiming one would put the authority's
+ * admins in charge of the platform.
  */
 function reservedNamespace(name: string, config: TerritoryPorts['config']): PartOutcome | undefined {
-  const owner = isReservedNamespace(name)
-    ? 'reserved by Kubernetes'
-    : name === config.cnpgNamespace
-      ? 'CloudNativePG’s namespace on this cluster (operator configuration cnpgNamespace)'
-      : name === config.operatorNamespace
-        ? 'the Territory operator’s own namespace (operator configuration operatorNamespace)'
-        : undefined;
+  const owner = reservedNamespaceOwner(name, config);
   if (!owner) return undefined;
   return {
     type: 'NamespaceReady',
