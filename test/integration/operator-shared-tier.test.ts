@@ -61,17 +61,19 @@ const decoded = (secret: KubeObject | undefined, key: string) =>
 async function readyPool(maxTenants = 5): Promise<{ name: string; namespace: string }> {
   const name = uniqueName('pool');
   const namespace = `${name}-ns`;
-  await op.client.create({
-    apiVersion: 'sovereign.dev/v1alpha1',
-    kind: 'DatabasePool',
-    metadata: { name },
-    spec: {
-      namespace,
-      instances: 1,
-      maxTenants,
-      serves: { territorySelector: { matchLabels: { pool: name } } },
-    },
-  });
+  await op.client.create(
+    op.label({
+      apiVersion: 'sovereign.dev/v1alpha1',
+      kind: 'DatabasePool',
+      metadata: { name },
+      spec: {
+        namespace,
+        instances: 1,
+        maxTenants,
+        serves: { territorySelector: { matchLabels: { pool: name } } },
+      },
+    }),
+  );
   const cluster = { apiVersion: CNPG, kind: 'Cluster', name, namespace };
   await waitFor(() => get(cluster), { what: `pool ${name}'s Cluster`, timeoutMs: 20_000 });
   await op.client.patch(
@@ -100,8 +102,7 @@ async function readyPool(maxTenants = 5): Promise<{ name: string; namespace: str
 async function sharedTerritory(pool: string, over: Record<string, unknown> = {}): Promise<string> {
   const name = uniqueName('shared');
   const t = rennesTerritory(name, { database: { tier: 'Shared', pool }, ...over });
-  t.metadata.labels = { pool };
-  await op.client.create(op.label(t));
+  await op.client.create(op.label({ ...t, metadata: { ...t.metadata, labels: { pool } } }));
   await waitFor(() => get({ apiVersion: 'v1', kind: 'Namespace', name }), {
     what: `namespace ${name}`,
     timeoutMs: 10_000,

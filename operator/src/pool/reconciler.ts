@@ -9,7 +9,7 @@ import { type DatabasePool, POOL_API_VERSION, POOL_KIND, parseDatabasePool } fro
 import type { Condition } from '../api/territory.ts';
 import type { Owned } from '../builders/context.ts';
 import { LABELS } from '../builders/context.ts';
-import { poolClusterName } from '../builders/database-names.ts';
+import { poolCaSecretName, poolClusterName } from '../builders/database-names.ts';
 import { liveStorageOf } from '../builders/database-sizing.ts';
 import { buildPool, type PoolBuildContext } from '../builders/pool.ts';
 import { evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
@@ -29,7 +29,6 @@ import {
   clusterInstancesReady,
   POOL_READY_REASONS,
   type PoolOutcome,
-  poolCaSecretName,
   poolConditions,
   servingOutcome,
 } from './status.ts';
@@ -234,7 +233,7 @@ export class PoolReconciler {
       apiVersion: 'v1',
       kind: 'Secret',
       namespace: ns,
-      name: poolCaSecretName(pool),
+      name: poolCaSecretName({ name: pool }),
     });
     return Boolean((secret?.data as Record<string, string> | undefined)?.['ca.crt']);
   }

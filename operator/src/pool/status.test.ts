@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { poolCaSecretName } from '../builders/database-names.ts';
 import type { KubeObject } from '../runtime/types.ts';
 import {
   clusterInstancesReady,
   POOL_READY_REASONS,
   type PoolOutcome,
-  poolCaSecretName,
   poolConditions,
   servingOutcome,
 } from './status.ts';
@@ -59,7 +59,7 @@ describe('servingOutcome', () => {
   });
 
   it('names the CA Secret after the Cluster, as CloudNativePG does', () => {
-    expect(poolCaSecretName('pool-35')).toBe('pool-35-ca');
+    expect(poolCaSecretName({ name: 'pool-35' })).toBe('pool-35-ca');
   });
 });
 

@@ -3,7 +3,7 @@
 // tools how to read a pool that is not ready: Reconciling=True while it converges on its own,
 // Stalled=True when a person must act (fix the spec, the configuration, the cluster). Pure.
 import type { Condition } from '../api/territory.ts';
-import { poolClusterName } from '../builders/database-names.ts';
+import { poolCaSecretName, poolClusterName } from '../builders/database-names.ts';
 import type { KubeObject } from '../runtime/types.ts';
 import { setCondition } from '../territory/conditions.ts';
 
@@ -32,11 +32,6 @@ export interface PoolOutcome {
   message: string;
   /** Not ready yet, but expected to become so without anyone's help (CloudNativePG starting the cluster). */
   progressing?: boolean;
-}
-
-/** The name of the Secret where CloudNativePG keeps the pool's server CA (`ca.crt`, and its key). */
-export function poolCaSecretName(pool: string): string {
-  return `${poolClusterName({ name: pool })}-ca`;
 }
 
 interface ClusterStatus {
@@ -88,7 +83,7 @@ export function servingOutcome(facts: {
   if (!clusterInstancesReady(cluster, instances)) {
     return notReady(`CloudNativePG: ${phase ? `${phase} (${counts})` : counts}`);
   }
-  const ca = `${facts.namespace}/${poolCaSecretName(facts.pool)}`;
+  const ca = `${facts.namespace}/${poolCaSecretName({ name: facts.pool })}`;
   if (!facts.caIssued) {
     return notReady(
       `${counts}, but CloudNativePG has not issued the CA Secret ${ca} yet: Territories could not verify the pool`,
