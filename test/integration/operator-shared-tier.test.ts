@@ -9,7 +9,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { KEYRING_SECRET } from '../../operator/src/builders/keys.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
+import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../operator/src/territory/physical-erasure.ts';
 import { selfSignedCertificate } from '../support/certificate.ts';
 import { endJob, jobRef } from '../support/jobs.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
@@ -56,6 +58,26 @@ const condition = (t: T | undefined, type: string) => t?.status?.conditions?.fin
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const decoded = (secret: KubeObject | undefined, key: string) =>
   Buffer.from((secret as { data?: Record<string, string> })?.data?.[key] ?? '', 'base64').toString();
+
+/** The Territory's Database in its pool, once made; a timeout says what the Territory's conditions said. */
+async function databaseOf(pool: { name: string; namespace: string }, name: string): Promise<KubeObject> {
+  let said = 'nothing yet';
+  return waitFor(
+    async () => {
+      const database = await get({ apiVersion: CNPG, kind: 'Database', namespace: pool.namespace, name });
+      if (database) return database;
+      const t = (await get(territoryRef(name))) as T | undefined;
+      said = JSON.stringify(
+        t?.status?.conditions?.map((c) => `${c.type}=${c.status} ${c.reason}: ${c.message}`),
+      );
+      return undefined;
+    },
+    {
+      what: () => `the Database of ${name} in pool ${pool.name} (the Territory says ${said})`,
+      timeoutMs: 20_000,
+    },
+  );
+}
 
 /** A pool with a Ready Cluster and its CA, as CloudNativePG would leave them. */
 async function readyPool(maxTenants = 5): Promise<{ name: string; namespace: string }> {
@@ -143,13 +165,7 @@ describe('a Territory in a DatabasePool', () => {
 
   it('gets its database, roles and verifiers in the pool, the CA alone in its namespace, and no cluster of its own', async () => {
     const name = await sharedTerritory(pool.name);
-    const database = await waitFor(
-      () => get({ apiVersion: CNPG, kind: 'Database', namespace: pool.namespace, name }),
-      {
-        what: 'the Database in the pool',
-        timeoutMs: 20_000,
-      },
-    );
+    const database = await databaseOf(pool, name);
     const key = name.replace(/-/g, '_');
     expect(database.spec).toMatchObject({
       cluster: { name: pool.name },
@@ -276,10 +292,7 @@ describe('a Territory in a DatabasePool', () => {
 
   it('deleted with deletionPolicy Delete: its Database goes first, then its roles and their passwords, then its keys', async () => {
     const name = await sharedTerritory(pool.name, { deletionPolicy: 'Delete' });
-    const database = await waitFor(
-      () => get({ apiVersion: CNPG, kind: 'Database', namespace: pool.namespace, name }),
-      { what: 'the Database', timeoutMs: 20_000 },
-    );
+    const database = await databaseOf(pool, name);
     expect(database.spec).toMatchObject({ databaseReclaimPolicy: 'delete' });
     await waitFor(
       () => get({ apiVersion: 'v1', kind: 'Secret', namespace: pool.namespace, name: `${name}.db-owner` }),
@@ -289,6 +302,17 @@ describe('a Territory in a DatabasePool', () => {
     await op.client.patch(
       { apiVersion: CNPG, kind: 'Database', namespace: pool.namespace, name },
       { metadata: { finalizers: ['test.sovereign.dev/dropping'] } },
+      'merge',
+    );
+    // Its bucket is fictional: a person accepts leaving the physical backups (a Territory in a pool has none
+    // of its own, but one that had a cluster of its own before may have left some).
+    await op.client.patch(
+      territoryRef(name),
+      {
+        metadata: {
+          annotations: { [LEAVE_PHYSICAL_BACKUPS_ANNOTATION]: 'shared-tier test: no such bucket' },
+        },
+      },
       'merge',
     );
     await op.client.delete(territoryRef(name));
@@ -308,7 +332,9 @@ describe('a Territory in a DatabasePool', () => {
         labelSelector: `sovereign.dev/territory=${name}`,
       });
     expect((await roles()).items.length).toBe(4);
-    expect(await get({ apiVersion: 'v1', kind: 'Secret', namespace: name, name: 'keyring' })).toBeDefined();
+    expect(
+      await get({ apiVersion: 'v1', kind: 'Secret', namespace: name, name: KEYRING_SECRET }),
+    ).toBeDefined();
     await op.client.patch(
       { apiVersion: CNPG, kind: 'Database', namespace: pool.namespace, name },
       { metadata: { finalizers: null } },
@@ -330,10 +356,7 @@ describe('a Territory in a DatabasePool', () => {
 
   it('deleted with deletionPolicy Retain: its database and roles stay in the pool, released from the Territory', async () => {
     const name = await sharedTerritory(pool.name);
-    await waitFor(() => get({ apiVersion: CNPG, kind: 'Database', namespace: pool.namespace, name }), {
-      what: 'the Database',
-      timeoutMs: 20_000,
-    });
+    await databaseOf(pool, name);
     await op.client.delete(territoryRef(name));
     await waitFor(async () => ((await get(territoryRef(name))) ? undefined : true), {
       what: 'the Territory gone',

@@ -21,7 +21,9 @@ const parsed = new WeakMap<KubeObject, DatabasePool | null>();
 function parsedPool(object: KubeObject): DatabasePool | undefined {
   let pool = parsed.get(object);
   if (pool === undefined) {
-    const result = parseDatabasePool(object);
+    // The spec is what is judged; the status (slimmed for the cache: poolForCache) is read apart.
+    const { status: _status, ...rest } = object;
+    const result = parseDatabasePool(rest);
     pool = result.ok ? result.pool : null;
     parsed.set(object, pool);
   }

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { territory } from '../builders/fixtures.test-helpers.ts';
+import type { KubeObject, ObjectCache } from '../runtime/types.ts';
+import { poolForCache } from './cache-shape.ts';
+import type { TerritoryPorts } from './ports.ts';
+import { cachedTierFacts, confirmTierFacts, noDataStoreCached, readPools } from './tier-facts.ts';
+
+/** A cache holding exactly these objects, keyed as the informers key them. */
+function cacheOf(objects: KubeObject[]): ObjectCache {
+  const key = (o: KubeObject) =>
+    o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : (o.metadata.name ?? '');
+  const byKey = new Map(objects.map((o) => [key(o), o]));
+  return {
+    get: (k) => byKey.get(k),
+    list: () => [...byKey.values()],
+    keys: () => [...byKey.keys()],
+    listInNamespace: (ns) => objects.filter((o) => o.metadata.namespace === ns),
+    hasSynced: () => true,
+  };
+}
+
+/** The caches of these kinds; pools as the operator caches them (poolForCache: their status slimmed). */
+function caches(byKind: Record<string, KubeObject[]>): Pick<TerritoryPorts, 'cache'> {
+  const pools = (byKind.DatabasePool ?? []).map(poolForCache);
+  return { cache: (_apiVersion, kind) => cacheOf(kind === 'DatabasePool' ? pools : (byKind[kind] ?? [])) };
+}
+
+const condition = (status: string) => ({
+  type: 'Ready',
+  status,
+  reason: 'Serving',
+  message: 'serving',
+  lastTransitionTime: '2026-12-01T00:00:00Z',
+});
+
+function pool(name: string, extra: Partial<KubeObject> & { status?: unknown } = {}): KubeObject {
+  return {
+    apiVersion: 'sovereign.dev/v1alpha1',
+    kind: 'DatabasePool',
+    metadata: { name, uid: `uid-${name}`, ...extra.metadata },
+    spec: { namespace: `db-${name}`, maxTenants: 3, serves: { departements: ['35'] } },
+    status: extra.status ?? { tenants: 0, conditions: [condition('True')] },
+  } as KubeObject;
+}
+
+function database(namespace: string, name: string, pool: string): KubeObject {
+  return {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'Database',
+    metadata: {
+      name,
+      namespace,
+      labels: { 'sovereign.dev/territory': name, 'sovereign.dev/pool': pool },
+    },
+  } as KubeObject;
+}
+
+const base = { territory: territory(), departement: '35', profile: 'small' as const };
+const name = base.territory.metadata.name;
+
+describe('readPools', () => {
+  it('judges a pool by its spec, whatever its status holds, and counts its tenants from its Database objects', () => {
+    const pools = readPools(
+      caches({
+        DatabasePool: [
+          pool('pool-35'),
+          pool('pool-deleting', {
+            metadata: { name: 'pool-deleting', deletionTimestamp: '2026-12-08T00:00:00Z' },
+          }),
+          pool('pool-starting', { status: { conditions: [condition('False')] } }),
+          { ...pool('pool-invalid'), spec: { namespace: 'kube-system' } } as KubeObject,
+        ],
+        Database: [
+          database('db-pool-35', 'a', 'pool-35'),
+          database('db-pool-35', 'b', 'pool-35'),
+          database('db-pool-35', 'stray', 'another-pool'),
+        ],
+      }),
+    );
+    expect(pools.map((p) => [p.name, p.ready, p.tenants])).toEqual([
+      ['pool-35', true, 2],
+      ['pool-deleting', false, 0],
+      ['pool-starting', false, 0],
+    ]);
+  });
+});
+
+describe('cachedTierFacts', () => {
+  it('stops at the cluster of its own, reading no pool', () => {
+    const facts = cachedTierFacts(
+      caches({
+        Cluster: [{ metadata: { name: 'db', namespace: name } } as KubeObject],
+        DatabasePool: [pool('pool-35')],
+      }),
+      base,
+    );
+    expect(facts).toMatchObject({ dedicatedClusterExists: true, pools: [] });
+    expect(noDataStoreCached(facts)).toBe(false);
+  });
+
+  it('finds the pool whose namespace holds a Database named and labelled after the Territory', () => {
+    const facts = cachedTierFacts(
+      caches({ DatabasePool: [pool('pool-35')], Database: [database('db-pool-35', name, 'pool-35')] }),
+      base,
+    );
+    expect(facts.currentPool).toBe('pool-35');
+    expect(noDataStoreCached(facts)).toBe(false);
+    const none = cachedTierFacts(caches({ DatabasePool: [pool('pool-35')] }), base);
+    expect(noDataStoreCached(none)).toBe(true);
+  });
+});
+
+describe('confirmTierFacts', () => {
+  const facts = cachedTierFacts(caches({ DatabasePool: [pool('pool-35')] }), base);
+  const kube = (cluster: KubeObject | undefined, databases: KubeObject[]) => {
+    const listed: string[] = [];
+    return {
+      listed,
+      ports: {
+        kube: {
+          get: async () => cluster,
+          list: async (selector: { labelSelector?: string }) => {
+            listed.push(selector.labelSelector ?? '');
+            return { items: databases };
+          },
+        } as unknown as TerritoryPorts['kube'],
+      },
+    };
+  };
+
+  it('sees a cluster the cache has not seen yet', async () => {
+    const { ports } = kube({ metadata: { name: 'db' } } as KubeObject, []);
+    expect((await confirmTierFacts(ports, facts)).dedicatedClusterExists).toBe(true);
+  });
+
+  it("sees a Database the cache has not seen yet, by the Territory's label in any namespace", async () => {
+    const { ports, listed } = kube(undefined, [database('db-pool-35', name, 'pool-35')]);
+    expect((await confirmTierFacts(ports, facts)).currentPool).toBe('pool-35');
+    expect(listed).toEqual([
+      `app.kubernetes.io/managed-by=territory-operator,sovereign.dev/territory=${name}`,
+    ]);
+  });
+
+  it('leaves the facts as they are when the API server holds neither', async () => {
+    const { ports } = kube(undefined, []);
+    expect(noDataStoreCached(await confirmTierFacts(ports, facts))).toBe(true);
+  });
+});
