@@ -61,7 +61,12 @@ function databasePool(name: string, spec: Record<string, unknown> = {}): KubeObj
     apiVersion: 'sovereign.dev/v1alpha1',
     kind: 'DatabasePool',
     metadata: { name },
-    spec: { namespace: `db-${name}`, maxTenants: 5, serves: { departements: ['35'] }, ...spec },
+    spec: {
+      namespace: `db-${name}`,
+      maxTenants: 5,
+      serves: { territorySelector: { matchLabels: { 'test.sovereign.dev/pool': name } } },
+      ...spec,
+    },
   });
 }
 

@@ -329,13 +329,14 @@ export class TerritoryReconciler {
         progressing: tier?.reason === 'PoolNotReady',
       });
     } else if (tier.tier === 'Shared') {
-      const outcome = await this.reconcileSharedDatabase(
+      const reached = await this.reconcileSharedDatabase(
         ctx,
         tier.pool,
         desired.database,
         credentials.writes,
         refusals,
       );
+      const outcome = withTierNote(reached, tier);
       databaseReady = outcome.status === 'True';
       parts.push(outcome);
       status.database = {
@@ -363,7 +364,7 @@ export class TerritoryReconciler {
           const pods = await readDatabasePods(ports.kube, namespaceOf(t), log);
           outcome = withUnschedulablePods(outcome, pods, ctx.allowedRegions);
         }
-        const judged = withoutApiServerEgress(outcome, apiServerCidrs(ctx));
+        const judged = withTierNote(withoutApiServerEgress(outcome, apiServerCidrs(ctx)), tier);
         databaseReady = judged.status === 'True';
         parts.push(judged);
         const phase = (cluster?.status as { phase?: string } | undefined)?.phase;
@@ -1128,6 +1129,12 @@ function restoreTestStatus(d: RestoreTestHealth) {
     ...(d.job ? { job: d.job } : {}),
     ...(d.lastSuccessful ? { lastPassed: d.lastSuccessful } : {}),
   };
+}
+
+/** DatabaseReady, telling also that the spec asks for another tier than the one the database stays in. */
+function withTierNote(outcome: PartOutcome, tier: TierDecision | undefined): PartOutcome {
+  if (tier?.reason !== 'MoveNotSupported') return outcome;
+  return { ...outcome, message: `${outcome.message}; ${tier.message}` };
 }
 
 function ownedKey(o: Owned): string {
