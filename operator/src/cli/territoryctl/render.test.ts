@@ -5,7 +5,7 @@ import { EXAMPLES_DIR, readExamples } from '../../api/test-fixtures.ts';
 import { BACKUP_REGION_SECRET } from '../../builders/object-store.ts';
 import { parseOperatorConfig } from '../../config/operator-config.ts';
 import { CliError } from './errors.ts';
-import { requireTerritories } from './files.ts';
+import { requireManifests, requireTerritories } from './files.ts';
 import { formatRender, PLACEHOLDER, type RenderOptions, renderTerritory } from './render.ts';
 
 const config = parseOperatorConfig({});
@@ -210,5 +210,48 @@ describe('render decisions', () => {
       /stdin \(document 1\), Territory x: spec\.controller: is required/,
     );
     expect(() => requireTerritories(['-'], () => text)).toThrow(/spec\.backup: is required/);
+  });
+});
+
+describe('render with the DatabasePools beside the Territories', () => {
+  const pools = requireManifests([
+    `${EXAMPLES_DIR}commune-acigne.yaml`,
+    `${EXAMPLES_DIR}pools/ille-et-vilaine.yaml`,
+  ]).pools;
+  const acigne = example('commune-acigne.yaml');
+
+  it('places a small authority in the pool that serves its département, with no cluster of its own', () => {
+    expect(pools.map((p) => p.metadata.name)).toEqual(['pool-35']);
+    // The example pool is SecNumCloud in cloudgouv-eu-west-1: an Acigné asking for that region lands in it.
+    const t = withSpec(acigne, (spec) => {
+      spec.hosting = { level: 'standard', regions: ['cloudgouv-eu-west-1'] };
+    });
+    const rendered = renderTerritory(t, { ...options, pools });
+    const kinds = rendered.objects.map((o) => o.object.kind);
+    expect(kinds).not.toContain('Cluster');
+    expect(kinds).toContain('Database');
+    const database = rendered.objects.find((o) => o.object.kind === 'Database')?.object;
+    expect(database?.metadata?.namespace).toBe('db-pool-35');
+    expect(rendered.header.join('\n')).toContain('Database tier: Shared, in pool pool-35');
+  });
+
+  it('says when no pool is given, and renders a cluster of its own', () => {
+    const rendered = renderTerritory(acigne, options);
+    expect(rendered.objects.map((o) => o.object.kind)).toContain('Cluster');
+    expect(rendered.header.join('\n')).toMatch(/Database tier: Dedicated.*with no DatabasePool given/);
+  });
+
+  it('renders no database, and says why, for a pool it names that is not given', () => {
+    const t = withSpec(acigne, (spec) => {
+      spec.database = { pool: 'pool-29' };
+    });
+    const rendered = renderTerritory(t, { ...options, pools });
+    const kinds = rendered.objects.map((o) => o.object.kind);
+    expect(kinds).not.toContain('Cluster');
+    expect(kinds).not.toContain('Database');
+    expect(kinds).not.toContain('CronJob');
+    expect(rendered.header.join('\n')).toContain(
+      'No database and no backup objects: spec.database.pool names pool pool-29',
+    );
   });
 });
