@@ -1,4 +1,4 @@
-// `territoryctl render FILE`: every manifest the operator would own for each Territory of FILE, in
+// `territoryctl render FILE...`: every manifest the operator would own for each Territory of FILES, in
 // the order it applies them, computed OFFLINE by the same pure builders the reconciler uses. GitOps
 // reviews diff this output, so it is deterministic: same input, same bytes.
 //
@@ -236,16 +236,16 @@ function offlineTier(t: Territory, ctx: BuildContext, pools: DatabasePool[]): Ti
 
 function tierNote(tier: TierDecision, pools: DatabasePool[]): string {
   const given = pools.length
-    ? `among the DatabasePools given (${pools.map((p) => p.metadata.name).join(', ')}), taken as ready and empty`
-    : 'with no DatabasePool given (put them in the same file to render the Shared tier)';
+    ? `Decided among the DatabasePools given (${pools.map((p) => p.metadata.name).join(', ')}), taken as ready and empty`
+    : 'Decided with no DatabasePool given (give their files too to render the Shared tier)';
+  const how = `${given}; on a cluster, the operator decides from the pools it sees and where the database already is.`;
   if (tier.tier === null) {
-    return `No database and no backup objects: ${tier.message} (decided ${given}; the operator reports DatabaseReady=False, ${tier.reason}).`;
+    return `No database and no backup objects: ${tier.message} (the operator reports DatabaseReady=False, ${tier.reason}). ${how}`;
   }
-  const where =
-    tier.tier === 'Shared'
-      ? `Shared, in pool ${tier.pool.name} (namespace ${tier.pool.spec.namespace}); db-ca, the pool's CA, is copied by the operator once the pool has issued it`
-      : 'Dedicated, a cluster of its own';
-  return `Database tier: ${where}: ${tier.message} (decided ${given}; on a cluster, the operator decides from the pools it sees and where the database already is).`;
+  if (tier.tier === 'Shared') {
+    return `Database tier: Shared, in pool ${tier.pool.name} (namespace ${tier.pool.spec.namespace}): ${tier.message}; the operator copies the pool's CA into db-ca once the pool has issued it. ${how}`;
+  }
+  return `Database tier: Dedicated, a cluster of its own: ${tier.message}. ${how}`;
 }
 
 const comment = (lines: string[]) => lines.map((l) => `# ${l}\n`).join('');
@@ -274,10 +274,10 @@ function regionList(value: string): string[] {
 
 export function renderCommand(): Command {
   return new Command('render')
-    .description('print every manifest the operator would own for the Territories in FILE (offline)')
+    .description('print every manifest the operator would own for the Territories in FILES (offline)')
     .argument(
-      '<file>',
-      'YAML file with one or more Territories (and the DatabasePools they may share), or - for stdin',
+      '<files...>',
+      'YAML files with one or more Territories (and the DatabasePools they may share), or - for stdin',
     )
     .addOption(new Option('-o, --output <format>', 'yaml or json').default('yaml'))
     .option('--config <file>', 'operator configuration (provider table, attestation, images)')
@@ -295,7 +295,10 @@ export function renderCommand(): Command {
       '\nExit codes: 0 rendered; 1 invalid Territory or unknown authority; 2 bad usage or unreadable file.',
     )
     .action(
-      (file: string, o: { output: string; config?: string; allowedRegions?: string[]; secrets: boolean }) => {
+      (
+        files: string[],
+        o: { output: string; config?: string; allowedRegions?: string[]; secrets: boolean },
+      ) => {
         const format = outputFormat(o.output, ['yaml', 'json'] as const);
         let config: OperatorConfig;
         try {
@@ -303,7 +306,7 @@ export function renderCommand(): Command {
         } catch (err) {
           throw new CliError((err as Error).message, { exitCode: EXIT.usage });
         }
-        const { territories, pools } = requireManifests([file]);
+        const { territories, pools } = requireManifests(files);
         const rendered = territories.map(({ territory }) =>
           renderTerritory(territory, {
             config,
