@@ -50,11 +50,15 @@ export function awaitServer(t: TerritoryObject, service: 'rw' | 'ro' = 'rw'): st
  * One connection attempt per second for 20 s, stopping at the first that reaches PostgreSQL:
  * prints what the last attempt said. A refusal that lasts the whole window is the policy's.
  */
-export function attemptConnection(t: TerritoryObject): string {
-  const attempt = `psql "host=${dbHost(t)} dbname=${dbNameOf(t)} sslmode=require connect_timeout=3 user=nobody password=x" -c "select 1" 2>&1`;
+export function attemptConnectionTo(target: DatabaseTarget): string {
+  const attempt = `psql "host=${target.host} dbname=${target.dbname} sslmode=require connect_timeout=3 user=nobody password=x" -c "select 1" 2>&1`;
   return (
     `for i in $(seq 1 20); do out=$(${attempt}); case "$out" in ` +
     `*"Connection refused"*|*"timeout expired"*|*"could not connect"*|*"timed out"*) sleep 1;; *) break;; esac; done; ` +
     'echo "$out"'
   );
+}
+
+export function attemptConnection(t: TerritoryObject): string {
+  return attemptConnectionTo({ host: dbHost(t), dbname: dbNameOf(t) });
 }
