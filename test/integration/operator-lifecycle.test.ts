@@ -1,13 +1,9 @@
-// Issue 4 acceptance, part 2, against the real control plane: drift is repaired, spec edits flow to
-// owned objects, deletion policies keep or remove the data, the sovereignty gate fails closed, and a
-// bad Territory gets a clear condition without disturbing the others.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ADMIN_BINDING, READER_BINDING } from '../../operator/src/builders/rbac.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../operator/src/territory/physical-erasure.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
-import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { createWithBackupCredentials, startTestOperator, type TestOperator } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -36,18 +32,7 @@ const territoryRef = (name: string) => ({ apiVersion: 'sovereign.dev/v1alpha1', 
 const condition = (t: T | undefined, type: string) => t?.status?.conditions?.find((c) => c.type === type);
 
 async function createWithCredentials(t: KubeObject): Promise<string> {
-  const name = t.metadata.name ?? '';
-  await op.client.create(op.label(t));
-  await waitFor(() => get({ apiVersion: 'v1', kind: 'Namespace', name }), {
-    what: `namespace ${name}`,
-    timeoutMs: 10_000,
-  });
-  await op.client.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'oos', namespace: name },
-    stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(16).toString('hex') },
-  });
+  const name = await createWithBackupCredentials(op, t);
   await waitFor(
     () => get({ apiVersion: 'batch/v1', kind: 'CronJob', name: 'logical-backup', namespace: name }),
     {

@@ -1,18 +1,12 @@
-// Restore drills against the real control plane (no node: no drill actually runs here; the e2e suite
-// runs them). The operator creates the restore-drill CronJob beside the backup's, and reads how each
-// drill ended:
-// - from the drill's Jobs. A Job here is created as `kubectl create job --from=cronjob/restore-drill`
-//   would (the CronJob's jobTemplate, owned by the CronJob), with spec.managedBy set to another
-//   controller so that kube-controller-manager's Job controller leaves it alone, and its status is
-//   written through the status subresource as the Job controller would write it at the drill's end;
-// - from the CronJob's status, when the drill's Job is gone. kube-controller-manager's CronJob
-//   controller runs here (--controllers=*); it only writes a CronJob's status when it schedules a Job
-//   or sees one of its Jobs change, so a status written by hand stays (checked below).
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
-import { startTestOperator, type TestOperator, territoryEvents } from '../support/operator.ts';
+import {
+  createWithBackupCredentials,
+  startTestOperator,
+  type TestOperator,
+  territoryEvents,
+} from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -69,18 +63,7 @@ const cronJobRef = (ns: string) => ({
 const backupReady = (t: T | undefined) => t?.status?.conditions?.find((c) => c.type === 'BackupReady');
 
 async function createTerritory(): Promise<string> {
-  const name = uniqueName('drill');
-  await op.client.create(op.label(rennesTerritory(name)));
-  await waitFor(() => op.client.get({ apiVersion: 'v1', kind: 'Namespace', name }), {
-    what: `namespace ${name}`,
-    timeoutMs: 10_000,
-  });
-  await op.client.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'oos', namespace: name },
-    stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(16).toString('hex') },
-  });
+  const name = await createWithBackupCredentials(op, rennesTerritory(uniqueName('drill')));
   await waitFor(() => op.client.get(cronJobRef(name)), {
     what: `${name} restore-drill CronJob`,
     timeoutMs: 10_000,

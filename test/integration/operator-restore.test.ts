@@ -1,16 +1,14 @@
-// Declarative restores (spec.restore) against the real control plane (no node: no restore actually runs
-// here; the e2e suite runs one). The operator waits for the database, then creates exactly one Job per
-// request, and reads how it ended. The Job controller of kube-controller-manager runs here: it starts
-// the Job (its Pod never runs, there is no node), and the test writes the Job's end through the status
-// subresource as that controller writes it when the command exits (the pod failure policy's message
-// carries the exit code), as the restore-drill tests do.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { restoreRequestId } from '../../operator/src/api/territory.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { endJob as endJobAs, jobRef } from '../support/jobs.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
-import { startTestOperator, type TestOperator, territoryEvents } from '../support/operator.ts';
+import {
+  createWithBackupCredentials,
+  startTestOperator,
+  type TestOperator,
+  territoryEvents,
+} from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -76,19 +74,8 @@ const eventsAbout = (name: string, reason: string) => territoryEvents(op.client,
 
 describe('spec.restore', () => {
   it('waits for the database, runs one Job per request, reports a refusal, then a confirmed restore, once', async () => {
-    const name = uniqueName('restore');
     const restore = { from: 'LogicalBackup' };
-    await op.client.create(op.label(rennesTerritory(name, { restore })));
-    await waitFor(() => op.client.get({ apiVersion: 'v1', kind: 'Namespace', name }), {
-      what: 'namespace',
-      timeoutMs: 10_000,
-    });
-    await op.client.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: 'oos', namespace: name },
-      stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(16).toString('hex') },
-    });
+    const name = await createWithBackupCredentials(op, rennesTerritory(uniqueName('restore'), { restore }));
 
     // 1. The database is not ready: Pending, and no Job.
     const first = restoreRequestId({ from: 'LogicalBackup' });

@@ -1,10 +1,3 @@
-// The Shared tier against the real control plane: a Territory whose database is in a DatabasePool gets its
-// Database, roles and password verifiers in the pool's namespace, the pool's CA (certificates only) in its
-// own, its namespace labelled for the pool, its backups pointed at the pool, and no cluster of its own; a pool
-// that cannot take it builds nothing; deletion drops its database (Delete) or releases it (Retain).
-// CloudNativePG's manager is not running here: the test writes the status it would (the pool's Cluster is
-// healthy, a Database or role applied), as the other operator tests do for Clusters.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +8,7 @@ import { LEAVE_PHYSICAL_BACKUPS_ANNOTATION } from '../../operator/src/territory/
 import { selfSignedCertificate } from '../support/certificate.ts';
 import { endJob, jobRef } from '../support/jobs.ts';
 import { uniqueName, waitFor } from '../support/kube.ts';
-import { startTestOperator, type TestOperator } from '../support/operator.ts';
+import { createWithBackupCredentials, startTestOperator, type TestOperator } from '../support/operator.ts';
 import { OUTSCALE_ATTESTATION, rennesTerritory } from '../support/territories.ts';
 
 type Cond = { type: string; status: string; reason: string; message: string };
@@ -122,20 +115,8 @@ async function readyPool(maxTenants = 5): Promise<{ name: string; namespace: str
 
 /** A Territory that asks for `pool`, with its backup credentials. */
 async function sharedTerritory(pool: string, over: Record<string, unknown> = {}): Promise<string> {
-  const name = uniqueName('shared');
-  const t = rennesTerritory(name, { database: { tier: 'Shared', pool }, ...over });
-  await op.client.create(op.label({ ...t, metadata: { ...t.metadata, labels: { pool } } }));
-  await waitFor(() => get({ apiVersion: 'v1', kind: 'Namespace', name }), {
-    what: `namespace ${name}`,
-    timeoutMs: 10_000,
-  });
-  await op.client.create({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'oos', namespace: name },
-    stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(16).toString('hex') },
-  });
-  return name;
+  const t = rennesTerritory(uniqueName('shared'), { database: { tier: 'Shared', pool }, ...over });
+  return createWithBackupCredentials(op, { ...t, metadata: { ...t.metadata, labels: { pool } } });
 }
 
 /** Marks the Territory's Database and roles applied, as CloudNativePG does once PostgreSQL has them. */

@@ -6,6 +6,7 @@
 // is running, with the crash's error: every waitFor throws it at its next poll, the test's afterEach
 // throws it if nothing has yet, and stop() rejects with it. Without this, a dead operator is seen only as
 // a timeout waiting for what it would have done.
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterEach } from 'vitest';
@@ -15,7 +16,7 @@ import { createLogger } from '../../operator/src/runtime/logger.ts';
 import type { KubeObject } from '../../operator/src/runtime/types.ts';
 import { installCustomResourceDefinitions } from '../../operator/src/territory/install.ts';
 import { createOperator, type RunningOperator } from '../../operator/src/territory/operator.ts';
-import { failWaitsWhen } from './kube.ts';
+import { failWaitsWhen, waitFor } from './kube.ts';
 
 export const SHARD_LABEL = 'test.sovereign.dev/shard';
 
@@ -144,4 +145,24 @@ export async function territoryEvents(
     items: { reason?: string; note?: string; type?: string; regarding?: { name?: string } }[];
   };
   return list.items.filter((e) => e.regarding?.name === name && e.reason === reason);
+}
+
+/**
+ * Creates the Territory for `op`'s shard and, once the operator has made its namespace, the object storage
+ * credentials the authority provides there (Secret `oos`, as rennesTerritory names it). Returns its name.
+ */
+export async function createWithBackupCredentials(op: TestOperator, t: KubeObject): Promise<string> {
+  const name = t.metadata.name ?? '';
+  await op.client.create(op.label(t));
+  await waitFor(() => op.client.get({ apiVersion: 'v1', kind: 'Namespace', name }), {
+    what: `namespace ${name}`,
+    timeoutMs: 10_000,
+  });
+  await op.client.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'oos', namespace: name },
+    stringData: { ACCESS_KEY_ID: 'AKIA', ACCESS_SECRET_KEY: randomBytes(16).toString('hex') },
+  });
+  return name;
 }

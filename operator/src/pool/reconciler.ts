@@ -5,6 +5,7 @@
 //
 // Its data is every tenant's, so nothing here deletes it but the pool's own deletion, and only once no
 // Territory has a database left in it (the finalizer). Drift never removes the Cluster.
+
 import { type DatabasePool, POOL_API_VERSION, POOL_KIND, parseDatabasePool } from '../api/pool.ts';
 import type { Condition } from '../api/territory.ts';
 import type { Owned } from '../builders/context.ts';
@@ -12,9 +13,11 @@ import { LABELS } from '../builders/context.ts';
 import { poolCaSecretName, poolClusterName } from '../builders/database-names.ts';
 import { liveStorageOf } from '../builders/database-sizing.ts';
 import { buildPool, type PoolBuildContext } from '../builders/pool.ts';
-import { evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
+import { evaluateSovereignty } from '../builders/sovereignty.ts';
+import { ensureFinalizer } from '../runtime/finalizers.ts';
 import type { KubeObject, Logger, ObjectRef, ReconcileResult } from '../runtime/types.ts';
 import { API_SERVER_SLICES, apiServerFacts } from '../territory/api-server.ts';
+import { nodeRegions } from '../territory/cache-shape.ts';
 import { cacheKey } from '../territory/owned-kinds.ts';
 import type { TerritoryPorts } from '../territory/ports.ts';
 import { readyTransitionEvent } from '../territory/ready-transition.ts';
@@ -83,7 +86,12 @@ export class PoolReconciler {
       );
       return;
     }
-    await this.ensureFinalizer(object);
+    await ensureFinalizer(
+      this.ports.applier,
+      { apiVersion: POOL_API_VERSION, kind: POOL_KIND },
+      object,
+      POOL_FINALIZER,
+    );
     try {
       return await this.reconcileLive(parsed.pool, object, log);
     } catch (error) {
@@ -97,18 +105,6 @@ export class PoolReconciler {
       );
       throw error;
     }
-  }
-
-  private async ensureFinalizer(object: KubeObject): Promise<void> {
-    if (object.metadata.finalizers?.includes(POOL_FINALIZER)) return;
-    await this.ports.applier.apply(
-      {
-        apiVersion: POOL_API_VERSION,
-        kind: POOL_KIND,
-        metadata: { name: object.metadata.name, finalizers: [POOL_FINALIZER] },
-      },
-      { live: object },
-    );
   }
 
   private async reconcileLive(pool: DatabasePool, object: KubeObject, log: Logger): Promise<ReconcileResult> {
@@ -125,10 +121,7 @@ export class PoolReconciler {
     if (reserved) return done(reserved);
 
     // The pool's own hosting goes through the Territory's gate, fail closed.
-    const nodes = (ports.cache('v1', 'Node')?.list() ?? []).map((n) => ({
-      name: n.metadata.name ?? '',
-      region: n.metadata.labels?.[REGION_LABEL],
-    }));
+    const nodes = nodeRegions(ports.cache('v1', 'Node')?.list() ?? []);
     const verdict = evaluateSovereignty(
       { level: pool.spec.hosting.level, regions: pool.spec.hosting.regions ?? [] },
       ports.config.cluster,

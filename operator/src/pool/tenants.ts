@@ -2,8 +2,10 @@
 // namespace, labelled sovereign.dev/pool=<pool> and sovereign.dev/territory=<territory> by the Territory
 // side. A Database being deleted still counts: its data is there until CloudNativePG has dropped it.
 // Pure.
+
 import { LABELS } from '../builders/context.ts';
 import type { KubeObject } from '../runtime/types.ts';
+import { labelledIdentityForCache } from '../territory/cache-shape.ts';
 import { POOL_READY_REASONS, type PoolOutcome } from './status.ts';
 
 export interface Tenants {
@@ -14,21 +16,7 @@ export interface Tenants {
 }
 
 /** A Database as the pool's cache keeps it: who it is and its labels (its spec is the Territory's). */
-export function tenantForCache(database: KubeObject): KubeObject {
-  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = database.metadata;
-  return {
-    apiVersion: database.apiVersion,
-    kind: database.kind,
-    metadata: {
-      name,
-      namespace,
-      uid,
-      resourceVersion,
-      ...(labels ? { labels } : {}),
-      ...(deletionTimestamp ? { deletionTimestamp } : {}),
-    },
-  } as KubeObject;
-}
+export const tenantForCache = labelledIdentityForCache;
 
 /** The tenants of `pool` among the Database objects of its namespace. */
 export function tenantsOf(databases: readonly KubeObject[], pool: string): Tenants {

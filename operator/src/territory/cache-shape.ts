@@ -8,6 +8,7 @@
 // - of a restore drill's or a restore's Job, everything but who it is and how it is doing (its spec is
 //   the CronJob's, or the builder's).
 // The Territory keeps its status: conditions keep their transition times from it.
+import { REGION_LABEL } from '../builders/sovereignty.ts';
 import type { KubeObject } from '../runtime/types.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -37,20 +38,32 @@ export function identityForCache(obj: KubeObject): KubeObject {
   } as KubeObject;
 }
 
-/** A Node as the sovereignty gate sees it: a name and labels. */
-export function nodeForCache(node: KubeObject): KubeObject {
-  const { name, uid, resourceVersion, labels, deletionTimestamp } = node.metadata;
+/**
+ * An object reduced to who it is and its labels: what the caches need of Nodes (the sovereignty gate reads
+ * their region label) and of a pool's tenants' Database objects (counted by their pool label).
+ */
+export function labelledIdentityForCache(obj: KubeObject): KubeObject {
+  const { name, namespace, uid, resourceVersion, labels, deletionTimestamp } = obj.metadata;
   return {
-    apiVersion: node.apiVersion,
-    kind: node.kind,
+    apiVersion: obj.apiVersion,
+    kind: obj.kind,
     metadata: {
       name,
+      ...(namespace ? { namespace } : {}),
       uid,
       resourceVersion,
       ...(labels ? { labels } : {}),
       ...(deletionTimestamp ? { deletionTimestamp } : {}),
     },
   } as KubeObject;
+}
+
+/** A Node as the sovereignty gate sees it: a name and labels. */
+export const nodeForCache = labelledIdentityForCache;
+
+/** The Nodes of a cache as the sovereignty gate takes them: a name and a region, if labelled with one. */
+export function nodeRegions(nodes: readonly KubeObject[]): { name: string; region: string | undefined }[] {
+  return nodes.map((n) => ({ name: n.metadata.name ?? '', region: n.metadata.labels?.[REGION_LABEL] }));
 }
 
 /** A drill's or a restore's Job as the reconciler judges it: identity, labels, start, end, active Pods and conditions. */

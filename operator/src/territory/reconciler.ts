@@ -1,6 +1,7 @@
 // The Territory reconciler: read the world (caches first), compute the desired state with the pure
 // builders, apply the difference part by part, and write one honest status. Level-based and
 // idempotent: running it twice in a row makes no write the second time.
+
 import { type AuthorityFound, lookupAuthority } from '../api/geography.ts';
 import { schedulePeriodDays } from '../api/patterns.ts';
 import {
@@ -34,11 +35,13 @@ import { chooseProfile } from '../builders/profile.ts';
 import { buildRestoreJob, restoreJobName } from '../builders/restore.ts';
 import { RESTORE_DRILL_COMPONENT, RESTORE_DRILL_CRONJOB } from '../builders/restore-drill.ts';
 import { certificatesOnly, DATABASE_API_VERSION, tenantObjectName } from '../builders/shared-database.ts';
-import { evaluateDestination, evaluateSovereignty, REGION_LABEL } from '../builders/sovereignty.ts';
+import { evaluateDestination, evaluateSovereignty } from '../builders/sovereignty.ts';
 import { type CustomerKek, parseKek } from '../keys/keyring.ts';
+import { ensureFinalizer } from '../runtime/finalizers.ts';
 import type { KubeObject, Logger, ReconcileResult } from '../runtime/types.ts';
 import { API_SERVER_SLICES, apiServerFacts, withoutApiServerEgress } from './api-server.ts';
 import { AuthoritySecrets } from './authority-secrets.ts';
+import { nodeRegions } from './cache-shape.ts';
 import {
   buildConditions,
   PART_ORDER,
@@ -119,20 +122,8 @@ export class TerritoryReconciler {
     if (t.metadata.deletionTimestamp) {
       return finalizeTerritory(this.ports, t, object, log);
     }
-    await this.ensureFinalizer(object);
+    await ensureFinalizer(this.ports.applier, { apiVersion: API_VERSION, kind: KIND }, object, FINALIZER);
     return this.reconcileLive(t, object, log);
-  }
-
-  private async ensureFinalizer(object: KubeObject): Promise<void> {
-    if (object.metadata.finalizers?.includes(FINALIZER)) return;
-    await this.ports.applier.apply(
-      {
-        apiVersion: API_VERSION,
-        kind: KIND,
-        metadata: { name: object.metadata.name, finalizers: [FINALIZER] },
-      },
-      { live: object },
-    );
   }
 
   private async reconcileLive(t: Territory, object: KubeObject, log: Logger): Promise<ReconcileResult> {
@@ -174,10 +165,7 @@ export class TerritoryReconciler {
     status.authority = authorityStatus(authority);
 
     // 2. Sovereignty gate, fail closed.
-    const nodes = (ports.cache('v1', 'Node')?.list() ?? []).map((n) => ({
-      name: n.metadata.name ?? '',
-      region: n.metadata.labels?.[REGION_LABEL],
-    }));
+    const nodes = nodeRegions(ports.cache('v1', 'Node')?.list() ?? []);
     const verdict = evaluateSovereignty(
       { level: t.spec.hosting.level, regions: t.spec.hosting.regions ?? [] },
       ports.config.cluster,
