@@ -8,8 +8,8 @@
 // The connection environment it hands out is built from nothing: PGHOST is the socket folder, and
 // no PG* variable of this process (which may point at the territory's real database) is passed on.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** The throwaway server's only role, its superuser. */
@@ -53,7 +53,9 @@ export async function startThrowawayPostgres(opts: ThrowawayOptions): Promise<Th
     );
   }
   if (!/^[A-Z0-9_]+$/.test(opts.encoding)) throw new Error(`"${opts.encoding}" is not a server encoding`);
-  const dir = await mkdtemp(join(opts.parentDir, 'territory-drill-'));
+  // Created synchronously, and its removal on exit registered before anything awaits: a signal handled in
+  // between (the drill stopped while it starts its server) would otherwise leave the folder behind.
+  const dir = mkdtempSync(join(opts.parentDir, 'territory-drill-'));
   const socket = join(dir, `.s.PGSQL.${PORT}`);
   const toolEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', LC_ALL: 'C', TZ: 'UTC' };
   let stopping: Promise<void> | undefined;
