@@ -18,6 +18,8 @@ function appliedState(object: Obj): { applied: boolean; message?: string } {
   return { applied: s.applied === true && current, ...(s.message ? { message: s.message } : {}) };
 }
 
+const NOT_CREATED = 'not created yet';
+
 export function sharedDatabaseOutcome(opts: {
   pool: string;
   poolReady: boolean;
@@ -43,10 +45,17 @@ export function sharedDatabaseOutcome(opts: {
     ...opts.roles.map((r) => ({ what: `role ${r.name}`, object: r.object })),
     { what: 'the database', object: opts.database },
   ].flatMap(({ what, object }) => {
-    if (!object) return [{ what, message: 'not created yet' }];
+    if (!object) return [{ what, message: NOT_CREATED }];
     const state = appliedState(object);
     return state.applied ? [] : [{ what, message: state.message ?? 'not applied by CloudNativePG yet' }];
   });
+  const missing = failing.filter((f) => f.message === NOT_CREATED);
+  if (missing.length > 0) {
+    return waiting(
+      'DatabaseCreating',
+      `pool ${opts.pool}: creating ${missing.map((f) => f.what).join(', ')}`,
+    );
+  }
   if (failing.length > 0) {
     // A message from CloudNativePG is a refusal by PostgreSQL (a name taken, a role missing), which a
     // retry may or may not fix: it is shown as it is, and the part stays progressing.
