@@ -20,6 +20,7 @@ import { identityForCache, jobForCache, nodeForCache, poolForCache, slimForCache
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { TerritoryReconciler } from './reconciler.ts';
+import { concernedByPool } from './tier-facts.ts';
 
 export const OPERATOR_NAME = 'territory-operator';
 
@@ -118,12 +119,19 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     quietWhenUnchanged: true,
   });
 
-  // The DatabasePools: a pool appearing, becoming ready or changing what it serves re-decides the tier of
-  // every Territory (a pool's tenant count is read from its Database objects, so its status churn is dropped).
+  // The DatabasePools: a pool appearing, becoming ready or changing what it serves wakes the Territories it
+  // may concern: its tenants, and those whose database has no tier yet (waiting for a pool). A Territory
+  // with a cluster of its own never moves by itself, so it is not woken (the periodic resync covers anything
+  // status did not say yet). The pool's tenant count is read from its Database objects: its churn is dropped.
   owned.push({
     apiVersion: POOL_API_VERSION,
     kind: POOL_KIND,
-    mapToPrimary: () => controller.primaryKeys(),
+    mapToPrimary: (pool) => {
+      const territories = controller.cache(API_VERSION, KIND)?.list() ?? [];
+      return territories
+        .filter((t) => concernedByPool(t, pool.metadata.name ?? ''))
+        .map((t) => t.metadata.name ?? '');
+    },
     transform: poolForCache,
     quietWhenUnchanged: true,
   });

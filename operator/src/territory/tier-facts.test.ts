@@ -3,7 +3,13 @@ import { territory } from '../builders/fixtures.test-helpers.ts';
 import type { KubeObject, ObjectCache } from '../runtime/types.ts';
 import { poolForCache } from './cache-shape.ts';
 import type { TerritoryPorts } from './ports.ts';
-import { cachedTierFacts, confirmTierFacts, noDataStoreCached, readPools } from './tier-facts.ts';
+import {
+  cachedTierFacts,
+  concernedByPool,
+  confirmTierFacts,
+  noDataStoreCached,
+  readPools,
+} from './tier-facts.ts';
 
 /** A cache holding exactly these objects, keyed as the informers key them. */
 function cacheOf(objects: KubeObject[]): ObjectCache {
@@ -144,5 +150,17 @@ describe('confirmTierFacts', () => {
   it('leaves the facts as they are when the API server holds neither', async () => {
     const { ports } = kube(undefined, []);
     expect(noDataStoreCached(await confirmTierFacts(ports, facts))).toBe(true);
+  });
+});
+
+describe('concernedByPool', () => {
+  const withDatabase = (database?: Record<string, string>) =>
+    ({ metadata: { name: 't' }, status: database ? { database } : {} }) as unknown as KubeObject;
+
+  it("wakes a pool's tenants and the Territories whose tier is not decided, not those with a cluster of their own", () => {
+    expect(concernedByPool(withDatabase({ tier: 'Shared', pool: 'pool-35' }), 'pool-35')).toBe(true);
+    expect(concernedByPool(withDatabase({ tier: 'Shared', pool: 'pool-29' }), 'pool-35')).toBe(false);
+    expect(concernedByPool(withDatabase(), 'pool-35')).toBe(true);
+    expect(concernedByPool(withDatabase({ tier: 'Dedicated' }), 'pool-35')).toBe(false);
   });
 });

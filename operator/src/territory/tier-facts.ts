@@ -116,3 +116,10 @@ export async function confirmTierFacts(
   const pool = database?.metadata.labels?.[LABELS.pool];
   return pool === undefined ? facts : { ...facts, currentPool: pool };
 }
+
+/** Whether a change of pool `pool` may change this Territory's database: its tenants, and the undecided. */
+export function concernedByPool(territory: KubeObject, pool: string): boolean {
+  const database = (territory.status as { database?: { tier?: string; pool?: string } } | undefined)
+    ?.database;
+  return database?.tier === undefined || database.pool === pool;
+}
