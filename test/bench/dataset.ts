@@ -3,6 +3,7 @@
 // Pure apart from reading the shipped JSON once.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { lookupAuthority } from '../../operator/src/api/geography.ts';
 import { API_VERSION, KIND } from '../../operator/src/api/territory.ts';
 
 /** A bench size: all EPCIs, the first N EPCIs, or the first N current communes (file order). */
@@ -77,6 +78,12 @@ export function territoryName(a: Authority): string {
   return `${a.kind}-${a.code.toLowerCase()}`;
 }
 
+/**
+ * Where the run's Territories keep their database: a cluster of their own each (`dedicated`, the default), or
+ * a database each in their département's DatabasePool (`shared`).
+ */
+export type BenchTier = 'dedicated' | 'shared';
+
 /** Bench Territories carry this label so every object of a run can be found (and only those). */
 export const BENCH_LABEL = 'bench.sovereign.dev/run';
 
@@ -87,6 +94,7 @@ export const BENCH_LABEL = 'bench.sovereign.dev/run';
 export function territoryManifest(
   a: Authority,
   runId: string,
+  tier: BenchTier = 'dedicated',
 ): Record<string, unknown> & { metadata: { name: string; labels: Record<string, string> } } {
   const name = territoryName(a);
   return {
@@ -104,6 +112,8 @@ export function territoryManifest(
         ],
       },
       hosting: { level: 'secnumcloud', regions: ['cloudgouv-eu-west-1'] },
+      // The Shared tier asked for explicitly, whatever the authority's size: each lands in its département's pool.
+      ...(tier === 'shared' ? { database: { tier: 'Shared' } } : {}),
       access: { adminGroups: [`${name}:admins`], readerGroups: [`${name}:auditors`] },
       backup: {
         destination: {
@@ -114,4 +124,43 @@ export function territoryManifest(
       },
     },
   };
+}
+
+/** The département an authority's Territory is served by (its official one), for the pools of a run. */
+export function departementOf(a: Authority): string {
+  const found = lookupAuthority(a.kind, a.code);
+  if (!found.found || !found.departement) throw new Error(`${a.kind} ${a.code}: no official département`);
+  return found.departement;
+}
+
+/** The DatabasePool of one département in a Shared-tier run: its namespace is `db-pool-<département>`. */
+export function poolName(departement: string): string {
+  return `pool-${departement.toLowerCase()}`;
+}
+
+/**
+ * One DatabasePool per département of the run's authorities, as a platform team would declare them for the
+ * Shared tier: the Territories' hosting (SecNumCloud, the attested region), room for every authority of the
+ * département, the default size from it.
+ */
+export function poolManifests(
+  authorities: Authority[],
+  runId: string,
+): (Record<string, unknown> & { metadata: { name: string }; spec: { namespace: string } })[] {
+  const counts = new Map<string, number>();
+  for (const a of authorities) {
+    const d = departementOf(a);
+    counts.set(d, (counts.get(d) ?? 0) + 1);
+  }
+  return [...counts].map(([departement, count]) => ({
+    apiVersion: API_VERSION,
+    kind: 'DatabasePool',
+    metadata: { name: poolName(departement), labels: { [BENCH_LABEL]: runId } },
+    spec: {
+      namespace: `db-${poolName(departement)}`,
+      maxTenants: Math.min(2000, count),
+      serves: { departements: [departement] },
+      hosting: { level: 'secnumcloud', regions: ['cloudgouv-eu-west-1'] },
+    },
+  }));
 }

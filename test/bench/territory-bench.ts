@@ -13,6 +13,11 @@
 //
 //   npm run bench -- [--size 100,epci] [--resync-seconds 10] [--idle-periods 6] [--concurrency N]
 //                    [--cpu-prof] [--node-flags="--max-semi-space-size=4"] [--no-floor-after] [--keep]
+//                    [--tier dedicated|shared]
+//
+// --tier shared: every Territory asks for the Shared tier, in a DatabasePool per département (created with
+// the Territories); CloudNativePG's CRDs are installed, and its part for the pools is played by the bench
+// (cnpg-stand-in.ts). Converged then also means: its database, roles and verifiers created in its pool.
 //
 // --size: a number = the first N communes, `epci` = all 1,255 EPCIs, `epci:N` = the first N EPCIs.
 // Results: bench-results/bench-<time>.json and .md (the Markdown is also printed at the end).
@@ -21,6 +26,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import { type DatabasePool, parseDatabasePool } from '../../operator/src/api/pool.ts';
 import { parseTerritory, type Territory } from '../../operator/src/api/territory.ts';
 import { type OperatorConfig, parseOperatorConfig } from '../../operator/src/config/operator-config.ts';
 import { KubeClient } from '../../operator/src/runtime/kube-client.ts';
@@ -32,7 +38,16 @@ import {
   startControlPlane,
 } from '../controlplane/controlplane.ts';
 import { sleep } from '../controlplane/processes.ts';
-import { authoritiesFor, BENCH_LABEL, parseSizes, type SizeSpec, territoryManifest } from './dataset.ts';
+import { standInForCnpg } from './cnpg-stand-in.ts';
+import {
+  authoritiesFor,
+  BENCH_LABEL,
+  type BenchTier,
+  parseSizes,
+  poolManifests,
+  type SizeSpec,
+  territoryManifest,
+} from './dataset.ts';
 import { type FloorMeasure, measureFloor } from './floor-phase.ts';
 import { readKubeconfigTls } from './floor-writer.ts';
 import {
@@ -54,7 +69,7 @@ import {
 } from './operator-process.ts';
 import { measureDrift, measureSpecChange, spread } from './reaction.ts';
 import { type BenchResult, evaluateTargets, growthOf, renderMarkdown, type SizeResult } from './report.ts';
-import { converged, PARTS_POSSIBLE_WITHOUT_CNPG, readySummary, Tracker } from './tracker.ts';
+import { converged, convergedShared, PARTS_POSSIBLE_WITHOUT_CNPG, readySummary, Tracker } from './tracker.ts';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
 const MB = 1024 * 1024;
@@ -74,11 +89,16 @@ const { values } = parseArgs({
     'request-metric': { type: 'string', default: 'rest_client_requests_total' },
     'converge-timeout-seconds': { type: 'string', default: '3600' },
     keep: { type: 'boolean', default: false },
+    tier: { type: 'string', default: 'dedicated' },
     out: { type: 'string', default: join(REPO, 'bench-results') },
   },
 });
 
 const sizes = parseSizes(values.size ?? '');
+if (values.tier !== 'dedicated' && values.tier !== 'shared') {
+  throw new Error(`--tier: "${values.tier}" is neither dedicated nor shared`);
+}
+const tier: BenchTier = values.tier;
 const resyncSeconds = Number(values['resync-seconds']);
 const idlePeriods = Number(values['idle-periods']);
 const concurrency = Number(values.concurrency ?? parseOperatorConfig({}).concurrency);
@@ -109,7 +129,7 @@ async function createTerritories(client: KubeClient, size: SizeSpec, runId: stri
   const authorities = authoritiesFor(size);
   let created = 0;
   return pool(authorities, 16, async (a) => {
-    const live = await client.create(territoryManifest(a, runId) as unknown as KubeObject);
+    const live = await client.create(territoryManifest(a, runId, tier) as unknown as KubeObject);
     if (++created % 1000 === 0) say(`created ${created}/${authorities.length} Territories`);
     const parsed = parseTerritory(live);
     if (!parsed.ok) throw new Error(`${live.metadata.name}: ${parsed.errors.join('; ')}`);
@@ -134,6 +154,18 @@ async function waitConverged(tracker: Tracker, n: number, operator: OperatorProc
   return Math.max(...tracker.satisfiedTimes());
 }
 
+/** One DatabasePool per département of the size's authorities (dataset.ts), parsed with its defaults. */
+async function createPools(client: KubeClient, size: SizeSpec, runId: string): Promise<DatabasePool[]> {
+  const manifests = poolManifests(authoritiesFor(size), runId);
+  const pools = await pool(manifests, 8, async (m) => {
+    const parsed = parseDatabasePool(await client.create(m as unknown as KubeObject));
+    if (!parsed.ok) throw new Error(`${m.metadata.name}: ${parsed.errors.join('; ')}`);
+    return parsed.pool;
+  });
+  say(`created ${pools.length} DatabasePools (one per département)`);
+  return pools;
+}
+
 async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown>): Promise<SizeResult> {
   const config: OperatorConfig = parseOperatorConfig(operatorConfigRaw);
   const runId = `${stamp}-${size.label}`.replace(/[^a-zA-Z0-9.-]/g, '-').slice(0, 63);
@@ -144,8 +176,11 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const client = new KubeClient(kc);
-    await installCustomResourceDefinitions(client, { cnpg: 'no' });
+    await installCustomResourceDefinitions(client, { cnpg: tier === 'shared' ? 'required' : 'no' });
     const controlPlaneCpu = () => controlPlaneCpuSeconds(cp.pids);
+
+    // 0. Shared tier: the pools, declared before the Territories, as a platform team would.
+    const pools = tier === 'shared' ? await createPools(client, size, runId) : [];
 
     // 1. The Territories, before any operator runs (the floor and the operator start from them).
     let started = performance.now();
@@ -157,6 +192,7 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
     // 2. The floor, on the same API server, before the operator starts.
     const floorArgs = {
       client,
+      pools,
       tls: readKubeconfigTls(cp.kubeconfigPath),
       territories,
       config,
@@ -170,7 +206,7 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
     const tracker = new Tracker(
       client,
       { apiVersion: 'sovereign.dev/v1alpha1', kind: 'Territory', labelSelector: `${BENCH_LABEL}=${runId}` },
-      converged,
+      tier === 'shared' ? convergedShared : converged,
     );
     await tracker.start();
     let lastSaid = 0;
@@ -181,6 +217,14 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
       }
     });
     const operatorCpuBefore = controlPlaneCpu();
+    const standIn =
+      tier === 'shared'
+        ? standInForCnpg(
+            client,
+            pools.map((p) => ({ name: p.metadata.name, namespace: p.spec.namespace })),
+            say,
+          )
+        : undefined;
     const operator = await startOperator({
       dir: runDir,
       kubeconfigPath: cp.kubeconfigPath,
@@ -199,6 +243,7 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
     let stopped = false;
     try {
       const convergedAt = await waitConverged(tracker, n, operator);
+      await standIn?.stop();
       const samples = await scrapeMetrics(operator.metricsUrl);
       const operatorControlPlaneCpu = controlPlaneCpu() - operatorCpuBefore;
       const convergeProc = readProcStats(operator.pid);
@@ -257,7 +302,7 @@ async function runSize(size: SizeSpec, operatorConfigRaw: Record<string, unknown
       const workSeconds = convergeSeconds - startupSeconds;
 
       const result: SizeResult = {
-        size: size.label,
+        size: tier === 'shared' ? `${size.label} (Shared tier)` : size.label,
         kind: size.kind,
         territories: n,
         objectsPerTerritory,

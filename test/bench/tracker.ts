@@ -129,6 +129,20 @@ export function converged(o: KubeObject): boolean {
   );
 }
 
+/**
+ * Converged in the Shared tier: as `converged`, and the Territory's database, roles and password verifiers
+ * all created in its pool, waiting only for CloudNativePG's instance manager to apply them (DatabaseReady
+ * DatabaseProvisioning), which a bench run does not have.
+ */
+export function convergedShared(o: KubeObject): boolean {
+  if (!converged(o)) return false;
+  const status = o.status as
+    | { database?: { tier?: string }; conditions?: (ConditionLike & { reason?: string })[] }
+    | undefined;
+  const database = status?.conditions?.find((c) => c.type === 'DatabaseReady');
+  return status?.database?.tier === 'Shared' && database?.reason === 'DatabaseProvisioning';
+}
+
 /** `Ready=False (Reason)` counts over the Territories: what Ready the cluster allows, said plainly. */
 export function readySummary(objects: KubeObject[]): Record<string, number> {
   const out: Record<string, number> = {};
