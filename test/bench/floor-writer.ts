@@ -47,6 +47,9 @@ const PATHS: Record<string, { prefix: string; plural: string; namespaced: boolea
   NetworkPolicy: { prefix: '/apis/networking.k8s.io/v1', plural: 'networkpolicies', namespaced: true },
   Role: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'roles', namespaced: true },
   RoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'rolebindings', namespaced: true },
+  // A Territory's objects in its DatabasePool (Shared tier).
+  Database: { prefix: '/apis/postgresql.cnpg.io/v1', plural: 'databases', namespaced: true },
+  DatabaseRole: { prefix: '/apis/postgresql.cnpg.io/v1', plural: 'databaseroles', namespaced: true },
 };
 
 export function applyPath(o: Owned, fieldManager: string): string {
