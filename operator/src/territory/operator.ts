@@ -20,7 +20,7 @@ import { identityForCache, jobForCache, nodeForCache, poolForCache, slimForCache
 import { OWNED_KINDS, OWNED_SELECTOR, territoryOf } from './owned-kinds.ts';
 import type { TerritoryPorts } from './ports.ts';
 import { TerritoryReconciler } from './reconciler.ts';
-import { concernedByPool } from './tier-facts.ts';
+import { concernedByPool, type DatabaseTier, databaseTierOf } from './tier-facts.ts';
 
 export const OPERATOR_NAME = 'territory-operator';
 
@@ -62,6 +62,9 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
         }
       : {}),
   });
+
+  // Where each Territory's database is, as its status says (tier, pool): which Territories a pool concerns.
+  const databaseOf = new Map<string, DatabaseTier>();
 
   // Owned objects map back to their Territory by label: it survives orphaning, unlike owner references.
   const byLabel = (obj: KubeObject) => {
@@ -126,12 +129,12 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
   owned.push({
     apiVersion: POOL_API_VERSION,
     kind: POOL_KIND,
-    mapToPrimary: (pool) => {
-      const territories = controller.cache(API_VERSION, KIND)?.list() ?? [];
-      return territories
-        .filter((t) => concernedByPool(t, pool.metadata.name ?? ''))
-        .map((t) => t.metadata.name ?? '');
-    },
+    // From a small index kept from the Territories' events (below), never by decoding every cached
+    // Territory: at startup each pool's first event would decode thousands of them at once.
+    mapToPrimary: (pool) =>
+      [...databaseOf]
+        .filter(([, database]) => concernedByPool(database, pool.metadata.name ?? ''))
+        .map(([name]) => name),
     transform: poolForCache,
     quietWhenUnchanged: true,
   });
@@ -176,6 +179,7 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
   const conditionsOf = new Map<string, { type: string; status: string }[]>();
   const backupsOf = new Map<string, { kind: string; state: string }[]>();
   const track = (t: KubeObject) => {
+    databaseOf.set(t.metadata.name ?? '', databaseTierOf(t));
     const status = t.status as TrackedStatus | undefined;
     const name = t.metadata.name ?? '';
     conditionsOf.set(
@@ -198,6 +202,7 @@ export function createOperator(opts: OperatorOptions): RunningOperator {
     delete: (t) => {
       conditionsOf.delete(t.metadata.name ?? '');
       backupsOf.delete(t.metadata.name ?? '');
+      databaseOf.delete(t.metadata.name ?? '');
     },
   });
   new Gauge({

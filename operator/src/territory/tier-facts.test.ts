@@ -7,6 +7,7 @@ import {
   cachedTierFacts,
   concernedByPool,
   confirmTierFacts,
+  databaseTierOf,
   noDataStoreCached,
   readPools,
 } from './tier-facts.ts';
@@ -155,12 +156,15 @@ describe('confirmTierFacts', () => {
 
 describe('concernedByPool', () => {
   const withDatabase = (database?: Record<string, string>) =>
-    ({ metadata: { name: 't' }, status: database ? { database } : {} }) as unknown as KubeObject;
+    databaseTierOf({
+      metadata: { name: 't' },
+      status: database ? { database } : {},
+    } as unknown as KubeObject);
 
   it("wakes a pool's tenants and the Territories whose tier is not decided, not those with a cluster of their own", () => {
     expect(concernedByPool(withDatabase({ tier: 'Shared', pool: 'pool-35' }), 'pool-35')).toBe(true);
     expect(concernedByPool(withDatabase({ tier: 'Shared', pool: 'pool-29' }), 'pool-35')).toBe(false);
     expect(concernedByPool(withDatabase(), 'pool-35')).toBe(true);
-    expect(concernedByPool(withDatabase({ tier: 'Dedicated' }), 'pool-35')).toBe(false);
+    expect(concernedByPool(withDatabase({ tier: 'Dedicated', endpoint: 'db-rw' }), 'pool-35')).toBe(false);
   });
 });

@@ -117,9 +117,21 @@ export async function confirmTierFacts(
   return pool === undefined ? facts : { ...facts, currentPool: pool };
 }
 
-/** Whether a change of pool `pool` may change this Territory's database: its tenants, and the undecided. */
-export function concernedByPool(territory: KubeObject, pool: string): boolean {
-  const database = (territory.status as { database?: { tier?: string; pool?: string } } | undefined)
-    ?.database;
-  return database?.tier === undefined || database.pool === pool;
+/** Where a Territory's database is, as its status says: its tier, and its pool when Shared. */
+export interface DatabaseTier {
+  tier?: string;
+  pool?: string;
+}
+
+export function databaseTierOf(territory: KubeObject): DatabaseTier {
+  const database = (territory.status as { database?: DatabaseTier } | undefined)?.database;
+  return {
+    ...(database?.tier ? { tier: database.tier } : {}),
+    ...(database?.pool ? { pool: database.pool } : {}),
+  };
+}
+
+/** Whether a change of pool `pool` may change a Territory's database: the pool's tenants, and the undecided. */
+export function concernedByPool(database: DatabaseTier, pool: string): boolean {
+  return database.tier === undefined || database.pool === pool;
 }
