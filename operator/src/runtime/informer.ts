@@ -291,10 +291,13 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
 
   async #relist(): Promise<void> {
     this.stats.lists++;
-    const { items, resourceVersion } = await this.#client.list<T>(this.selector);
+    // Each page's items take their cache shape as they arrive: a large collection (every Secret's
+    // metadata, managedFields included) is never held whole in the form the API server sends.
+    const { items, resourceVersion } = await this.#client.list<T>(this.selector, (listed) =>
+      this.#prepare(listed),
+    );
     const seen = new Set<ObjectKey>();
-    for (const listed of items) {
-      const item = this.#prepare(listed);
+    for (const item of items) {
       const key = objectKey(item);
       seen.add(key);
       if (!this.#cache.has(key) || this.#cache.resourceVersion(key) !== item.metadata.resourceVersion) {

@@ -188,8 +188,15 @@ export class KubeClient {
     }
   }
 
-  /** LIST, following `continue` pages; returns the collection's resourceVersion for a following watch. */
-  async list<T extends KubeObject = KubeObject>(selector: ResourceSelector): Promise<ListResult<T>> {
+  /**
+   * LIST, following `continue` pages; returns the collection's resourceVersion for a following watch.
+   * `each` turns every item into what is kept as its page arrives (an informer's cache shape), so that a
+   * large collection is never held whole as the API server sent it.
+   */
+  async list<T extends KubeObject = KubeObject>(
+    selector: ResourceSelector,
+    each: (item: T) => T = (item) => item,
+  ): Promise<ListResult<T>> {
     const { path, resource } = await this.pathFor({ ...selector, name: undefined });
     const items: T[] = [];
     let continueToken: string | undefined;
@@ -208,7 +215,8 @@ export class KubeClient {
         },
       })) as { items?: T[]; metadata?: { resourceVersion?: string; continue?: string } };
       // List items carry no apiVersion/kind; fill them in so cached objects are self-describing.
-      for (const item of page.items ?? []) items.push({ ...item, apiVersion: selector.apiVersion, kind });
+      for (const item of page.items ?? [])
+        items.push(each({ ...item, apiVersion: selector.apiVersion, kind }));
       resourceVersion = page.metadata?.resourceVersion ?? resourceVersion;
       continueToken = page.metadata?.continue || undefined;
     } while (continueToken);
