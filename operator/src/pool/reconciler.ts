@@ -111,7 +111,8 @@ export class PoolReconciler {
     const { ports } = this;
     const name = pool.metadata.name;
     const ns = pool.spec.namespace;
-    const tenants = this.tenants(name, ns).count;
+    // Counted, not decoded: a pool reconciles at each tenant's arrival, and holds up to 2,000 of them.
+    const tenants = this.ports.cache(CNPG_API_VERSION, 'Database')?.countInNamespace(ns) ?? 0;
     const done = async (outcome: PoolOutcome, result?: ReconcileResult) => {
       await this.writeStatus(object, outcome, tenants);
       return result;

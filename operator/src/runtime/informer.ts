@@ -140,6 +140,9 @@ export class Informer<T extends KubeObject = KubeObject> implements ObjectCache<
   listInNamespace(namespace: string): T[] {
     return this.#decode(this.#byNamespace.get(namespace)?.values() ?? []);
   }
+  countInNamespace(namespace: string): number {
+    return this.#byNamespace.get(namespace)?.size ?? 0;
+  }
 
   #decode(keys: Iterable<ObjectKey>): T[] {
     const out: T[] = [];

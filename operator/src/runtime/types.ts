@@ -104,6 +104,8 @@ export interface ObjectCache<T extends KubeObject = KubeObject> {
   keys(): ObjectKey[];
   /** The cached objects of one namespace (indexed: costs that namespace's size, not the cache's). */
   listInNamespace(namespace: string): T[];
+  /** How many objects of one namespace are cached, decoding none of them. */
+  countInNamespace(namespace: string): number;
   hasSynced(): boolean;
 }
 

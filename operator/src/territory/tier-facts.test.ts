@@ -22,6 +22,7 @@ function cacheOf(objects: KubeObject[]): ObjectCache {
     list: () => [...byKey.values()],
     keys: () => [...byKey.keys()],
     listInNamespace: (ns) => objects.filter((o) => o.metadata.namespace === ns),
+    countInNamespace: (ns) => objects.filter((o) => o.metadata.namespace === ns).length,
     hasSynced: () => true,
   };
 }
@@ -80,7 +81,7 @@ describe('readPools', () => {
         Database: [
           database('db-pool-35', 'a', 'pool-35'),
           database('db-pool-35', 'b', 'pool-35'),
-          database('db-pool-35', 'stray', 'another-pool'),
+          database('db-pool-29', 'c', 'pool-29'),
         ],
       }),
     );
@@ -119,38 +120,45 @@ describe('cachedTierFacts', () => {
 
 describe('confirmTierFacts', () => {
   const facts = cachedTierFacts(caches({ DatabasePool: [pool('pool-35')] }), base);
-  const kube = (cluster: KubeObject | undefined, databases: KubeObject[]) => {
-    const listed: string[] = [];
+  /** The API server holding these objects, by kind; the reads it answered, in order. */
+  const apiServer = (objects: Record<string, KubeObject | undefined>) => {
+    const reads: string[] = [];
     return {
-      listed,
+      reads,
       ports: {
         kube: {
-          get: async () => cluster,
-          list: async (selector: { labelSelector?: string }) => {
-            listed.push(selector.labelSelector ?? '');
-            return { items: databases };
+          get: async (ref: { kind: string; namespace?: string; name: string }) => {
+            reads.push(`${ref.kind} ${ref.namespace ?? ''}/${ref.name}`);
+            return objects[ref.kind];
           },
         } as unknown as TerritoryPorts['kube'],
       },
     };
   };
+  const namespace = (pool?: string) =>
+    ({ metadata: { name, labels: pool ? { 'sovereign.dev/pool': pool } : {} } }) as unknown as KubeObject;
 
   it('sees a cluster the cache has not seen yet', async () => {
-    const { ports } = kube({ metadata: { name: 'db' } } as KubeObject, []);
+    const { ports } = apiServer({ Cluster: { metadata: { name: 'db' } } as KubeObject });
     expect((await confirmTierFacts(ports, facts)).dedicatedClusterExists).toBe(true);
   });
 
-  it("sees a Database the cache has not seen yet, by the Territory's label in any namespace", async () => {
-    const { ports, listed } = kube(undefined, [database('db-pool-35', name, 'pool-35')]);
+  it('sees a Database the cache has not seen yet, in the pool its namespace is labelled for', async () => {
+    const { ports, reads } = apiServer({
+      Namespace: namespace('pool-35'),
+      Database: database('db-pool-35', name, 'pool-35'),
+    });
     expect((await confirmTierFacts(ports, facts)).currentPool).toBe('pool-35');
-    expect(listed).toEqual([
-      `app.kubernetes.io/managed-by=territory-operator,sovereign.dev/territory=${name}`,
-    ]);
+    expect(reads).toEqual([`Cluster ${name}/db`, `Namespace /${name}`, `Database db-pool-35/${name}`]);
   });
 
   it('leaves the facts as they are when the API server holds neither', async () => {
-    const { ports } = kube(undefined, []);
-    expect(noDataStoreCached(await confirmTierFacts(ports, facts))).toBe(true);
+    expect(
+      noDataStoreCached(await confirmTierFacts(apiServer({ Namespace: namespace() }).ports, facts)),
+    ).toBe(true);
+    // Labelled for a pool, but no Database there yet (the namespace is labelled first).
+    const labelledOnly = apiServer({ Namespace: namespace('pool-35') });
+    expect(noDataStoreCached(await confirmTierFacts(labelledOnly.ports, facts))).toBe(true);
   });
 });
 

@@ -5,7 +5,7 @@
 // Cluster cache yet, and deciding on that would give a Territory a database in both tiers.
 import { type DatabasePool, POOL_API_VERSION, POOL_KIND, parseDatabasePool } from '../api/pool.ts';
 import type { Territory } from '../api/territory.ts';
-import { LABELS, MANAGED_BY, namespaceOf } from '../builders/context.ts';
+import { LABELS, namespaceOf } from '../builders/context.ts';
 import { CLUSTER_NAME } from '../builders/database.ts';
 import { DATABASE_API_VERSION } from '../builders/shared-database.ts';
 import type { KubeObject } from '../runtime/types.ts';
@@ -15,17 +15,22 @@ import type { PoolFacts, TierFacts } from './tier.ts';
 
 type Caches = Pick<TerritoryPorts, 'cache'>;
 
-/** A pool's parsed spec, kept per cached object: a pool is parsed once per change, not once per reconcile. */
-const parsed = new WeakMap<KubeObject, DatabasePool | null>();
+/**
+ * A pool's parsed spec, kept per version (uid and resourceVersion: the caches hand out a new object on every
+ * read): a pool is parsed once per change, not once per reconcile.
+ */
+const parsed = new Map<string, { resourceVersion: string; pool: DatabasePool | null }>();
 
 function parsedPool(object: KubeObject): DatabasePool | undefined {
-  let pool = parsed.get(object);
+  const key = object.metadata.uid ?? object.metadata.name ?? '';
+  const resourceVersion = object.metadata.resourceVersion ?? '';
+  let pool = parsed.get(key)?.resourceVersion === resourceVersion ? parsed.get(key)?.pool : undefined;
   if (pool === undefined) {
     // The spec is what is judged; the status (slimmed for the cache: poolForCache) is read apart.
     const { status: _status, ...rest } = object;
     const result = parseDatabasePool(rest);
     pool = result.ok ? result.pool : null;
-    parsed.set(object, pool);
+    parsed.set(key, { resourceVersion, pool });
   }
   return pool ?? undefined;
 }
@@ -38,10 +43,12 @@ export function poolReady(object: KubeObject): boolean {
   return conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-/** The Territories' Database objects in a pool's namespace, from the cache: its tenants. */
+/**
+ * The Territories' Database objects in a pool's namespace, from the cache: its tenants. Counted, not decoded:
+ * this runs for every pool on every reconcile, and a pool holds up to 2,000 of them.
+ */
 function tenantsOf(ports: Caches, pool: DatabasePool): number {
-  const databases = ports.cache(DATABASE_API_VERSION, 'Database')?.listInNamespace(pool.spec.namespace) ?? [];
-  return databases.filter((d) => d.metadata.labels?.[LABELS.pool] === pool.metadata.name).length;
+  return ports.cache(DATABASE_API_VERSION, 'Database')?.countInNamespace(pool.spec.namespace) ?? 0;
 }
 
 /** Every valid DatabasePool, with its readiness and tenants (an invalid one serves no one). */
@@ -91,15 +98,18 @@ export function noDataStoreCached(facts: TierFacts): boolean {
 }
 
 /**
- * The same facts, with where the database is read from the API server: a GET of its own Cluster and a LIST
- * of the Database objects labelled for it, in any namespace (two reads, made only while the caches see
- * neither). A Database found in a namespace that is no pool's any more is reported as its pool by label.
+ * The same facts, with where the database is read from the API server: a GET of its own Cluster, of its
+ * namespace (the operator labels it for the pool it decides, before creating anything in that pool) and of
+ * its Database in that pool. Three reads, made only while the caches see no data store of the Territory's;
+ * a LIST of the Databases by label across the cluster would cost the API server every pool's tenants, for
+ * every new Territory.
  */
 export async function confirmTierFacts(
   ports: Pick<TerritoryPorts, 'kube'>,
   facts: TierFacts,
 ): Promise<TierFacts> {
   const t = facts.territory;
+  const name = t.metadata.name;
   const cluster = await ports.kube.get({
     apiVersion: 'postgresql.cnpg.io/v1',
     kind: 'Cluster',
@@ -107,14 +117,19 @@ export async function confirmTierFacts(
     name: CLUSTER_NAME,
   });
   if (cluster) return { ...facts, dedicatedClusterExists: true };
-  const { items } = await ports.kube.list({
+  const namespace = await ports.kube.get({ apiVersion: 'v1', kind: 'Namespace', name: namespaceOf(t) });
+  const labelled = namespace?.metadata.labels?.[LABELS.pool];
+  const pool = facts.pools.find((p) => p.name === labelled);
+  if (!pool) return facts;
+  const database = await ports.kube.get({
     apiVersion: DATABASE_API_VERSION,
     kind: 'Database',
-    labelSelector: `${LABELS.managedBy}=${MANAGED_BY},${LABELS.territory}=${t.metadata.name}`,
+    namespace: pool.spec.namespace,
+    name,
   });
-  const database = items.find((d) => d.metadata.name === t.metadata.name && d.metadata.labels?.[LABELS.pool]);
-  const pool = database?.metadata.labels?.[LABELS.pool];
-  return pool === undefined ? facts : { ...facts, currentPool: pool };
+  return database?.metadata.labels?.[LABELS.territory] === name
+    ? { ...facts, currentPool: pool.name }
+    : facts;
 }
 
 /** Where a Territory's database is, as its status says: its tier, and its pool when Shared. */
