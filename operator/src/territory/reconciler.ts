@@ -518,8 +518,8 @@ export class TerritoryReconciler {
 
   /**
    * The tier of the Territory's database (tier.ts), from the caches; when they hold no data store of the
-   * Territory's at all (one is about to be created), from the API server itself: two reads, so that a cache
-   * lagging behind a creation never gives the Territory a database in each tier.
+   * Territory's at all (one is about to be created), from the API server itself (tier-facts.ts: up to three
+   * GETs), so that a cache lagging behind a creation never gives the Territory a database in each tier.
    */
   private async decideTier(ctx: BuildContext): Promise<TierDecision> {
     const t = ctx.territory;
